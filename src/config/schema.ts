@@ -1,0 +1,52 @@
+/**
+ * One configuration schema: every key with its doc line, env name and default.
+ * `npm start -- --help` prints it; the README's configuration table is generated from it.
+ */
+import { z } from 'zod';
+
+export interface ConfigKey<T> {
+  env: string;
+  doc: string;
+  default: string | undefined;
+  parse: z.ZodType<T>;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z.string().min(1).optional();
+
+function key<T>(env: string, doc: string, def: string | undefined, parse: z.ZodType<T>): ConfigKey<T> {
+  return { env, doc, default: def, parse };
+}
+
+export const configSchema = {
+  port: key('PORT', 'HTTP port of the FHIR, ESO and auth APIs (0 = any free port)', '8080', port),
+  host: key('HOST', 'HTTP address to listen on', '127.0.0.1', z.string().min(1)),
+  baseUrl: key('ESO_BASE_URL', 'Public base URL used in links, Location headers and token audiences (default http://HOST:PORT)', undefined, z.url().optional()),
+  dataDir: key('ESO_DATA_DIR', 'Directory for the SQLite database and the server signing keys', './data', z.string().min(1)),
+  databaseUrl: key('DATABASE_URL', 'PostgreSQL connection URL; unset = embedded SQLite in ESO_DATA_DIR', undefined,
+    z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional()),
+  logLevel: key('LOG_LEVEL', 'Log level: fatal, error, warn, info, debug, trace or silent', 'info',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  maxBodyBytes: key('ESO_MAX_BODY_BYTES', 'Largest request body accepted (bytes); larger is 413', '5242880', positiveInt),
+  clientsFile: key('ESO_CLIENTS_FILE', 'JSON file of registered SMART Backend Services clients ({"clients":[...]})', undefined, optionalString),
+  tokenLifetimeSeconds: key('ESO_TOKEN_LIFETIME_SECONDS', 'Lifetime of issued access tokens (at most 300)', '300', z.coerce.number().int().min(10).max(300)),
+  signingKeyFile: key('ESO_SIGNING_KEY_FILE', 'Server signing key (JWK JSON); default: created in ESO_DATA_DIR on first start', undefined, optionalString),
+  externalIssuer: key('ESO_EXTERNAL_ISSUER', 'Issuer of tokens from an external authorization server (national gateway) to accept', undefined, optionalString),
+  externalJwksUrl: key('ESO_EXTERNAL_JWKS_URL', 'JWKS URL of the external authorization server', undefined, z.url().optional()),
+  externalOdsClaim: key('ESO_EXTERNAL_ODS_CLAIM', 'Claim of external tokens that carries the ODS code', 'ods_code', z.string().min(1)),
+  authDisabled: key('ESO_AUTH_DISABLED', 'Development only: accept requests without tokens, acting for ESO_DEV_ORG', 'false', z.enum(['true', 'false']).transform((v) => v === 'true')),
+  mllpPort: key('MLLP_PORT', 'MLLP listener port for HL7 v2 (0 = any free port)', '2575', port),
+  mllpHost: key('MLLP_HOST', 'MLLP listener address', '127.0.0.1', z.string().min(1)),
+  mllpEnabled: key('MLLP_ENABLED', 'Start the MLLP listener', 'true', z.enum(['true', 'false']).transform((v) => v === 'true')),
+  mllpMaxMessageBytes: key('MLLP_MAX_MESSAGE_BYTES', 'Largest HL7 v2 message accepted over MLLP (bytes); larger gets AR', '1048576', positiveInt),
+  mllpIdleTimeoutMs: key('MLLP_IDLE_TIMEOUT_MS', 'Close an MLLP connection idle this long (ms)', '60000', positiveInt),
+  mllpAllowedSenders: key('MLLP_ALLOWED_SENDERS', 'Comma-separated ODS codes allowed to send over MLLP (default: every organisation with a registered client)', undefined, optionalString),
+  mllpTlsKey: key('MLLP_TLS_KEY', 'PEM private key file: MLLP over TLS when set with MLLP_TLS_CERT', undefined, optionalString),
+  mllpTlsCert: key('MLLP_TLS_CERT', 'PEM certificate file for MLLP over TLS', undefined, optionalString),
+  eprEndpoints: key('ESO_EPR_ENDPOINTS', 'Where return messages go: comma-separated ODS=host:port (e.g. RQ1=127.0.0.1:2576)', '', z.string()),
+  outboxEnabled: key('ESO_OUTBOX_ENABLED', 'Run the outbound HL7 v2 dispatcher in this process', 'true', z.enum(['true', 'false']).transform((v) => v === 'true')),
+} as const;
+
+type Schema = typeof configSchema;
+export type Config = { [K in keyof Schema]: Schema[K] extends ConfigKey<infer T> ? T : never };

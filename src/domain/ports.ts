@@ -1,0 +1,43 @@
+/**
+ * What the ESO domain offers to the ways in (JSON API, FHIR, HL7 v2) and what it needs
+ * from the ways out (HL7 v2 outbox, later federation). Implemented by domain/ and hl7/.
+ */
+import type { DiagnosticReport, Patient, ServiceRequest, Task } from 'fhir/r4.js';
+import type { StorageTx } from '../storage/types.ts';
+import type { EsoRequestInput, EsoRequestInputRaw } from './eso-request-input.ts';
+
+/** Who is acting: the organisation (ODS code) a client or message acts for, and the agent. */
+export interface Actor {
+  /** ODS code of the organisation the caller acts for. */
+  organization: string;
+  /** Client id, or 'mllp' for HL7 v2 over MLLP, for Provenance/AuditEvent. */
+  agent: string;
+}
+
+export interface IntakeResult {
+  /** false when the same request identifier was already received (idempotent replay). */
+  created: boolean;
+  task: Task;
+  serviceRequest: ServiceRequest;
+}
+
+/** The one intake function every way in calls (POST /eso/requests, FHIR transaction, REF^I12). */
+export type SubmitEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor) => Promise<IntakeResult>;
+
+/** A case changed state: the sink may enqueue outbound messages in the same transaction. */
+export interface CaseEvent {
+  kind: 'accepted' | 'rejected' | 'completed' | 'cancelled';
+  task: Task;
+  serviceRequest: ServiceRequest;
+  patient: Patient;
+  report?: DiagnosticReport;
+  /** ODS code of the requesting organisation (the destination of return messages). */
+  requesterOds: string;
+  /** ODS code of the provider organisation. */
+  providerOds: string;
+}
+
+export interface CaseEventSink {
+  /** Called inside the transaction that makes the state change, before it commits. */
+  onCaseEvent(tx: StorageTx, event: CaseEvent): Promise<void>;
+}

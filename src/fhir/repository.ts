@@ -1,0 +1,162 @@
+/**
+ * A FHIR repository over Storage: validation, index extraction, versioning, conditional
+ * create and tenancy. Made per request, already limited to what the caller may see
+ * (after medplum's context.ts): an organisation sees tenant-scoped resources only when
+ * granted, and anything else is 404, never 403.
+ */
+import type { Resource } from 'fhir/r4.js';
+import { notFound, preconditionFailed, conflict } from '../shared/outcomes.ts';
+import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
+import { parseSearch } from './search-parse.ts';
+import { extractIndex } from './search-params.ts';
+
+/** Types whose instances belong to cases (tenancy applies); the rest is a shared directory. */
+export const TENANT_SCOPED = new Set(['Patient', 'RelatedPerson', 'ServiceRequest', 'Task', 'Consent', 'DiagnosticReport', 'DocumentReference', 'Binary', 'Condition', 'Provenance', 'AuditEvent']);
+
+/**
+ * Domain rules that must hold whichever way a write arrives (REST, transaction, ESO API, HL7):
+ * called inside the write's transaction, before and after the row is written.
+ */
+export interface WriteHook {
+  beforeWrite?(next: Resource, previous: StoredResource | undefined, repo: Repository, tx: StorageTx): Promise<void>;
+  afterWrite?(stored: StoredResource, previous: StoredResource | undefined, repo: Repository, tx: StorageTx): Promise<void>;
+}
+
+export interface RepositoryOptions {
+  baseUrl: string;
+  /** Throws an OperationOutcomeError if the resource is not valid (400 base R4, 422 profile). */
+  validate: (resource: Resource) => void;
+  /** The organisations the caller acts for; undefined = the system itself (no tenancy filter). */
+  orgs?: string[];
+  /** Organisations to grant access to when a resource is written (beyond the caller's own). */
+  grants?: (resource: Resource, tx: StorageTx) => Promise<string[]>;
+  hooks?: WriteHook[];
+  /** Who acts (client id or 'mllp'), for Provenance written by hooks. */
+  agent?: string;
+}
+
+export class Repository {
+  constructor(
+    readonly storage: Storage,
+    readonly opts: RepositoryOptions,
+    private readonly tx?: StorageTx,
+  ) {}
+
+  /** The same repository bound to a transaction. */
+  withTx(tx: StorageTx): Repository {
+    return new Repository(this.storage, this.opts, tx);
+  }
+
+  /** The same repository without the tenancy filter (domain checks that need the whole picture). */
+  asSystem(): Repository {
+    return new Repository(this.storage, { ...this.opts, orgs: undefined }, this.tx);
+  }
+
+  /** Runs `fn` in the current transaction, or a new one. */
+  async inTx<T>(fn: (repo: Repository, tx: StorageTx) => Promise<T>): Promise<T> {
+    if (this.tx) return fn(this, this.tx);
+    return this.storage.transaction((tx) => fn(this.withTx(tx), tx));
+  }
+
+  private async visible(type: string, id: string): Promise<boolean> {
+    if (!this.opts.orgs || !TENANT_SCOPED.has(type)) return true;
+    const orgs = this.tx ? await this.tx.accessOf(type as ResourceType, id) : await this.storage.accessOf(type as ResourceType, id);
+    return orgs.some((o) => this.opts.orgs!.includes(o));
+  }
+
+  private scoped(query: SearchQuery): SearchQuery {
+    if (!this.opts.orgs || !TENANT_SCOPED.has(query.type)) return query;
+    return { ...query, criteria: [...query.criteria, { kind: 'org', orgs: this.opts.orgs }] };
+  }
+
+  async read<T extends Resource = Resource>(type: string, id: string): Promise<StoredResource<T>> {
+    const found = this.tx ? await this.tx.readResource(type as ResourceType, id) : await this.storage.readResource(type as ResourceType, id);
+    if (!found || !(await this.visible(type, id))) throw notFound(`${type}/${id} is not known`);
+    return found as StoredResource<T>;
+  }
+
+  async vread(type: string, id: string, versionId: number): Promise<StoredResource> {
+    const found = await this.storage.readVersion(type as ResourceType, id, versionId);
+    if (!found || !(await this.visible(type, id))) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+    return found;
+  }
+
+  async history(type: string, id: string): Promise<StoredResource[]> {
+    await this.read(type, id);
+    return this.storage.history(type as ResourceType, id);
+  }
+
+  async search(query: SearchQuery): Promise<SearchResult> {
+    const q = this.scoped(query);
+    return this.tx ? this.tx.search(q) : this.storage.search(q);
+  }
+
+  /** Search with URL-style parameters (e.g. for If-None-Exist). */
+  async searchParams(type: string, params: Record<string, string[]>, count = 2): Promise<SearchResult> {
+    const parsed = parseSearch(type, params, { strict: true, baseUrl: this.opts.baseUrl });
+    return this.search({ ...parsed.query, count });
+  }
+
+  private async grant(tx: StorageTx, stored: StoredResource): Promise<void> {
+    const orgs = [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(stored.resource, tx) : [])];
+    if (orgs.length) await tx.grantAccess(stored.resource.resourceType, stored.resource.id as string, orgs);
+  }
+
+  /**
+   * Creates a resource with a server-assigned id. With `ifNoneExist` (a search query string),
+   * an existing single match is returned instead (created: false); several matches are 412.
+   */
+  async create<T extends Resource>(resource: T, opts: { ifNoneExist?: string; assignedId?: string } = {}): Promise<{ stored: StoredResource<T>; created: boolean }> {
+    const { id: _ignored, ...rest } = resource;
+    if (opts.assignedId) (rest as Resource).id = opts.assignedId;
+    const clean = { ...rest, meta: resource.meta ? { ...resource.meta, versionId: undefined, lastUpdated: undefined } : undefined } as T;
+    if (!clean.meta || Object.values(clean.meta).every((v) => v === undefined)) delete clean.meta;
+    else clean.meta = JSON.parse(JSON.stringify(clean.meta));
+    this.opts.validate(clean);
+    return this.inTx(async (repo, tx) => {
+      if (opts.ifNoneExist !== undefined) {
+        const params: Record<string, string[]> = {};
+        for (const [k, v] of new URLSearchParams(opts.ifNoneExist)) (params[k] ??= []).push(v);
+        await tx.lock(`if-none-exist:${resource.resourceType}:${opts.ifNoneExist}`);
+        const found = await repo.searchParams(resource.resourceType, params);
+        if (found.resources.length > 1) throw preconditionFailed(`If-None-Exist matched ${found.resources.length} resources`);
+        if (found.resources.length === 1) return { stored: found.resources[0] as StoredResource<T>, created: false };
+      }
+      for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, undefined, repo, tx);
+      const stored = await tx.insertResource(clean, extractIndex(clean, this.opts.baseUrl));
+      await repo.grant(tx, stored);
+      for (const h of this.opts.hooks ?? []) await h.afterWrite?.(stored, undefined, repo, tx);
+      return { stored: stored as StoredResource<T>, created: true };
+    });
+  }
+
+  /**
+   * Writes a new version. `ifMatch` is the expected version (from If-Match: W/"n"); a stale
+   * one is 412. The check is in the database (UPDATE ... WHERE version = ?).
+   */
+  async update<T extends Resource>(resource: T, opts: { ifMatch?: number } = {}): Promise<StoredResource<T>> {
+    const clean = { ...resource } as T;
+    if (clean.meta) {
+      clean.meta = { ...clean.meta };
+      delete clean.meta.versionId;
+      delete clean.meta.lastUpdated;
+      if (!Object.keys(clean.meta).length) delete clean.meta;
+    }
+    this.opts.validate(clean);
+    return this.inTx(async (repo, tx) => {
+      const current = await repo.read(resource.resourceType, resource.id as string);
+      if (opts.ifMatch !== undefined && opts.ifMatch !== current.versionId) {
+        throw preconditionFailed(`Version conflict: ${resource.resourceType}/${resource.id} is at version ${current.versionId}, If-Match was ${opts.ifMatch}`);
+      }
+      for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, current, repo, tx);
+      const stored = await tx.updateResource(clean, current.versionId, extractIndex(clean, this.opts.baseUrl));
+      if (!stored) {
+        if (opts.ifMatch !== undefined) throw preconditionFailed(`Version conflict on ${resource.resourceType}/${resource.id}`);
+        throw conflict(`${resource.resourceType}/${resource.id} was changed by another request; retry`);
+      }
+      await repo.grant(tx, stored);
+      for (const h of this.opts.hooks ?? []) await h.afterWrite?.(stored, current, repo, tx);
+      return stored as StoredResource<T>;
+    });
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The one error handler. Known errors answer their OperationOutcome; anything else is a
+ * generic 500 carrying the request id, which is also in the log. No stack trace leaves.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { badRequest, isOutcomeError, OperationOutcomeError, outcome, serverError, tooLarge } from '../shared/outcomes.ts';
+import type { Logger } from '../shared/logger.ts';
+
+/** Errors thrown by body-parser, mapped to OperationOutcomes. */
+function fromBodyParser(e: { type?: string; status?: number }): OperationOutcomeError | undefined {
+  if (e.type === 'entity.too.large') return tooLarge();
+  if (e.type === 'entity.parse.failed') return badRequest('The body is not valid JSON');
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new OperationOutcomeError(outcome('not-supported', 'Unsupported content encoding'), 415);
+  if (e.type === 'request.aborted') return badRequest('Request aborted');
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new OperationOutcomeError(outcome('invalid', 'Bad request'), e.status);
+  return undefined;
+}
+
+export function errorHandler(log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const requestId = String(res.locals.requestId ?? '-');
+    let e = isOutcomeError(err) ? err : fromBodyParser((err ?? {}) as { type?: string; status?: number });
+    if (!e) {
+      log.error({ requestId, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
+      e = serverError(requestId);
+    }
+    res.locals.outcomeStatus = e.status;
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+    res.status(e.status).type('application/fhir+json; charset=utf-8').send(JSON.stringify(e.outcome));
+  };
+}

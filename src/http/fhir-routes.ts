@@ -1,0 +1,43 @@
+/** Express adapter for the FHIR router at /fhir: HTTP in, FhirRequest to rest/, FHIR JSON out. */
+import express, { type Request, type Response, type Router } from 'express';
+import { handleFhir } from '../rest/router.ts';
+import type { FhirContext } from '../rest/types.ts';
+import type { QueryParams } from '../fhir/search-parse.ts';
+import { applyPrefer, requireJsonBody, responseType, sendResource } from './content.ts';
+
+export function queryOf(req: Request): QueryParams {
+  const out: QueryParams = {};
+  const qs = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+  for (const [k, v] of new URLSearchParams(qs)) (out[k] ??= []).push(v);
+  return out;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT']);
+
+export function fhirRouter(contextFor: (req: Request, res: Response) => FhirContext): Router {
+  const router = express.Router();
+  router.all('/{*path}', async (req, res) => {
+    responseType(req); // 406 early for XML
+    const path = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+    const isSearchPost = req.method === 'POST' && path[path.length - 1] === '_search';
+    if (WRITE_METHODS.has(req.method) && !isSearchPost) requireJsonBody(req);
+    const query = queryOf(req);
+    if (isSearchPost && req.body && typeof req.body === 'object') {
+      for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) (query[k] ??= []).push(...(Array.isArray(v) ? v.map(String) : [String(v)]));
+    }
+    const prefer = String(req.headers.prefer ?? '');
+    const ctx = contextFor(req, res);
+    const result = await handleFhir(ctx, {
+      method: req.method,
+      path,
+      query,
+      body: isSearchPost ? undefined : req.body,
+      ifMatch: req.headers['if-match'],
+      ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
+      strict: /handling=strict/.test(prefer),
+    });
+    const isWrite = WRITE_METHODS.has(req.method) && !isSearchPost && path.length > 0;
+    sendResource(req, res, result.status, isWrite ? applyPrefer(req, result.resource) : result.resource, result.headers);
+  });
+  return router;
+}

@@ -1,0 +1,43 @@
+/** FHIR interactions as plain data: no Express types below http/. */
+import type { CapabilityStatement, Resource } from 'fhir/r4.js';
+import type { Repository } from '../fhir/repository.ts';
+import type { QueryParams } from '../fhir/search-parse.ts';
+
+export interface FhirRequest {
+  method: string;
+  /** Path segments after /fhir, e.g. ['Task', '123', '_history']. */
+  path: string[];
+  query: QueryParams;
+  body?: unknown;
+  ifMatch?: string;
+  ifNoneExist?: string;
+  /** `Prefer: handling=strict`. */
+  strict?: boolean;
+}
+
+export interface FhirResponse {
+  status: number;
+  resource?: Resource;
+  headers?: Record<string, string>;
+}
+
+export type Interaction = 'read' | 'vread' | 'history' | 'search' | 'create' | 'update' | 'delete' | 'transaction' | 'batch' | 'capabilities';
+
+/** Read-only conformance resources (profiles/), served as their own types. */
+export interface ConformanceSource {
+  types: string[];
+  read(type: string, id: string): Resource | undefined;
+  list(type: string): Resource[];
+}
+
+export interface FhirContext {
+  repo: Repository;
+  /** e.g. http://127.0.0.1:8080 (no /fhir). */
+  baseUrl: string;
+  capabilities: () => CapabilityStatement;
+  conformance?: ConformanceSource;
+  /** Scope check (security): throws 403 if the caller may not do `interaction` on `type`. */
+  authorize?: (interaction: Interaction, type: string) => void;
+}
+
+export const fhirBase = (baseUrl: string) => `${baseUrl}/fhir`;

@@ -1,0 +1,22 @@
+/**
+ * Structured JSON logs (pino). Logs carry ids, status and durations only: never bodies,
+ * tokens, NHS numbers or clinical text. Redaction is a second line of defence.
+ */
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+const REDACT = [
+  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
+  'access_token', '*.access_token', 'client_assertion', '*.client_assertion', 'token', '*.token',
+  'body', '*.body', 'payload', '*.payload', 'nhsNumber', '*.nhsNumber',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, base: { service: 'eso-bridge' }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+}
+
+/** Masks anything that looks like an NHS number (10 digits) in free text before it is logged. */
+export function maskIdentifiers(text: string): string {
+  return text.replace(/\b\d{3}\s?\d{3}\s?\d{4}\b/g, '**********');
+}

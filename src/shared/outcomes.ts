@@ -1,0 +1,61 @@
+/**
+ * One error vocabulary (after medplum core/outcomes.ts): every failure is an OperationOutcomeError
+ * made by a named factory; the HTTP status is derived in one place (statusOf).
+ */
+import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4.js';
+
+export type IssueCode = OperationOutcomeIssue['code'];
+
+export class OperationOutcomeError extends Error {
+  constructor(
+    readonly outcome: OperationOutcome,
+    readonly status: number,
+    /** Extra response headers (e.g. WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(outcome.issue[0]?.diagnostics ?? 'error');
+    this.name = 'OperationOutcomeError';
+  }
+}
+
+export function outcome(code: IssueCode, diagnostics: string, expression?: string | string[], severity: OperationOutcomeIssue['severity'] = 'error'): OperationOutcome {
+  const issue: OperationOutcomeIssue = { severity, code, diagnostics };
+  if (expression !== undefined) issue.expression = Array.isArray(expression) ? expression : [expression];
+  return { resourceType: 'OperationOutcome', issue: [issue] };
+}
+
+function err(status: number, code: IssueCode, diagnostics: string, expression?: string | string[]): OperationOutcomeError {
+  return new OperationOutcomeError(outcome(code, diagnostics, expression), status);
+}
+
+export const badRequest = (diagnostics: string, expression?: string | string[]) => err(400, 'invalid', diagnostics, expression);
+export const notSupported = (diagnostics: string) => err(400, 'not-supported', diagnostics);
+export const unauthorized = (diagnostics = 'Authentication required') =>
+  new OperationOutcomeError(outcome('login', diagnostics), 401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+export const forbidden = (diagnostics = 'Insufficient scope') => err(403, 'forbidden', diagnostics);
+export const notFound = (diagnostics = 'Not found') => err(404, 'not-found', diagnostics);
+export const methodNotAllowed = (diagnostics: string) => err(405, 'not-supported', diagnostics);
+export const conflict = (diagnostics: string, expression?: string) => err(409, 'conflict', diagnostics, expression);
+export const preconditionFailed = (diagnostics: string) => err(412, 'conflict', diagnostics);
+export const tooLarge = (diagnostics = 'Request body too large') => err(413, 'too-costly', diagnostics);
+export const unsupportedMediaType = (diagnostics: string) => err(415, 'not-supported', diagnostics);
+export const unprocessable = (diagnostics: string, expression?: string | string[]) => err(422, 'business-rule', diagnostics, expression);
+export const serverError = (requestId: string) => err(500, 'exception', `Internal error; quote request id ${requestId}`);
+
+/** Builds an error from several issues (validation): the status is that of the first. */
+export function issuesError(status: number, issues: OperationOutcomeIssue[]): OperationOutcomeError {
+  return new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: issues }, status);
+}
+
+export function isOutcomeError(e: unknown): e is OperationOutcomeError {
+  return e instanceof OperationOutcomeError;
+}
+
+/** HTTP status of any thrown value: an OperationOutcomeError's own, else 500. */
+export function statusOf(e: unknown): number {
+  return isOutcomeError(e) ? e.status : 500;
+}
+
+export function allOk(diagnostics = 'All OK'): OperationOutcome {
+  return outcome('informational', diagnostics, undefined, 'information');
+}

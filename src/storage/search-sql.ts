@@ -1,0 +1,131 @@
+/**
+ * Builds the SQL for a search. Every criterion is answered from search_index (never by
+ * scanning JSON). One single-valued token/reference criterion drives the query in
+ * last_updated order, so `owner + status` with a LIMIT touches only the rows it returns.
+ */
+import type { DateComparison, SearchCriterion, SearchQuery } from './types.ts';
+
+interface Built {
+  sql: string;
+  params: unknown[];
+  countSql: string;
+  countParams: unknown[];
+}
+
+/** Condition on one search_index row aliased `s` for one criterion (OR of its values). */
+function indexCondition(c: SearchCriterion, s: string, params: unknown[]): string {
+  switch (c.kind) {
+    case 'token': {
+      const ors = c.values.map((v) => {
+        if (v.system === '' && v.code !== undefined) {
+          params.push(v.code); // |code: a code without a system
+          return `(${s}.sys IS NULL AND ${s}.val = ?)`;
+        }
+        if (v.system !== undefined && v.code !== undefined) {
+          params.push(v.system, v.code);
+          return `(${s}.sys = ? AND ${s}.val = ?)`;
+        }
+        if (v.system !== undefined) {
+          params.push(v.system);
+          return `(${s}.sys = ?)`;
+        }
+        params.push(v.code);
+        return `(${s}.val = ?)`;
+      });
+      return `(${ors.join(' OR ')})`;
+    }
+    case 'reference':
+      params.push(...c.values);
+      return `${s}.val IN (${c.values.map(() => '?').join(', ')})`;
+    case 'string': {
+      const ors = c.values.map((v) => {
+        if (c.exact) {
+          params.push(v);
+          return `${s}.val = ?`;
+        }
+        params.push(v, `${v}\uffff`);
+        return `(${s}.val >= ? AND ${s}.val < ?)`;
+      });
+      return `(${ors.join(' OR ')})`;
+    }
+    case 'date':
+      return c.comparisons.map((cmp) => dateCondition(cmp, `${s}.low`, `${s}.high`, params)).join(' AND ');
+    default:
+      throw new Error(`not an index criterion: ${c.kind}`);
+  }
+}
+
+/** FHIR date comparison of a stored range [low, high] with a searched range. */
+export function dateCondition(cmp: DateComparison, low: string, high: string, params: unknown[]): string {
+  switch (cmp.prefix) {
+    case 'eq': params.push(cmp.low, cmp.high); return `(${low} >= ? AND ${high} <= ?)`;
+    case 'ne': params.push(cmp.low, cmp.high); return `NOT (${low} >= ? AND ${high} <= ?)`;
+    case 'gt': params.push(cmp.high); return `${high} > ?`;
+    case 'lt': params.push(cmp.low); return `${low} < ?`;
+    case 'ge': params.push(cmp.low); return `${high} >= ?`;
+    case 'le': params.push(cmp.high); return `${low} <= ?`;
+    case 'sa': params.push(cmp.high); return `${low} > ?`;
+    case 'eb': params.push(cmp.low); return `${high} < ?`;
+  }
+}
+
+function paramOf(c: SearchCriterion): string | undefined {
+  return 'param' in c ? c.param : undefined;
+}
+
+/** Conditions on resources row `r` for the criteria that do not drive the query. */
+function filters(criteria: SearchCriterion[], params: unknown[]): string[] {
+  return criteria.map((c, i) => {
+    switch (c.kind) {
+      case 'id':
+        params.push(...c.values);
+        return `r.id IN (${c.values.map(() => '?').join(', ')})`;
+      case 'lastUpdated':
+        return c.comparisons.map((cmp) => dateCondition(cmp, 'r.last_updated', 'r.last_updated', params)).join(' AND ');
+      case 'org':
+        params.push(...c.orgs);
+        return `EXISTS (SELECT 1 FROM resource_access a WHERE a.res_type = r.res_type AND a.id = r.id AND a.org IN (${c.orgs.map(() => '?').join(', ')}))`;
+      default: {
+        const s = `f${i}`;
+        params.push(paramOf(c));
+        const cond = indexCondition(c, s, params);
+        return `EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = r.res_type AND ${s}.id = r.id AND ${s}.param = ? AND ${cond})`;
+      }
+    }
+  });
+}
+
+function isDriver(c: SearchCriterion): boolean {
+  if (c.kind === 'reference') return c.values.length === 1;
+  if (c.kind === 'token') return c.values.length === 1 && c.values[0].code !== undefined;
+  return false;
+}
+
+export function buildSearch(q: SearchQuery): Built {
+  const desc = q.sort?.descending ?? false;
+  const dir = desc ? 'DESC' : 'ASC';
+  const driverIdx = q.criteria.findIndex(isDriver);
+  const params: unknown[] = [];
+  let from: string;
+  let orderBy: string;
+  const where: string[] = [];
+  if (driverIdx >= 0) {
+    const d = q.criteria[driverIdx];
+    params.push(q.type, paramOf(d));
+    from = 'search_index d JOIN resources r ON r.res_type = d.res_type AND r.id = d.id';
+    where.push('d.res_type = ?', 'd.param = ?', indexCondition(d, 'd', params));
+    orderBy = `d.last_updated ${dir}, d.id ${dir}`;
+  } else {
+    params.push(q.type);
+    from = 'resources r';
+    where.push('r.res_type = ?');
+    orderBy = `r.last_updated ${dir}, r.id ${dir}`;
+  }
+  const rest = q.criteria.filter((_, i) => i !== driverIdx);
+  where.push(...filters(rest, params));
+  const whereSql = where.join(' AND ');
+  const countParams = [...params];
+  const sql = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content FROM ${from} WHERE ${whereSql} ORDER BY ${orderBy} LIMIT ? OFFSET ?`;
+  params.push(q.count + 1, q.offset);
+  return { sql, params, countSql: `SELECT COUNT(*) AS n FROM ${from} WHERE ${whereSql}`, countParams };
+}

@@ -1,0 +1,184 @@
+/**
+ * The one Storage implementation over a Driver (SQLite or PostgreSQL). A resource, its index
+ * rows and its history row are written in the same transaction; nothing is visible before commit.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Resource } from 'fhir/r4.js';
+import type { Driver, SqlConn } from './dialect.ts';
+import { buildSearch } from './search-sql.ts';
+import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from './types.ts';
+
+interface Row { res_type: string; id: string; version: number | string; last_updated: string; content: string }
+
+function toStored(row: Row): StoredResource {
+  return { resource: JSON.parse(row.content) as Resource, versionId: Number(row.version), lastUpdated: row.last_updated };
+}
+
+/** A strictly increasing clock, so versions written in one process never share a lastUpdated. */
+let lastStamp = 0;
+function now(): string {
+  const t = Math.max(Date.now(), lastStamp + 1);
+  lastStamp = t;
+  return new Date(t).toISOString();
+}
+
+function withMeta(resource: Resource, id: string, version: number, at: string): Resource {
+  return { ...resource, id, meta: { ...resource.meta, versionId: String(version), lastUpdated: at } };
+}
+
+async function writeIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[]): Promise<void> {
+  await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
+  for (const row of index) {
+    await c.run('INSERT INTO search_index (res_type, id, param, sys, val, low, high, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [type, id, row.param, row.system, row.value, row.low, row.high, at]);
+  }
+}
+
+async function search(c: SqlConn, q: SearchQuery): Promise<SearchResult> {
+  const built = buildSearch(q);
+  const rows = await c.all<Row>(built.sql, built.params);
+  const hasMore = rows.length > q.count;
+  const result: SearchResult = { resources: rows.slice(0, q.count).map(toStored), hasMore };
+  if (q.total === 'accurate') {
+    const [{ n }] = await c.all<{ n: number | string }>(built.countSql, built.countParams);
+    result.total = Number(n);
+  }
+  return result;
+}
+
+async function readCurrent(c: SqlConn, type: string, id: string): Promise<StoredResource | null> {
+  const rows = await c.all<Row>('SELECT res_type, id, version, last_updated, content FROM resources WHERE res_type = ? AND id = ?', [type, id]);
+  return rows.length ? toStored(rows[0]) : null;
+}
+
+async function getKey(c: SqlConn, scope: string, key: string): Promise<string | null> {
+  const rows = await c.all<{ value: string; expires_at: string | null }>('SELECT value, expires_at FROM keys WHERE scope = ? AND k = ?', [scope, key]);
+  if (!rows.length) return null;
+  if (rows[0].expires_at && rows[0].expires_at < new Date().toISOString()) return null;
+  return rows[0].value;
+}
+
+async function accessOf(c: SqlConn, type: string, id: string): Promise<string[]> {
+  const rows = await c.all<{ org: string }>('SELECT org FROM resource_access WHERE res_type = ? AND id = ?', [type, id]);
+  return rows.map((x) => x.org);
+}
+
+function makeTx(c: SqlConn, lock: (key: string) => Promise<void>): StorageTx {
+  return {
+    lock,
+    async insertResource(resource, index) {
+      const id = resource.id ?? randomUUID();
+      const at = now();
+      const stored = withMeta(resource, id, 1, at);
+      const content = JSON.stringify(stored);
+      await c.run('INSERT INTO resources (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
+      await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
+      await writeIndex(c, resource.resourceType, id, at, index);
+      return { resource: stored, versionId: 1, lastUpdated: at };
+    },
+    async updateResource(resource, expectedVersion, index) {
+      const id = resource.id as string;
+      const version = expectedVersion + 1;
+      const at = now();
+      const stored = withMeta(resource, id, version, at);
+      const content = JSON.stringify(stored);
+      const { changes } = await c.run('UPDATE resources SET version = ?, last_updated = ?, content = ? WHERE res_type = ? AND id = ? AND version = ?',
+        [version, at, content, resource.resourceType, id, expectedVersion]);
+      if (changes !== 1) return null;
+      await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)', [resource.resourceType, id, version, at, content]);
+      await writeIndex(c, resource.resourceType, id, at, index);
+      return { resource: stored, versionId: version, lastUpdated: at };
+    },
+    readResource: (type, id) => readCurrent(c, type, id),
+    search: (q) => search(c, q),
+    accessOf: (type, id) => accessOf(c, type, id),
+    async grantAccess(type, id, orgs) {
+      for (const org of new Set(orgs)) {
+        await c.run('INSERT INTO resource_access (res_type, id, org) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [type, id, org]);
+      }
+    },
+    async putKey(scope, key, value, expiresAt) {
+      const { changes } = await c.run(
+        `INSERT INTO keys (scope, k, value, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope, k) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+         WHERE keys.expires_at IS NOT NULL AND keys.expires_at < ?`,
+        [scope, key, value, expiresAt ?? null, new Date().toISOString()]);
+      return changes === 1;
+    },
+    getKey: (scope, key) => getKey(c, scope, key),
+    async enqueueOutbound(destination, kind, payload) {
+      const at = now();
+      const rows = await c.all<{ id: number | string }>(
+        `INSERT INTO outbox (destination, kind, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id`,
+        [destination, kind, payload, at, at]);
+      return Number(rows[0].id);
+    },
+  };
+}
+
+interface OutboxRow {
+  id: number | string; destination: string; kind: string; payload: string; status: OutboxMessage['status'];
+  attempts: number | string; next_attempt_at: string; last_error: string | null; created_at: string; sent_at: string | null;
+}
+
+function toOutbox(r: OutboxRow): OutboxMessage {
+  return { id: Number(r.id), destination: r.destination, kind: r.kind, payload: r.payload, status: r.status, attempts: Number(r.attempts),
+    nextAttemptAt: r.next_attempt_at, lastError: r.last_error, createdAt: r.created_at, sentAt: r.sent_at };
+}
+
+export function createSqlStorage(driver: Driver): Storage {
+  const r = driver.read;
+  return {
+    dialect: driver.dialect,
+    transaction: (fn) => driver.transaction((c, lock) => fn(makeTx(c, lock))),
+    readResource: (type: ResourceType, id: string) => readCurrent(r, type, id),
+    async readVersion(type, id, versionId) {
+      const rows = await r.all<Row>('SELECT res_type, id, version, last_updated, content FROM resource_versions WHERE res_type = ? AND id = ? AND version = ?', [type, id, versionId]);
+      return rows.length ? toStored(rows[0]) : null;
+    },
+    async history(type, id) {
+      const rows = await r.all<Row>('SELECT res_type, id, version, last_updated, content FROM resource_versions WHERE res_type = ? AND id = ? ORDER BY version DESC', [type, id]);
+      return rows.map(toStored);
+    },
+    search: (q) => search(r, q),
+    getKey: (scope, key) => getKey(r, scope, key),
+    accessOf: (type, id) => accessOf(r, type, id),
+    async claimOutbound(at, leaseMs) {
+      // Oldest pending message per destination only, so a destination's messages go in order.
+      const candidates = await r.all<OutboxRow>(
+        `SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+           AND o.id = (SELECT MIN(o2.id) FROM outbox o2 WHERE o2.destination = o.destination AND o2.status = 'pending')
+         ORDER BY o.id LIMIT 5`, [at, at]);
+      const leaseUntil = new Date(Date.parse(at) + leaseMs).toISOString();
+      for (const cand of candidates) {
+        const claimed = await driver.transaction(async (c) => {
+          const { changes } = await c.run(`UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)`,
+            [leaseUntil, cand.id, at]);
+          return changes === 1;
+        });
+        if (claimed) return toOutbox({ ...cand, attempts: Number(cand.attempts) + 1 });
+      }
+      return null;
+    },
+    async markOutbound(id, result) {
+      await driver.transaction(async (c) => {
+        await c.run(`UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, sent_at = ? WHERE id = ?`,
+          [result.status, result.error ?? null, result.nextAttemptAt ?? null, result.status === 'sent' ? new Date().toISOString() : null, id]);
+      });
+    },
+    async listOutbound(filter) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.status) { where.push('status = ?'); params.push(filter.status); }
+      if (filter.destination) { where.push('destination = ?'); params.push(filter.destination); }
+      params.push(filter.limit ?? 100);
+      const rows = await r.all<OutboxRow>(`SELECT * FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`, params);
+      return rows.map(toOutbox);
+    },
+    async ping() {
+      await r.all('SELECT 1 AS one');
+    },
+    integrityCheck: () => driver.integrityCheck(),
+    close: () => driver.close(),
+  };
+}

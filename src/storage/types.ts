@@ -1,0 +1,117 @@
+/**
+ * The storage interface. Everything above storage/ talks to these types only; sqlite/ and
+ * postgres/ implement them behind one dialect seam (storage/dialect.ts).
+ */
+import type { Resource } from 'fhir/r4.js';
+
+export type ResourceType = Resource['resourceType'];
+
+/** A stored version: the resource JSON (with meta.versionId and meta.lastUpdated set). */
+export interface StoredResource<T extends Resource = Resource> {
+  resource: T;
+  versionId: number;
+  lastUpdated: string;
+}
+
+/** One criterion of a parsed search (fhir/search.ts builds these from URL parameters). */
+export type SearchCriterion =
+  | { kind: 'id'; values: string[] }
+  | { kind: 'lastUpdated'; comparisons: DateComparison[] }
+  | { kind: 'token'; param: string; values: { system?: string; code?: string }[] } // OR of values
+  | { kind: 'reference'; param: string; values: string[] } // "Type/id", OR of values
+  | { kind: 'string'; param: string; values: string[]; exact?: boolean } // prefix match, case-insensitive
+  | { kind: 'date'; param: string; comparisons: DateComparison[] } // AND of comparisons
+  | { kind: 'org'; orgs: string[] }; // tenancy: resource readable by one of these organisations
+
+export interface DateComparison {
+  prefix: 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le' | 'sa' | 'eb';
+  /** Inclusive lower and upper instants of the value's precision, ISO UTC. */
+  low: string;
+  high: string;
+}
+
+export interface SearchQuery {
+  type: ResourceType;
+  criteria: SearchCriterion[];
+  sort?: { param: '_lastUpdated'; descending: boolean };
+  count: number;
+  offset: number;
+  /** 'none' skips counting (fast); 'accurate' counts all matches. */
+  total: 'none' | 'accurate';
+}
+
+export interface SearchResult {
+  resources: StoredResource[];
+  total?: number;
+  /** True when more matches exist after this page. */
+  hasMore: boolean;
+}
+
+/** One index row extracted from a resource (fhir/search-params.ts decides which). */
+export interface IndexRow {
+  param: string;
+  /** token: system; reference: target type; string/date: null. */
+  system: string | null;
+  /** token: code; reference: "Type/id"; string: normalised text; date: null. */
+  value: string | null;
+  low: string | null;
+  high: string | null;
+}
+
+export interface OutboxMessage {
+  id: number;
+  destination: string;
+  kind: string;
+  payload: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+/**
+ * Operations available inside one database transaction. Writes commit together or not at all.
+ * Version checks happen in the database (UPDATE ... WHERE version = ?), so several processes
+ * on one PostgreSQL never lose an update.
+ */
+export interface StorageTx {
+  /** Serialise work on `key` until the transaction ends (PostgreSQL advisory lock; SQLite writes are already serial). */
+  lock(key: string): Promise<void>;
+  insertResource(resource: Resource, index: IndexRow[]): Promise<StoredResource>;
+  /** Writes a new version if the current one is `expectedVersion`; returns null when it is not (a conflict). */
+  updateResource(resource: Resource, expectedVersion: number, index: IndexRow[]): Promise<StoredResource | null>;
+  readResource(type: ResourceType, id: string): Promise<StoredResource | null>;
+  search(query: SearchQuery): Promise<SearchResult>;
+  /** Organisations that may see a resource (tenancy). */
+  accessOf(type: ResourceType, id: string): Promise<string[]>;
+  /** Adds organisations that may see this resource (tenancy). Idempotent. */
+  grantAccess(type: ResourceType, id: string, orgs: string[]): Promise<void>;
+  /** A small key-value table for idempotency keys, HL7 message ids, JWT jti replay, ... Returns false if the key existed. */
+  putKey(scope: string, key: string, value: string, expiresAt?: string): Promise<boolean>;
+  getKey(scope: string, key: string): Promise<string | null>;
+  enqueueOutbound(destination: string, kind: string, payload: string): Promise<number>;
+}
+
+export interface Storage {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` in one transaction; retried by the caller on conflicts, never here. */
+  transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>;
+  /** Reads outside a transaction see committed data only. */
+  readResource(type: ResourceType, id: string): Promise<StoredResource | null>;
+  readVersion(type: ResourceType, id: string, versionId: number): Promise<StoredResource | null>;
+  history(type: ResourceType, id: string): Promise<StoredResource[]>;
+  search(query: SearchQuery): Promise<SearchResult>;
+  getKey(scope: string, key: string): Promise<string | null>;
+  /** Organisations that may see a resource (tenancy). */
+  accessOf(type: ResourceType, id: string): Promise<string[]>;
+  /** Claims the next due outbound message for `destination` order (oldest first per destination); null if none is due. */
+  claimOutbound(now: string, leaseMs: number): Promise<OutboxMessage | null>;
+  markOutbound(id: number, result: { status: 'sent' | 'failed' | 'pending'; error?: string; nextAttemptAt?: string }): Promise<void>;
+  listOutbound(filter: { status?: OutboxMessage['status']; destination?: string; limit?: number }): Promise<OutboxMessage[]>;
+  ping(): Promise<void>;
+  /** Database integrity check (SQLite PRAGMA integrity_check; PostgreSQL: a catalog query). */
+  integrityCheck(): Promise<string>;
+  close(): Promise<void>;
+}
