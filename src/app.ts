@@ -23,6 +23,8 @@ export interface AppDeps {
   authenticate?: express.RequestHandler;
   /** Routes that need a token besides /fhir (/eso/*, /hl7/v2, /admin/*). */
   protectedRoutes?: (app: Express) => void;
+  /** Sees every error before the error handler (audit of refusals). */
+  errorAudit?: express.ErrorRequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -51,6 +53,7 @@ export function createApp(deps: AppDeps): Express {
   deps.protectedRoutes?.(app);
   app.use('/fhir', fhirRouter(deps.fhirContext));
   app.use((_req, _res, next) => next(notFound('No such endpoint')));
+  if (deps.errorAudit) app.use(deps.errorAudit);
   app.use(errorHandler(deps.log));
   return app;
 }

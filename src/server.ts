@@ -1,15 +1,20 @@
 /**
- * The composition root: opens storage, loads profiles, builds the per-request contexts and
- * starts HTTP (and, when wired, MLLP). Used by main.ts and by the tests (port 0).
+ * The composition root: opens storage, loads profiles, wires security, the ESO domain and
+ * HL7 v2, builds the per-request contexts and starts HTTP. Used by main.ts and by tests (port 0).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Request, Response } from 'express';
+import type { Principal } from './auth/principal.ts';
 import { createApp } from './app.ts';
 import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { createDomain } from './domain/index.ts';
+import type { Actor } from './domain/ports.ts';
 import { Repository } from './fhir/repository.ts';
 import { enforce, type Validator } from './fhir/validate.ts';
+import { esoRoutes } from './http/eso-routes.ts';
+import { createSecurity } from './http/security.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
@@ -29,19 +34,45 @@ const VERSION = '0.1.0';
 export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const { validator, profiles } = await loadValidator();
+  const { validator, profiles, conformance } = await loadValidator();
   const validate = enforce(validator as Validator);
   let baseUrl = '';
-  let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
+  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl });
 
+  // A repository acting for an organisation: tenancy, domain rules and the consent gate applied.
+  // `domain` is assigned below; repositories are only made per request, after start.
+  let domain: ReturnType<typeof createDomain>;
+  const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
+    baseUrl: fhirBase(baseUrl), validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
+    hooks: domain.hooks, grants: domain.grants, readGuards: domain.readGuards,
+  });
+  domain = createDomain({ repoFor });
+
+  const actorOf = (res: Response): Actor | undefined => {
+    const p = res.locals.principal as Principal | undefined;
+    return p ? { organization: p.organization, agent: p.clientId } : undefined;
+  };
+  let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
   const fhirContext = (_req: Request, res: Response): FhirContext => {
-    const principal = res.locals.principal as { organization?: string } | undefined;
-    const repo = new Repository(storage, { baseUrl: fhirBase(baseUrl), validate, orgs: principal?.organization ? [principal.organization] : undefined });
-    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles });
-    return { repo, baseUrl, capabilities: () => capabilities! };
+    const principal = res.locals.principal as Principal | undefined;
+    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types });
+    return {
+      repo: repoFor(actorOf(res)),
+      baseUrl,
+      capabilities: () => capabilities!,
+      conformance,
+      authorize: security.authorizeFor(principal),
+      audit: (r) => security.audit({ ...r, principal, requestId: String(res.locals.requestId) }),
+    };
   };
 
-  const app = createApp({ log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext });
+  const app = createApp({
+    log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext,
+    publicRoutes: (a) => security.publicRoutes(a),
+    authenticate: security.authenticate,
+    protectedRoutes: (a) => esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl }),
+    errorAudit: security.auditErrors,
+  });
   const server: Server = createServer(app);
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -64,6 +95,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await security.close();
         await storage.close();
       })();
       return closing;

@@ -31,6 +31,11 @@ export interface RepositoryOptions {
   /** Organisations to grant access to when a resource is written (beyond the caller's own). */
   grants?: (resource: Resource, tx: StorageTx) => Promise<string[]>;
   hooks?: WriteHook[];
+  /**
+   * Checks made on every resource about to be returned to a tenant-limited caller (e.g. the
+   * consent gate on shared records). false = the resource is invisible (404 / absent).
+   */
+  readGuards?: ((resource: Resource, repo: Repository) => Promise<boolean>)[];
   /** Who acts (client id or 'mllp'), for Provenance written by hooks. */
   agent?: string;
 }
@@ -64,6 +69,12 @@ export class Repository {
     return orgs.some((o) => this.opts.orgs!.includes(o));
   }
 
+  private async guarded(resource: Resource): Promise<boolean> {
+    if (!this.opts.orgs) return true;
+    for (const guard of this.opts.readGuards ?? []) if (!(await guard(resource, this))) return false;
+    return true;
+  }
+
   private scoped(query: SearchQuery): SearchQuery {
     if (!this.opts.orgs || !TENANT_SCOPED.has(query.type)) return query;
     return { ...query, criteria: [...query.criteria, { kind: 'org', orgs: this.opts.orgs }] };
@@ -71,13 +82,13 @@ export class Repository {
 
   async read<T extends Resource = Resource>(type: string, id: string): Promise<StoredResource<T>> {
     const found = this.tx ? await this.tx.readResource(type as ResourceType, id) : await this.storage.readResource(type as ResourceType, id);
-    if (!found || !(await this.visible(type, id))) throw notFound(`${type}/${id} is not known`);
+    if (!found || !(await this.visible(type, id)) || !(await this.guarded(found.resource))) throw notFound(`${type}/${id} is not known`);
     return found as StoredResource<T>;
   }
 
   async vread(type: string, id: string, versionId: number): Promise<StoredResource> {
     const found = await this.storage.readVersion(type as ResourceType, id, versionId);
-    if (!found || !(await this.visible(type, id))) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+    if (!found || !(await this.visible(type, id)) || !(await this.guarded(found.resource))) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
     return found;
   }
 
@@ -88,7 +99,11 @@ export class Repository {
 
   async search(query: SearchQuery): Promise<SearchResult> {
     const q = this.scoped(query);
-    return this.tx ? this.tx.search(q) : this.storage.search(q);
+    const result = this.tx ? await this.tx.search(q) : await this.storage.search(q);
+    if (!this.opts.orgs || !this.opts.readGuards?.length) return result;
+    const kept: StoredResource[] = [];
+    for (const r of result.resources) if (await this.guarded(r.resource)) kept.push(r);
+    return { ...result, resources: kept };
   }
 
   /** Search with URL-style parameters (e.g. for If-None-Exist). */

@@ -1,7 +1,8 @@
 /** Express adapter for the FHIR router at /fhir: HTTP in, FhirRequest to rest/, FHIR JSON out. */
 import express, { type Request, type Response, type Router } from 'express';
 import { handleFhir } from '../rest/router.ts';
-import type { FhirContext } from '../rest/types.ts';
+import type { FhirContext, Interaction } from '../rest/types.ts';
+import type { Bundle, Resource } from 'fhir/r4.js';
 import type { QueryParams } from '../fhir/search-parse.ts';
 import { applyPrefer, requireJsonBody, responseType, sendResource } from './content.ts';
 
@@ -13,6 +14,23 @@ export function queryOf(req: Request): QueryParams {
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT']);
+
+/** The FHIR interaction a request is, for audit. */
+export function interactionOf(method: string, path: string[]): Interaction {
+  if (path.length === 0) return 'transaction';
+  if (path[0] === 'metadata') return 'capabilities';
+  if (path.length === 1) return method === 'POST' ? 'create' : 'search';
+  if (path[1] === '_search') return 'search';
+  if (path.length === 2) return method === 'PUT' ? 'update' : 'read';
+  return path.length === 3 ? 'history' : 'vread';
+}
+
+/** "Type/id" of what a response reveals or wrote (the resource, or a Bundle's entries). */
+export function entitiesOf(resource: Resource | undefined): string[] {
+  if (!resource) return [];
+  if (resource.resourceType === 'Bundle') return ((resource as Bundle).entry ?? []).flatMap((e) => (e.resource?.id ? [`${e.resource.resourceType}/${e.resource.id}`] : []));
+  return resource.id ? [`${resource.resourceType}/${resource.id}`] : [];
+}
 
 export function fhirRouter(contextFor: (req: Request, res: Response) => FhirContext): Router {
   const router = express.Router();
@@ -36,6 +54,7 @@ export function fhirRouter(contextFor: (req: Request, res: Response) => FhirCont
       ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
       strict: /handling=strict/.test(prefer),
     });
+    await ctx.audit?.({ interaction: interactionOf(req.method, path), resourceType: path[0], id: path[1], status: result.status, entities: entitiesOf(result.resource) });
     const isWrite = WRITE_METHODS.has(req.method) && !isSearchPost && path.length > 0;
     sendResource(req, res, result.status, isWrite ? applyPrefer(req, result.resource) : result.resource, result.headers);
   });

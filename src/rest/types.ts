@@ -38,6 +38,8 @@ export interface FhirContext {
   conformance?: ConformanceSource;
   /** Scope check (security): throws 403 if the caller may not do `interaction` on `type`. */
   authorize?: (interaction: Interaction, type: string) => void;
+  /** Writes the AuditEvent of this interaction before the response leaves (security). */
+  audit?: (record: { interaction: Interaction; resourceType?: string; id?: string; status: number; entities: string[] }) => Promise<void>;
 }
 
 export const fhirBase = (baseUrl: string) => `${baseUrl}/fhir`;

@@ -1,0 +1,10 @@
+/** Who is calling: a registered client acting for exactly one organisation, with granted scopes. */
+export interface Principal {
+  clientId: string;
+  /** ODS code of the organisation the client acts for. */
+  organization: string;
+  /** Granted SMART scopes (v2 form, e.g. system/Task.rs). */
+  scopes: string[];
+  /** Token expiry (epoch seconds), for caches. */
+  exp?: number;
+}
