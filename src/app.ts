@@ -48,7 +48,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.text({ type: ['x-application/hl7-v2+er7', 'application/hl7-v2'], limit }));
   deps.publicRoutes?.(app);
   const metadata = fhirRouter(deps.fhirContext);
-  app.get('/fhir/metadata', (req, res, next) => { req.url = '/metadata'; metadata(req, res, next); });
+  app.get('/fhir/metadata', (req, res, next) => {
+    req.url = `/metadata${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`;
+    metadata(req, res, next);
+  });
   if (deps.authenticate) app.use(deps.authenticate);
   deps.protectedRoutes?.(app);
   app.use('/fhir', fhirRouter(deps.fhirContext));

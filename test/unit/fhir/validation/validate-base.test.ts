@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_ARRAY, validateBase, type ValidationIssue } from '../../../../src/fhir/validation/index.js';
+import { MAX_ARRAY, validateBase, type ValidationIssue } from '../../../../src/fhir/validation/index.ts';
 
 function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../../../fixtures/eso/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -179,6 +179,11 @@ describe('validateBase: nesting and contained resources', () => {
   it('when a contained resource has an unknown type, then it is not supported', () => {
     const task = { ...minimalTask, contained: [{ resourceType: 'Medication', id: 'm' }] };
     expect(summary(validateBase(task))).toEqual([['not-supported', 'Task.contained[0]']]);
+  });
+
+  it('when a contained resource contains resources, then dom-2 fails', () => {
+    const task = { ...minimalTask, contained: [{ resourceType: 'Patient', contained: [{ resourceType: 'Patient' }] }] };
+    expect(summary(validateBase(task))).toEqual([['invariant', 'Task.contained[0].contained']]);
   });
 
   it('when a Bundle entry is invalid, then the issue is rooted at the entry', () => {

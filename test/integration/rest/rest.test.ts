@@ -1,0 +1,244 @@
+/**
+ * The FHIR REST core over real HTTP, driven by fhir-kit-client as an integration engine's Node
+ * code would, on both backends. Every resource returned is checked with @medplum/core.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client as FhirClient } from 'fhir-kit-client';
+import type { Bundle, Patient, Resource, Task } from 'fhir/r4.js';
+import { backends } from '../../helpers/backends.ts';
+import { expectValidR4 } from '../../helpers/r4.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+
+
+const patient = (family: string, nhs: string): Patient => ({
+  resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhs }], name: [{ family, given: ['Noah'] }], birthDate: '2019-06-24',
+});
+
+async function statusOf(p: Promise<unknown>): Promise<{ status: number; data: Resource }> {
+  try {
+    await p;
+    return { status: 200, data: undefined as never };
+  } catch (e) {
+    const r = (e as { response?: { status: number; data: Resource } }).response;
+    if (!r) throw e;
+    return r;
+  }
+}
+
+describe.each(backends())('FHIR REST on %s', (backend) => {
+  let server: TestServer;
+  let client: InstanceType<typeof FhirClient>;
+  const raw = (path: string, init: RequestInit = {}) => fetch(`${server.fhir}${path}`, init);
+
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+    client = new FhirClient({ baseUrl: server.fhir });
+  });
+  afterAll(async () => server.stop());
+
+  it('when a Patient is created, then it gets a server id, version 1, Location and ETag', async () => {
+    const res = await raw('/Patient', { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ ...patient('Evans', '9000000009'), id: 'client-chosen' }) });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as Patient;
+    expectValidR4(body);
+    expect(body.id).not.toBe('client-chosen');
+    expect(body.meta?.versionId).toBe('1');
+    expect(res.headers.get('etag')).toBe('W/"1"');
+    expect(res.headers.get('location')).toBe(`${server.fhir}/Patient/${body.id}/_history/1`);
+    const read = (await client.read({ resourceType: 'Patient', id: body.id! })) as Patient;
+    expectValidR4(read);
+    expect(read.name?.[0].family).toBe('Evans');
+  });
+
+  it('when If-None-Exist matches one resource, then it is returned with 200; two matches are 412', async () => {
+    const body = JSON.stringify(patient('Hughes', '9876543210'));
+    const headers = { 'content-type': 'application/fhir+json', 'if-none-exist': 'identifier=https://fhir.nhs.uk/Id/nhs-number|9876543210' };
+    const first = await raw('/Patient', { method: 'POST', headers, body });
+    const second = await raw('/Patient', { method: 'POST', headers, body });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(200);
+    expect(((await second.json()) as Patient).id).toBe(((await first.json()) as Patient).id);
+    await client.create({ resourceType: 'Patient', body: { ...patient('Hughes', '9876543210') } });
+    const third = await raw('/Patient', { method: 'POST', headers, body });
+    expect(third.status).toBe(412);
+  });
+
+  it('when updated with a current If-Match, then version 2; with a stale one, then 412 and nothing changes', async () => {
+    const created = (await client.create({ resourceType: 'Patient', body: { ...patient('Price', '9000000017') } })) as Patient;
+    const put = (body: Patient, etag: string) => raw(`/Patient/${created.id}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json', 'if-match': etag }, body: JSON.stringify(body) });
+    const ok = await put({ ...created, gender: 'male' }, 'W/"1"');
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('etag')).toBe('W/"2"');
+    const stale = await put({ ...created, gender: 'female' }, 'W/"1"');
+    expect(stale.status).toBe(412);
+    expect(((await stale.json()) as Resource).resourceType).toBe('OperationOutcome');
+    const now = (await client.read({ resourceType: 'Patient', id: created.id! })) as Patient;
+    expect(now.gender).toBe('male');
+    const v1 = (await client.vread({ resourceType: 'Patient', id: created.id!, version: '1' })) as Patient;
+    expect(v1.gender).toBeUndefined();
+    const history = (await client.history({ resourceType: 'Patient', id: created.id! })) as Bundle;
+    expectValidR4(history);
+    expect(history.entry?.map((e) => e.resource?.meta?.versionId)).toEqual(['2', '1']);
+  });
+
+  it('when an update names an id that differs from the URL, then 400', async () => {
+    const created = (await client.create({ resourceType: 'Patient', body: { ...patient('Mismatch', '9000000009') } })) as Patient;
+    const res = await raw(`/Patient/${created.id}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ ...created, id: 'other' }) });
+    expect(res.status).toBe(400);
+  });
+
+  it('when searching with _count, then next and previous links page through every match once', async () => {
+    for (let i = 0; i < 5; i++) await client.create({ resourceType: 'Patient', body: { ...patient(`Pager${i}`, '9000000009'), name: [{ family: 'Pagerfamily' }] } });
+    const seen: string[] = [];
+    let page = (await client.search({ resourceType: 'Patient', searchParams: { family: 'pagerfam', _count: '2', _total: 'accurate' } })) as Bundle;
+    expectValidR4(page);
+    expect(page.total).toBe(5);
+    for (;;) {
+      seen.push(...(page.entry ?? []).map((e) => e.resource!.id!));
+      const next = client.nextPage({ bundle: page });
+      if (!next) break;
+      page = (await next) as Bundle;
+    }
+    expect(new Set(seen).size).toBe(5);
+    expect(page.link?.some((l) => l.relation === 'previous')).toBe(true);
+  });
+
+  it('when sorting by -_lastUpdated, then newest comes first', async () => {
+    const a = (await client.create({ resourceType: 'Patient', body: { ...patient('Sorta', '9000000009') } })) as Patient;
+    const b = (await client.create({ resourceType: 'Patient', body: { ...patient('Sortb', '9000000009') } })) as Patient;
+    const asc = (await client.search({ resourceType: 'Patient', searchParams: { name: 'sort', _sort: '_lastUpdated' } })) as Bundle;
+    const desc = (await client.search({ resourceType: 'Patient', searchParams: { name: 'sort', _sort: '-_lastUpdated' } })) as Bundle;
+    expect(asc.entry?.map((e) => e.resource?.id)).toEqual([a.id, b.id]);
+    expect(desc.entry?.map((e) => e.resource?.id)).toEqual([b.id, a.id]);
+  });
+
+  it('when searching by _lastUpdated and birthdate prefixes, then the ranges are honoured', async () => {
+    const before = new Date(Date.now() - 1000).toISOString();
+    const p = (await client.create({ resourceType: 'Patient', body: { ...patient('Datey', '9000000009'), birthDate: '2012-01-02' } })) as Patient;
+    const q = async (params: Record<string, string>) => ((await client.search({ resourceType: 'Patient', searchParams: { family: 'datey', ...params } })) as Bundle).entry?.length ?? 0;
+    expect(await q({ _lastUpdated: `gt${before}` })).toBe(1);
+    expect(await q({ _lastUpdated: `lt${before}` })).toBe(0);
+    expect(await q({ birthdate: '2012-01' })).toBe(1);
+    expect(await q({ birthdate: 'ge2012-01-03' })).toBe(0);
+    expect(await q({ birthdate: 'le2012-01-02' })).toBe(1);
+    expect(await q({ _id: p.id! })).toBe(1);
+  });
+
+  it('when POSTing to _search, then the form parameters search like GET', async () => {
+    await client.create({ resourceType: 'Patient', body: { ...patient('Formsearch', '9000000009') } });
+    const res = await raw('/Patient/_search', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'family=formsearch' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Bundle).entry?.length).toBe(1);
+  });
+
+  it('when an unknown parameter is sent, then it is ignored and left out of self; under handling=strict it is 400', async () => {
+    const lenient = await raw('/Patient?family=evans&bogus=1');
+    const bundle = (await lenient.json()) as Bundle;
+    expect(bundle.link?.find((l) => l.relation === 'self')?.url).not.toContain('bogus');
+    const strict = await raw('/Patient?bogus=1', { headers: { prefer: 'handling=strict' } });
+    expect(strict.status).toBe(400);
+    const oo = (await strict.json()) as { issue: { expression?: string[] }[] };
+    expect(oo.issue[0].expression).toEqual(['bogus']);
+  });
+
+  it('when a search value is malformed, then 400 with the parameter as expression', async () => {
+    for (const q of ['_lastUpdated=notadate', '_count=-1', '_count=abc', '_sort=name', 'birthdate=2012-13']) {
+      const res = await raw(`/Patient?${q}`);
+      expect(res.status, q).toBe(400);
+    }
+  });
+
+  it('when Tasks are searched with _include and _revinclude, then focus and patient come along', async () => {
+    const p = (await client.create({ resourceType: 'Patient', body: { ...patient('Includey', '9000000009') } })) as Patient;
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [
+      { fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111', resource: { resourceType: 'ServiceRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${p.id}` } }, request: { method: 'POST', url: 'ServiceRequest' } },
+      { fullUrl: 'urn:uuid:22222222-2222-4222-8222-222222222222', resource: { resourceType: 'Task', status: 'requested', intent: 'order', focus: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' }, for: { reference: `Patient/${p.id}` } } as Task, request: { method: 'POST', url: 'Task' } },
+    ] };
+    const resp = (await client.transaction({ body: bundle })) as Bundle;
+    expectValidR4(resp);
+    const taskId = resp.entry![1].resource!.id!;
+    const srId = resp.entry![0].resource!.id!;
+    expect((resp.entry![1].resource as Task).focus?.reference).toBe(`ServiceRequest/${srId}`);
+    const found = (await client.search({ resourceType: 'Task', searchParams: { _id: taskId, _include: ['Task:focus', 'Task:patient'] as never } })) as Bundle;
+    expectValidR4(found);
+    expect(found.entry?.map((e) => `${e.search?.mode}:${e.resource?.resourceType}`).sort()).toEqual(['include:Patient', 'include:ServiceRequest', 'match:Task']);
+    const rev = (await client.search({ resourceType: 'ServiceRequest', searchParams: { _id: srId, _revinclude: 'Task:focus' } })) as Bundle;
+    expect(rev.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['ServiceRequest', 'Task']);
+    const byFocus = (await client.search({ resourceType: 'Task', searchParams: { focus: `ServiceRequest/${srId}`, patient: p.id!, status: 'requested' } })) as Bundle;
+    expect(byFocus.entry?.length).toBe(1);
+  });
+
+  it('when one entry of a transaction fails, then nothing of it is stored and the error points at the entry', async () => {
+    const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [
+      { resource: { ...patient('Atomic', '9000000009') }, request: { method: 'POST', url: 'Patient' } },
+      { resource: { resourceType: 'Patient', id: 'does-not-exist' }, request: { method: 'PUT', url: 'Patient/does-not-exist' } },
+    ] };
+    const res = await raw('', { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+    expect(res.status).toBe(404);
+    const oo = (await res.json()) as { issue: { diagnostics: string }[] };
+    expect(oo.issue[0].diagnostics).toMatch(/^Entry 1/);
+    const after = (await client.search({ resourceType: 'Patient', searchParams: { family: 'atomic', _total: 'accurate' } })) as Bundle;
+    expect(after.total).toBe(0);
+  });
+
+  it('when a batch has a bad entry, then the others still succeed and the bad one carries its outcome', async () => {
+    const bundle = { resourceType: 'Bundle', type: 'batch', entry: [
+      { resource: { ...patient('Batchy', '9000000009') }, request: { method: 'POST', url: 'Patient' } },
+      { request: { method: 'GET', url: 'Patient/nope' } },
+    ] };
+    const res = (await client.batch({ body: bundle as never })) as Bundle;
+    expectValidR4(res);
+    expect(res.entry?.map((e) => e.response?.status)).toEqual(['201', '404']);
+  });
+
+  it('when DELETE or PATCH is attempted, then 405 and the record stays', async () => {
+    const p = (await client.create({ resourceType: 'Patient', body: { ...patient('Keep', '9000000009') } })) as Patient;
+    expect((await raw(`/Patient/${p.id}`, { method: 'DELETE' })).status).toBe(405);
+    expect((await raw(`/Patient/${p.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: '[]' })).status).toBe(405);
+    expect(((await client.read({ resourceType: 'Patient', id: p.id! })) as Patient).id).toBe(p.id);
+  });
+
+  it('when the input is wrong in shape, then the right 4xx OperationOutcome comes back', async () => {
+    const post = (path: string, body: string, type = 'application/fhir+json') => raw(path, { method: 'POST', headers: { 'content-type': type }, body });
+    expect((await post('/Patient', '{not json')).status).toBe(400);
+    expect((await post('/Patient', '<Patient/>', 'application/fhir+xml')).status).toBe(415);
+    expect((await post('/Patient', JSON.stringify({ resourceType: 'Task' }))).status).toBe(400);
+    expect((await post('/Spaceship', JSON.stringify({ resourceType: 'Spaceship' }))).status).toBe(404);
+    expect((await raw('/Patient/not_a_valid_id!')).status).toBe(404);
+    expect((await raw('/Patient/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    const big = await post('/Patient', JSON.stringify({ resourceType: 'Patient', text: 'x'.repeat(6 * 1024 * 1024) }));
+    expect(big.status).toBe(413);
+    const oo = (await big.json()) as Resource;
+    expect(oo.resourceType).toBe('OperationOutcome');
+  });
+
+  it('when _format or Accept asks for XML, then 406; JSON variants are honoured', async () => {
+    expect((await raw('/metadata?_format=xml')).status).toBe(406);
+    expect((await raw('/metadata', { headers: { accept: 'application/fhir+xml' } })).status).toBe(406);
+    expect((await raw('/metadata', { headers: { accept: 'application/json' } })).headers.get('content-type')).toContain('application/json');
+    expect((await raw('/metadata?_format=json')).headers.get('content-type')).toContain('application/fhir+json');
+  });
+
+  it('when Prefer asks for minimal or OperationOutcome, then the body follows it', async () => {
+    const post = (prefer: string) => raw('/Patient', { method: 'POST', headers: { 'content-type': 'application/fhir+json', prefer }, body: JSON.stringify(patient('Prefer', '9000000009')) });
+    const minimal = await post('return=minimal');
+    expect(minimal.status).toBe(201);
+    expect(await minimal.text()).toBe('');
+    expect(minimal.headers.get('location')).toContain('/Patient/');
+    const oo = await post('return=OperationOutcome');
+    expect(((await oo.json()) as Resource).resourceType).toBe('OperationOutcome');
+  });
+
+  it('when metadata is read, then the CapabilityStatement lists the types and search parameters really served', async () => {
+    const cs = (await client.capabilityStatement()) as unknown as { resourceType: string; rest: { resource: { type: string; searchParam?: { name: string }[] }[] }[] };
+    expectValidR4(cs as never);
+    const task = cs.rest[0].resource.find((r) => r.type === 'Task');
+    expect(task?.searchParam?.map((s) => s.name)).toEqual(expect.arrayContaining(['owner', 'status', 'focus', 'patient', 'authored-on', '_lastUpdated']));
+    expect(cs.rest[0].resource.map((r) => r.type)).toEqual(expect.arrayContaining(['Patient', 'Task', 'ServiceRequest', 'Consent', 'DiagnosticReport', 'AuditEvent', 'Binary']));
+  });
+
+  it('when an unknown path or type is read, then 404 OperationOutcome', async () => {
+    const r = await statusOf(client.read({ resourceType: 'Spaceship', id: '1' }));
+    expect(r.status).toBe(404);
+  });
+});

@@ -1,0 +1,116 @@
+/** Storage behaviour on both backends: versions, history, index, tenancy, keys, outbox. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Task } from 'fhir/r4.js';
+import { extractIndex } from '../../../src/fhir/search-params.ts';
+import { openStorage } from '../../../src/storage/open.ts';
+import type { Storage } from '../../../src/storage/types.ts';
+import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
+
+const task = (owner: string, status: Task['status']): Task => ({
+  resourceType: 'Task', status, intent: 'order', owner: { reference: `Organization/${owner}` }, for: { reference: 'Patient/p1' },
+});
+
+describe.each(backends())('storage on %s', (backend) => {
+  let env: BackendEnv;
+  let storage: Storage;
+  beforeAll(async () => {
+    env = await backendEnv(backend);
+    storage = await openStorage({ databaseUrl: env.env.DATABASE_URL, dataDir: env.dataDir });
+  });
+  afterAll(async () => {
+    await storage.close();
+    await env.cleanup();
+  });
+
+  it('when a resource is inserted and updated, then every version is kept in history', async () => {
+    const t = task('o1', 'requested');
+    const v1 = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    const v2 = await storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'received' } as Task, 1, extractIndex(t)));
+    expect(v2?.versionId).toBe(2);
+    const history = await storage.history('Task', v1.resource.id!);
+    expect(history.map((h) => (h.resource as Task).status)).toEqual(['received', 'requested']);
+    expect((await storage.readVersion('Task', v1.resource.id!, 1))?.resource).toMatchObject({ status: 'requested', meta: { versionId: '1' } });
+  });
+
+  it('when an update names a stale version, then nothing is written and null is returned', async () => {
+    const t = task('o1', 'requested');
+    const v1 = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    await storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'received' } as Task, 1, []));
+    const stale = await storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'cancelled' } as Task, 1, []));
+    expect(stale).toBeNull();
+    expect(((await storage.readResource('Task', v1.resource.id!))!.resource as Task).status).toBe('received');
+  });
+
+  it('when concurrent updates race on one version, then exactly one wins', async () => {
+    const t = task('o1', 'requested');
+    const v1 = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    const results = await Promise.all(['received', 'rejected', 'cancelled'].map((status) =>
+      storage.transaction((tx) => tx.updateResource({ ...v1.resource, status } as Task, 1, []))));
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect((await storage.history('Task', v1.resource.id!)).length).toBe(2);
+  });
+
+  it('when a transaction throws, then none of its writes are visible', async () => {
+    const t = task('rollback-org', 'requested');
+    await expect(storage.transaction(async (tx) => {
+      await tx.insertResource(t, extractIndex(t));
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    const found = await storage.search({ type: 'Task', criteria: [{ kind: 'reference', param: 'owner', values: ['Organization/rollback-org'] }], count: 10, offset: 0, total: 'accurate' });
+    expect(found.total).toBe(0);
+  });
+
+  it('when searching owner and status, then only matching tasks come back, newest first when asked', async () => {
+    for (const [o, s] of [['s1', 'requested'], ['s1', 'completed'], ['s2', 'requested'], ['s1', 'requested']] as const) {
+      const t = task(o, s);
+      await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    }
+    const r = await storage.search({ type: 'Task', criteria: [
+      { kind: 'reference', param: 'owner', values: ['Organization/s1'] },
+      { kind: 'token', param: 'status', values: [{ code: 'requested' }] },
+    ], sort: { param: '_lastUpdated', descending: true }, count: 10, offset: 0, total: 'accurate' });
+    expect(r.total).toBe(2);
+    expect(r.resources.every((x) => (x.resource as Task).status === 'requested')).toBe(true);
+    expect(r.resources[0].lastUpdated >= r.resources[1].lastUpdated).toBe(true);
+  });
+
+  it('when access is granted to one organisation, then an org-filtered search sees it and others do not', async () => {
+    const t = task('tenant-owner', 'requested');
+    const stored = await storage.transaction(async (tx) => {
+      const s = await tx.insertResource(t, extractIndex(t));
+      await tx.grantAccess('Task', s.resource.id!, ['RQ1', 'RQ1']);
+      return s;
+    });
+    const base = { type: 'Task' as const, count: 10, offset: 0, total: 'accurate' as const };
+    const owner = { kind: 'reference' as const, param: 'owner', values: ['Organization/tenant-owner'] };
+    expect((await storage.search({ ...base, criteria: [owner, { kind: 'org', orgs: ['RQ1'] }] })).total).toBe(1);
+    expect((await storage.search({ ...base, criteria: [owner, { kind: 'org', orgs: ['RX9'] }] })).total).toBe(0);
+    expect(await storage.accessOf('Task', stored.resource.id!)).toEqual(['RQ1']);
+  });
+
+  it('when a key is put twice, then the second put reports it existed; an expired key can be put again', async () => {
+    expect(await storage.transaction((tx) => tx.putKey('jti', 'a', '1'))).toBe(true);
+    expect(await storage.transaction((tx) => tx.putKey('jti', 'a', '2'))).toBe(false);
+    expect(await storage.getKey('jti', 'a')).toBe('1');
+    const past = new Date(Date.now() - 1000).toISOString();
+    await storage.transaction((tx) => tx.putKey('jti', 'b', '1', past));
+    expect(await storage.getKey('jti', 'b')).toBeNull();
+    expect(await storage.transaction((tx) => tx.putKey('jti', 'b', '2'))).toBe(true);
+  });
+
+  it('when messages are queued for one destination, then they are claimed one at a time in order', async () => {
+    const ids = await storage.transaction(async (tx) => [
+      await tx.enqueueOutbound('epr-a', 'RRI^I12', 'm1'), await tx.enqueueOutbound('epr-a', 'RRI^I12', 'm2'),
+    ]);
+    const now = new Date(Date.now() + 1000).toISOString();
+    const first = await storage.claimOutbound(now, 30_000);
+    expect(first?.id).toBe(ids[0]);
+    expect(await storage.claimOutbound(now, 30_000)).toBeNull(); // m2 waits for m1
+    await storage.markOutbound(first!.id, { status: 'sent' });
+    expect((await storage.claimOutbound(now, 30_000))?.id).toBe(ids[1]);
+  });
+
+  it('when the database is checked, then it reports ok', async () => {
+    expect(await storage.integrityCheck()).toBe('ok');
+  });
+});
