@@ -11,6 +11,7 @@ import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createDomain } from './domain/index.ts';
 import type { Actor } from './domain/ports.ts';
+import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { enforce, type Validator } from './fhir/validate.ts';
 import { esoRoutes } from './http/eso-routes.ts';
@@ -20,7 +21,6 @@ import { fhirBase, type FhirContext } from './rest/types.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage } from './storage/types.ts';
-import { loadValidator } from './validation-wiring.ts';
 
 export interface RunningServer {
   url: string;
@@ -34,7 +34,7 @@ const VERSION = '0.1.0';
 export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const { validator, profiles, conformance } = await loadValidator();
+  const { validator, profiles, source: conformance } = loadConformance();
   const validate = enforce(validator as Validator);
   let baseUrl = '';
   const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl });

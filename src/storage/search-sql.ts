@@ -101,10 +101,25 @@ function isDriver(c: SearchCriterion): boolean {
   return false;
 }
 
-export function buildSearch(q: SearchQuery): Built {
+/** Indexes of criteria that could drive the query (single-valued token or reference). */
+export function driverCandidates(q: SearchQuery): number[] {
+  return q.criteria.flatMap((c, i) => (isDriver(c) ? [i] : []));
+}
+
+/** SQL counting (up to `cap`) the index rows of one criterion: cheap, to pick the driver. */
+export function capCountSql(q: SearchQuery, i: number, cap: number): { sql: string; params: unknown[] } {
+  const c = q.criteria[i];
+  const params: unknown[] = [q.type, paramOf(c)];
+  const cond = indexCondition(c, 's', params);
+  params.push(cap);
+  return { sql: `SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_index s WHERE s.res_type = ? AND s.param = ? AND ${cond} LIMIT ?) x`, params };
+}
+
+/** `driver`: index of the criterion to drive from (default: the first candidate). */
+export function buildSearch(q: SearchQuery, driver?: number): Built {
   const desc = q.sort?.descending ?? false;
   const dir = desc ? 'DESC' : 'ASC';
-  const driverIdx = q.criteria.findIndex(isDriver);
+  const driverIdx = driver ?? q.criteria.findIndex(isDriver);
   const params: unknown[] = [];
   let from: string;
   let orderBy: string;

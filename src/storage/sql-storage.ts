@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
 import type { Driver, SqlConn } from './dialect.ts';
-import { buildSearch } from './search-sql.ts';
+import { buildSearch, capCountSql, driverCandidates } from './search-sql.ts';
 import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from './types.ts';
 
 interface Row { res_type: string; id: string; version: number | string; last_updated: string; content: string }
@@ -34,8 +34,24 @@ async function writeIndex(c: SqlConn, type: string, id: string, at: string, inde
   }
 }
 
+const DRIVER_CAP = 20_000;
+
+/** With several candidate drivers, drive from the one with the fewest index rows (counted up to a cap). */
+async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefined> {
+  const candidates = driverCandidates(q);
+  if (candidates.length < 2) return undefined;
+  let best = candidates[0];
+  let bestCount = Infinity;
+  for (const i of candidates) {
+    const { sql, params } = capCountSql(q, i, DRIVER_CAP);
+    const n = Number((await c.all<{ n: number | string }>(sql, params))[0].n);
+    if (n < bestCount) [best, bestCount] = [i, n];
+  }
+  return best;
+}
+
 async function search(c: SqlConn, q: SearchQuery): Promise<SearchResult> {
-  const built = buildSearch(q);
+  const built = buildSearch(q, await chooseDriver(c, q));
   const rows = await c.all<Row>(built.sql, built.params);
   const hasMore = rows.length > q.count;
   const result: SearchResult = { resources: rows.slice(0, q.count).map(toStored), hasMore };

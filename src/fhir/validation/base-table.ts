@@ -35,12 +35,22 @@ export interface ChildElement {
   type: string | undefined;
 }
 
+/** An element with a cardinality to check: min > 0, or a max other than 1 and *. */
+export interface CountedElement {
+  name: string;
+  def: ElementDef;
+  /** The JSON keys that count towards it (one per type for a choice element). */
+  keys: string[];
+}
+
 export interface TypeInfo {
   kind: TypeKind;
   /** parent path ('' = the type root) -> element name -> definition. */
   elements: Map<string, Map<string, ElementDef>>;
   /** parent path -> JSON key -> child. */
   keys: Map<string, Map<string, ChildElement>>;
+  /** parent path -> the elements whose cardinality needs counting (most need none: 0..1, 0..*). */
+  counted: Map<string, CountedElement[]>;
 }
 
 export interface ValueSetCodes {
@@ -65,21 +75,22 @@ export function choiceKey(name: string, type: string): string {
 function indexType(raw: TableFile['types'][string]): TypeInfo {
   const elements = new Map<string, Map<string, ElementDef>>();
   const keys = new Map<string, Map<string, ChildElement>>();
+  const counted = new Map<string, CountedElement[]>();
   for (const [parent, children] of Object.entries(raw.elements ?? {})) {
     const byName = new Map<string, ElementDef>();
     const byKey = new Map<string, ChildElement>();
+    const toCount: CountedElement[] = [];
     for (const [name, def] of Object.entries(children)) {
       byName.set(name, def);
-      if (name.endsWith('[x]')) {
-        for (const type of def.type ?? []) byKey.set(choiceKey(name, type), { name, def, type });
-      } else {
-        byKey.set(name, { name, def, type: def.type?.[0] });
-      }
+      const jsonKeys = name.endsWith('[x]') ? (def.type ?? []).map((type) => choiceKey(name, type)) : [name];
+      jsonKeys.forEach((key, i) => byKey.set(key, { name, def, type: def.type?.[name.endsWith('[x]') ? i : 0] }));
+      if (def.min > 0 || (def.max !== '*' && def.max !== '1')) toCount.push({ name, def, keys: jsonKeys });
     }
     elements.set(parent, byName);
     keys.set(parent, byKey);
+    counted.set(parent, toCount);
   }
-  return { kind: raw.kind, elements, keys };
+  return { kind: raw.kind, elements, keys, counted };
 }
 
 /** Parses and indexes an elements.json document. */

@@ -4,7 +4,7 @@
  * Element ids: https://hl7.org/fhir/R4/elementdefinition.html#id
  */
 import type { ElementDefinition } from 'fhir/r4.js';
-import { isObject, own } from './issues.js';
+import { isObject, own } from './issues.ts';
 
 export interface Segment {
   /** Element name, e.g. `extension` or `value[x]`. */

@@ -3,17 +3,17 @@
  * then the ESO profile for the types that exist here only for ESO.
  * Issues are plain data; the caller maps `source: 'base'` to HTTP 400 and `'profile'` to 422.
  */
-import { isObject, own, type ValidationIssue } from './issues.js';
-import type { ConformanceRegistry } from './registry.js';
-import { validateBase } from './validate-base.js';
-import { validateProfile } from './validate-profile.js';
+import { isObject, own, type ValidationIssue } from './issues.ts';
+import type { ConformanceRegistry } from './registry.ts';
+import { validateBase } from './validate-base.ts';
+import { validateProfile } from './validate-profile.ts';
 
-export type { IssueCode, ValidationIssue } from './issues.js';
-export type { BaseTable, ElementDef } from './base-table.js';
-export { defaultBaseTable, loadBaseTable } from './base-table.js';
-export { MAX_ARRAY, MAX_DEPTH, validateBase } from './validate-base.js';
-export { type Terminology, validateProfile } from './validate-profile.js';
-export { type ConformanceRegistry, type ConformanceResource, DEFAULT_PROFILES_DIR, loadProfiles } from './registry.js';
+export type { IssueCode, ValidationIssue } from './issues.ts';
+export type { BaseTable, ElementDef } from './base-table.ts';
+export { defaultBaseTable, loadBaseTable } from './base-table.ts';
+export { MAX_ARRAY, MAX_DEPTH, validateBase } from './validate-base.ts';
+export { type Terminology, validateProfile } from './validate-profile.ts';
+export { type ConformanceRegistry, type ConformanceResource, DEFAULT_PROFILES_DIR, loadProfiles } from './registry.ts';
 
 /** Resources inside a Bundle that get their ESO profile checked too (a transaction carries the whole case). */
 function profileTargets(resource: unknown): { resource: Record<string, unknown>; expr: string }[] {

@@ -7,8 +7,8 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CapabilityStatement, CodeSystem, CodeSystemConcept, SearchParameter, StructureDefinition, ValueSet } from 'fhir/r4.js';
-import { Profiles } from '../eso-urls.js';
-import { type BaseTable, defaultBaseTable, loadBaseTable } from './base-table.js';
+import { Profiles } from '../eso-urls.ts';
+import { type BaseTable, defaultBaseTable, loadBaseTable } from './base-table.ts';
 
 export type ConformanceResource = StructureDefinition | ValueSet | CodeSystem | SearchParameter | CapabilityStatement;
 

@@ -4,9 +4,9 @@
  * Walks only own properties that are known elements, so hostile input (prototype keys,
  * deep nesting, huge arrays) produces issues, never a crash.
  */
-import { type BaseTable, type ChildElement, type ElementDef, choiceKey, defaultBaseTable } from './base-table.js';
-import { FORBIDDEN_KEYS, IssueList, type ValidationIssue, isObject, own, quote } from './issues.js';
-import { PRIMITIVE_TYPES, checkPrimitive } from './primitives.js';
+import { type BaseTable, type ChildElement, type CountedElement, defaultBaseTable } from './base-table.ts';
+import { FORBIDDEN_KEYS, IssueList, type ValidationIssue, isObject, own, quote } from './issues.ts';
+import { PRIMITIVE_TYPES, checkPrimitive } from './primitives.ts';
 
 /** Deeper JSON than this is refused: no FHIR resource in this service needs it, and recursion must stay bounded. */
 export const MAX_DEPTH = 64;
@@ -31,7 +31,7 @@ export function validateBase(resource: unknown, table: BaseTable = defaultBaseTa
   return ctx.out.issues;
 }
 
-function validateResourceNode(ctx: Ctx, value: unknown, expr: string, depth: number): void {
+function validateResourceNode(ctx: Ctx, value: unknown, expr: string, depth: number, contained = false): void {
   if (!isObject(value)) {
     ctx.out.error('structure', expr, 'A resource must be a JSON object');
     return;
@@ -43,6 +43,11 @@ function validateResourceNode(ctx: Ctx, value: unknown, expr: string, depth: num
   }
   if (!ctx.table.resourceTypes.has(rt)) {
     ctx.out.error('not-supported', expr, `Resource type ${quote(rt)} is not supported`);
+    return;
+  }
+  // dom-2 (https://hl7.org/fhir/R4/domainresource.html#invs): contained resources do not nest.
+  if (contained && own(value, 'contained') !== undefined) {
+    ctx.out.error('invariant', `${expr}.contained`, 'A contained resource must not contain resources (dom-2)');
     return;
   }
   walkObject(ctx, value, rt, '', expr, depth, true);
@@ -89,7 +94,7 @@ function walkObject(
     if (isExt) walkPrimitiveExtension(node, obj[key], own(obj, name));
     else walkProperty(node, obj[key], own(obj, `_${name}`));
   }
-  checkCardinality(ctx, obj, info.elements.get(parentPath), expr);
+  checkCardinality(ctx, obj, info.counted.get(parentPath), expr);
   if (typeName === 'Extension' && parentPath === '') checkExtensionValue(ctx, obj, keys, expr);
 }
 
@@ -200,7 +205,7 @@ function walkValue(node: Node, value: unknown, expr: string): void {
     return;
   }
   if (type === 'Resource') {
-    validateResourceNode(ctx, value, expr, depth + 1);
+    validateResourceNode(ctx, value, expr, depth + 1, child.name === 'contained');
     return;
   }
   if (!isObject(value)) {
@@ -216,12 +221,8 @@ function walkValue(node: Node, value: unknown, expr: string): void {
   }
 }
 
-function checkCardinality(
-  ctx: Ctx, obj: Record<string, unknown>, elements: Map<string, ElementDef> | undefined,
-  expr: string,
-): void {
-  for (const [name, def] of elements ?? []) {
-    const keys = name.endsWith('[x]') ? (def.type ?? []).map((t) => choiceKey(name, t)) : [name];
+function checkCardinality(ctx: Ctx, obj: Record<string, unknown>, elements: CountedElement[] | undefined, expr: string): void {
+  for (const { name, def, keys } of elements ?? []) {
     let count = 0;
     for (const key of keys) {
       const v = own(obj, key) ?? own(obj, `_${key}`);

@@ -5,10 +5,10 @@
  * Driven entirely by the profile JSON: there is no code per profile.
  */
 import type { ElementDefinition, StructureDefinition } from 'fhir/r4.js';
-import { choiceKey } from './base-table.js';
-import { type Segment, type Item, parseElementId, select, sliceUrlResolver } from './differential.js';
-import { IssueList, type ValidationIssue, isObject, own, quote } from './issues.js';
-import { deepEqual, matchesPattern, referencedType, show } from './value-match.js';
+import { choiceKey } from './base-table.ts';
+import { type Item, type Segment, type SliceUrl, parseElementId, select, sliceUrlResolver } from './differential.ts';
+import { IssueList, type ValidationIssue, isObject, own, quote } from './issues.ts';
+import { deepEqual, matchesPattern, referencedType, show } from './value-match.ts';
 
 /** What profile validation needs from the registry. */
 export interface Terminology {
@@ -38,58 +38,112 @@ export function validateProfile(
   resource: unknown, profile: StructureDefinition, terminology: Terminology, rootExpr: string = profile.type,
 ): ValidationIssue[] {
   const ctx: Ctx = { out: new IssueList('profile'), terminology, resource };
+  const actualType = isObject(resource) ? own(resource, 'resourceType') : undefined;
+  if (profile.kind === 'resource' && actualType !== profile.type) {
+    ctx.out.error('value', rootExpr, `Profile ${profile.url} is for ${profile.type}, not ${show(actualType)}`);
+    return ctx.out.issues;
+  }
   checkDifferential(ctx, resource, rootExpr, profile, 0);
   return ctx.out.issues;
 }
 
+/** One differential element, reduced to what is checked. */
+interface Rule {
+  label: string;
+  segments: Segment[];
+  min?: number;
+  max?: string;
+  /** For a choice element with a type list: the JSON keys allowed (`valueString`). */
+  choiceKeys?: string[];
+  fixed: unknown[];
+  patterns: unknown[];
+  /** Canonical URL of a required binding. */
+  binding?: string;
+  targetProfiles: string[];
+  extensionUrl?: string;
+}
+
+interface Compiled {
+  rules: Rule[];
+  sliceUrl: SliceUrl;
+}
+
+// Derived from immutable profile data; keyed weakly so a discarded profile is not pinned.
+const compiledProfiles = new WeakMap<StructureDefinition, Compiled>();
+
+function compileRule(el: ElementDefinition): Rule | undefined {
+  const segments = parseElementId(el);
+  const name = segments.at(-1)?.name;
+  if (name === undefined) return undefined;
+  const entries = Object.entries(el) as [string, unknown][];
+  const rule: Rule = {
+    label: el.id ?? el.path,
+    segments,
+    min: el.min,
+    max: el.max,
+    choiceKeys: name.endsWith('[x]') && el.type?.length ? el.type.map((t) => choiceKey(name, t.code)) : undefined,
+    fixed: entries.filter(([k]) => k.startsWith('fixed')).map(([, v]) => v),
+    patterns: entries.filter(([k]) => k.startsWith('pattern')).map(([, v]) => v),
+    binding: el.binding?.strength === 'required' ? el.binding.valueSet?.split('|')[0] : undefined,
+    targetProfiles: (el.type ?? []).filter((t) => t.code === 'Reference').flatMap((t) => t.targetProfile ?? []),
+    extensionUrl: el.type?.[0]?.code === 'Extension' ? el.type[0].profile?.[0] : undefined,
+  };
+  const checksSomething = (rule.min ?? 0) > 0 || (rule.max !== undefined && rule.max !== '*') || rule.choiceKeys
+    || rule.fixed.length || rule.patterns.length || rule.binding || rule.targetProfiles.length || rule.extensionUrl;
+  return checksSomething ? rule : undefined;
+}
+
+function compile(profile: StructureDefinition): Compiled {
+  let compiled = compiledProfiles.get(profile);
+  if (!compiled) {
+    const elements = profile.differential?.element ?? [];
+    compiled = {
+      rules: elements.map(compileRule).filter((r): r is Rule => r !== undefined),
+      sliceUrl: sliceUrlResolver(elements),
+    };
+    compiledProfiles.set(profile, compiled);
+  }
+  return compiled;
+}
+
 function checkDifferential(ctx: Ctx, node: unknown, expr: string, profile: StructureDefinition, nesting: number): void {
-  const elements = profile.differential?.element ?? [];
-  const sliceUrl = sliceUrlResolver(elements);
-  for (const el of elements) {
-    const segments = parseElementId(el);
-    if (segments.length === 0) continue;
-    for (const group of select(node, expr, segments, sliceUrl)) {
-      checkCardinality(ctx, el, group.expr, group.items.length);
-      for (const item of group.items) checkItem(ctx, el, segments, item, nesting);
+  const { rules, sliceUrl } = compile(profile);
+  for (const rule of rules) {
+    for (const group of select(node, expr, rule.segments, sliceUrl)) {
+      checkCardinality(ctx, rule, group.expr, group.items.length);
+      for (const item of group.items) checkItem(ctx, rule, item, nesting);
     }
   }
 }
 
-function label(el: ElementDefinition): string {
-  return el.id ?? el.path;
-}
-
-function checkCardinality(ctx: Ctx, el: ElementDefinition, expr: string, count: number): void {
-  if (el.min !== undefined && count < el.min) {
-    ctx.out.error('required', expr, `${label(el)}: at least ${el.min} required by the profile, found ${count}`);
+function checkCardinality(ctx: Ctx, rule: Rule, expr: string, count: number): void {
+  if (rule.min !== undefined && count < rule.min) {
+    ctx.out.error('required', expr, `${rule.label}: at least ${rule.min} required by the profile, found ${count}`);
   }
-  if (el.max !== undefined && el.max !== '*' && count > Number(el.max)) {
-    const rule = el.max === '0' ? 'not allowed by the profile' : `at most ${el.max} allowed by the profile`;
-    ctx.out.error('invariant', expr, `${label(el)}: ${rule}, found ${count}`);
+  if (rule.max !== undefined && rule.max !== '*' && count > Number(rule.max)) {
+    const limit = rule.max === '0' ? 'not allowed by the profile' : `at most ${rule.max} allowed by the profile`;
+    ctx.out.error('invariant', expr, `${rule.label}: ${limit}, found ${count}`);
   }
 }
 
-function checkItem(ctx: Ctx, el: ElementDefinition, segments: Segment[], item: Item, nesting: number): void {
-  const name = segments.at(-1)?.name ?? '';
-  if (name.endsWith('[x]') && el.type?.length) {
-    const allowed = el.type.map((t) => choiceKey(name, t.code));
-    if (!allowed.includes(item.key)) {
-      ctx.out.error('value', item.expr, `${label(el)}: ${quote(item.key)} is not allowed here; expected ${allowed.join(' or ')}`);
-      return;
+function checkItem(ctx: Ctx, rule: Rule, item: Item, nesting: number): void {
+  if (rule.choiceKeys && !rule.choiceKeys.includes(item.key)) {
+    ctx.out.error('value', item.expr, `${rule.label}: ${quote(item.key)} is not allowed here; expected ${rule.choiceKeys.join(' or ')}`);
+    return;
+  }
+  for (const expected of rule.fixed) {
+    if (!deepEqual(item.value, expected)) {
+      ctx.out.error('value', item.expr, `${rule.label}: must be exactly ${show(expected)}, found ${show(item.value)}`);
     }
   }
-  for (const key of Object.keys(el)) {
-    const expected = (el as Record<string, unknown>)[key];
-    if (key.startsWith('fixed') && !deepEqual(item.value, expected)) {
-      ctx.out.error('value', item.expr, `${label(el)}: must be exactly ${show(expected)}, found ${show(item.value)}`);
-    } else if (key.startsWith('pattern') && !matchesPattern(item.value, expected)) {
-      ctx.out.error('value', item.expr, `${label(el)}: must match ${show(expected)}, found ${show(item.value)}`);
+  for (const pattern of rule.patterns) {
+    if (!matchesPattern(item.value, pattern)) {
+      ctx.out.error('value', item.expr, `${rule.label}: must match ${show(pattern)}, found ${show(item.value)}`);
     }
   }
-  if (el.binding?.strength === 'required' && el.binding.valueSet) checkBinding(ctx, el, el.binding.valueSet, item);
-  checkReferenceTargets(ctx, el, item);
-  const extensionUrl = el.type?.[0]?.code === 'Extension' ? el.type[0].profile?.[0] : undefined;
-  if (extensionUrl) checkExtensionProfile(ctx, extensionUrl, item, nesting);
+  if (rule.binding) checkBinding(ctx, rule, rule.binding, item);
+  if (rule.targetProfiles.length) checkReferenceTargets(ctx, rule, item);
+  if (rule.extensionUrl) checkExtensionProfile(ctx, rule.extensionUrl, item, nesting);
 }
 
 function checkExtensionProfile(ctx: Ctx, url: string, item: Item, nesting: number): void {
@@ -116,8 +170,7 @@ function codingIn(expansion: ReadonlySet<string>, coding: unknown): boolean {
   return expansion.has(`${String(own(coding, 'system'))}|${String(own(coding, 'code'))}`);
 }
 
-function checkBinding(ctx: Ctx, el: ElementDefinition, valueSet: string, item: Item): void {
-  const url = valueSet.split('|')[0] ?? valueSet;
+function checkBinding(ctx: Ctx, rule: Rule, url: string, item: Item): void {
   if (ctx.terminology.byUrl(url)?.resourceType !== 'ValueSet') {
     ctx.out.warning('not-supported', item.expr, `ValueSet ${url} is not known: binding not checked`);
     return;
@@ -130,7 +183,7 @@ function checkBinding(ctx: Ctx, el: ElementDefinition, valueSet: string, item: I
     const codings = own(value, 'coding');
     ok = Array.isArray(codings) && codings.some((c: unknown) => codingIn(expansion, c));
   } else ok = codingIn(expansion, value);
-  if (!ok) ctx.out.error('code-invalid', item.expr, `${label(el)}: ${show(value)} is not in the required value set ${url}`);
+  if (!ok) ctx.out.error('code-invalid', item.expr, `${rule.label}: ${show(value)} is not in the required value set ${url}`);
 }
 
 /** The type a profile's targetProfile stands for: a base resource URL, or a profile in the registry. */
@@ -140,13 +193,11 @@ function targetType(ctx: Ctx, targetProfile: string): string | undefined {
   return sd?.resourceType === 'StructureDefinition' ? sd.type : undefined;
 }
 
-function checkReferenceTargets(ctx: Ctx, el: ElementDefinition, item: Item): void {
-  const targets = (el.type ?? []).filter((t) => t.code === 'Reference').flatMap((t) => t.targetProfile ?? []);
-  if (targets.length === 0) return;
+function checkReferenceTargets(ctx: Ctx, rule: Rule, item: Item): void {
   const actual = referencedType(item.value, ctx.resource);
   if (actual === undefined) return;
-  const allowed = targets.map((t) => targetType(ctx, t)).filter((t): t is string => t !== undefined);
+  const allowed = rule.targetProfiles.map((t) => targetType(ctx, t)).filter((t): t is string => t !== undefined);
   if (allowed.length > 0 && !allowed.includes(actual)) {
-    ctx.out.error('value', item.expr, `${label(el)}: must reference ${allowed.join(' or ')}, not ${quote(actual)}`);
+    ctx.out.error('value', item.expr, `${rule.label}: must reference ${allowed.join(' or ')}, not ${quote(actual)}`);
   }
 }

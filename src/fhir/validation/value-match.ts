@@ -2,7 +2,7 @@
  * Comparisons a profile asks for: fixed[x] (exact), pattern[x] (subset), and the type a
  * Reference points at. https://hl7.org/fhir/R4/elementdefinition-definitions.html#ElementDefinition.pattern_x_
  */
-import { isObject, own } from './issues.js';
+import { isObject, own } from './issues.ts';
 
 /** fixed[x]: the value must be exactly this, no more and no less. */
 export function deepEqual(a: unknown, b: unknown): boolean {

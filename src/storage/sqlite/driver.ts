@@ -1,5 +1,5 @@
 /**
- * Embedded SQLite (better-sqlite3): WAL, synchronous=FULL. One write connection, used by one
+ * Embedded SQLite (better-sqlite3): WAL, synchronous=FULL. One write connection, used by one group
  * transaction at a time (an async mutex), and one read connection that sees committed data only.
  */
 import Database from 'better-sqlite3';
@@ -39,41 +39,89 @@ function open(file: string): Database.Database {
   return db;
 }
 
+interface Pending {
+  fn: (c: SqlConn, lock: (key: string) => Promise<void>) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+const GROUP_MAX = 64;
+
+/**
+ * Group commit: transactions that arrive while one is running share its COMMIT (one fsync).
+ * Each runs inside its own SAVEPOINT, so a failing one rolls back alone; every caller is
+ * answered only after the shared COMMIT has returned, so nothing is acknowledged uncommitted.
+ */
 export function openSqlite(file: string): Driver {
   mkdirSync(dirname(file), { recursive: true });
   const writer = open(file);
   const reader = open(file);
   const writeConn = conn(writer);
-  let queue: Promise<unknown> = Promise.resolve();
+  const queue: Pending[] = [];
+  let running: Promise<void> | undefined;
+  const noLock = async () => {};
+
+  async function drain(): Promise<void> {
+    while (queue.length) {
+      const group = queue.splice(0, GROUP_MAX);
+      const done: { p: Pending; value: unknown }[] = [];
+      try {
+        writer.exec('BEGIN IMMEDIATE');
+      } catch (e) {
+        for (const p of group) p.reject(e);
+        continue;
+      }
+      for (const p of group) {
+        writer.exec('SAVEPOINT tx');
+        try {
+          const value = await p.fn(writeConn, noLock);
+          writer.exec('RELEASE tx');
+          done.push({ p, value });
+        } catch (e) {
+          writer.exec('ROLLBACK TO tx');
+          writer.exec('RELEASE tx');
+          p.reject(e);
+        }
+        // Late arrivals join this group while it is still open, up to GROUP_MAX.
+        if (group.length < GROUP_MAX && queue.length) group.push(...queue.splice(0, GROUP_MAX - group.length));
+      }
+      try {
+        writer.exec('COMMIT');
+        for (const d of done) d.p.resolve(d.value);
+      } catch (e) {
+        if (writer.inTransaction) writer.exec('ROLLBACK');
+        for (const d of done) d.p.reject(e);
+      }
+    }
+  }
+
+  function kick(): void {
+    if (running) return;
+    // A transaction queued after drain() saw an empty queue is picked up here.
+    running = drain().finally(() => {
+      running = undefined;
+      if (queue.length) kick();
+    });
+  }
 
   return {
     dialect: 'sqlite',
     read: conn(reader),
     transaction<T>(fn: (c: SqlConn, lock: (key: string) => Promise<void>) => Promise<T>): Promise<T> {
-      const run = async () => {
-        writer.exec('BEGIN IMMEDIATE');
-        try {
-          const result = await fn(writeConn, async () => {});
-          writer.exec('COMMIT');
-          return result;
-        } catch (e) {
-          if (writer.inTransaction) writer.exec('ROLLBACK');
-          throw e;
-        }
-      };
-      const next = queue.then(run, run);
-      queue = next.catch(() => undefined);
-      return next;
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+        kick();
+      });
     },
     async exec(sql: string) {
       writer.exec(sql);
     },
     async integrityCheck() {
-      const rows = writer.pragma('integrity_check') as { integrity_check: string }[];
+      const rows = reader.pragma('integrity_check') as { integrity_check: string }[];
       return rows.map((r) => r.integrity_check).join('; ');
     },
     async close() {
-      await queue;
+      while (running) await running;
       reader.close();
       writer.close();
     },

@@ -207,6 +207,12 @@ describe('validateProfile on its own', () => {
     expect(summary(validateProfile(task, profile as never, registry))).toEqual([['profile', 'code-invalid', 'Task.extension[1].valueCoding']]);
   });
 
+  it('when a profile is applied to a resource of another type, then one issue says so', () => {
+    const task = fixture('task-in-progress-records-review');
+    const issues = validateProfile(task, registry.profileFor('Consent') as never, registry, 'Task');
+    expect(summary(issues)).toEqual([['profile', 'value', 'Task']]);
+  });
+
   it('when asked for the ESO profile of a type, then only the four ESO types have one', () => {
     expect(registry.profileFor('Patient')).toBeUndefined();
     expect(registry.profileFor('__proto__')).toBeUndefined();

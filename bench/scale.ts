@@ -1,0 +1,52 @@
+/**
+ * owner + status search latency over 10,000 and over N (default 1,000,000) stored Tasks, through
+ * the real HTTP server, sequential requests (median and p99). Aim: < 20 ms median at 1M and no
+ * more than twice the 10k time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStorage } from '../src/storage/open.ts';
+import { startChild, stopChild } from './harness.ts';
+import { OWNERS, seedTasks } from './seed.ts';
+
+const here = (f: string) => new URL(f, import.meta.url).pathname;
+const STATUSES = ['requested', 'received', 'accepted', 'in-progress', 'completed'];
+
+async function latency(base: string, n = 300): Promise<{ p50: number; p99: number; matches: number }> {
+  const times: number[] = [];
+  let matches = 0;
+  for (let i = 0; i < n; i++) {
+    const url = `${base}/Task?owner=Organization/org-${(i * 37) % OWNERS}&status=${STATUSES[i % STATUSES.length]}&_count=20&_sort=-_lastUpdated`;
+    const t0 = performance.now();
+    const res = await fetch(url);
+    const bundle = (await res.json()) as { entry?: unknown[] };
+    times.push(performance.now() - t0);
+    if (res.status !== 200) throw new Error(`search answered ${res.status}`);
+    matches += bundle.entry?.length ?? 0;
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(n / 2)], p99: times[Math.floor(n * 0.99)], matches: matches / n };
+}
+
+export async function benchScale(total: number): Promise<void> {
+  console.log(`\n== scale: Task?owner=&status=&_count=20&_sort=-_lastUpdated over 10,000 then ${total.toLocaleString('en-GB')} Tasks (SQLite, sequential HTTP)`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'eso-scale-'));
+  const results: Record<number, { p50: number; p99: number; matches: number }> = {};
+  let seeded = 0;
+  for (const target of [10_000, total]) {
+    const storage = await openStorage({ dataDir });
+    const rate = await seedTasks(storage, seeded, target, 5000, (n) => { if (n % 100_000 === 0) process.stdout.write(`  seeded ${n}\r`); });
+    await storage.close();
+    console.log(`  seeded ${target.toLocaleString('en-GB')} Tasks (${rate.toFixed(0)} Tasks/s in 5,000-Task transactions)`);
+    seeded = target;
+    const eso = await startChild(here('./eso-server.ts'), { ESO_DATA_DIR: dataDir, ESO_AUTH_DISABLED: 'true', HOST: '127.0.0.1' });
+    await latency(`http://127.0.0.1:${eso.port}/fhir`, 30); // warm the page cache
+    results[target] = await latency(`http://127.0.0.1:${eso.port}/fhir`);
+    await stopChild(eso.child);
+    console.log(`  ${target.toLocaleString('en-GB').padStart(9)} Tasks: p50 ${results[target].p50.toFixed(2)} ms  p99 ${results[target].p99.toFixed(2)} ms  (${results[target].matches.toFixed(1)} entries/page)`);
+  }
+  const r = results[total].p50 / results[10_000].p50;
+  console.log(`  ratio ${total.toLocaleString('en-GB')} / 10,000 at the median: ${r.toFixed(2)}x (aim ≤ 2x; aim p50 < 20 ms)`);
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,39 @@
+/**
+ * The project's conformance data (profiles/) at boot: the validator for every write, the ESO
+ * search parameters, the profiles for the CapabilityStatement, and the read-only
+ * StructureDefinition / ValueSet / CodeSystem / SearchParameter endpoints.
+ */
+import type { Resource, SearchParameter } from 'fhir/r4.js';
+import type { ConformanceSource } from '../rest/types.ts';
+import type { Issue } from './validate.ts';
+import { registerSearchParameter } from './search-params.ts';
+import { loadProfiles, validateResource, type ConformanceRegistry } from './validation/index.ts';
+
+export interface Conformance {
+  registry: ConformanceRegistry;
+  validator: (resource: unknown) => Issue[];
+  /** supportedProfile by resource type. */
+  profiles: Record<string, string[]>;
+  source: ConformanceSource;
+}
+
+const READ_ONLY_TYPES = ['StructureDefinition', 'ValueSet', 'CodeSystem', 'SearchParameter'];
+
+export function loadConformance(dir?: string): Conformance {
+  const registry = loadProfiles(dir);
+  for (const sp of registry.searchParameters as SearchParameter[]) {
+    registerSearchParameter({ code: sp.code, base: sp.base, type: sp.type, expression: sp.expression, target: sp.target, description: sp.description });
+  }
+  const profiles: Record<string, string[]> = {};
+  for (const type of ['ServiceRequest', 'Task', 'Consent', 'DiagnosticReport']) {
+    const p = registry.profileFor(type);
+    if (p?.url) profiles[type] = [p.url];
+  }
+  const all: Resource[] = [...registry.structureDefinitions, ...registry.valueSets, ...registry.codeSystems, ...registry.searchParameters];
+  const source: ConformanceSource = {
+    types: READ_ONLY_TYPES,
+    list: (type) => all.filter((r) => r.resourceType === type),
+    read: (type, id) => all.find((r) => r.resourceType === type && r.id === id),
+  };
+  return { registry, validator: (r) => validateResource(r, registry), profiles, source };
+}

@@ -1,0 +1,26 @@
+/** Builds test data from the ESO fixtures (test/fixtures/eso/), with organisations of the test's own. */
+import { readFileSync } from 'node:fs';
+import type { Bundle, Organization } from 'fhir/r4.js';
+
+export function fixture<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../fixtures/eso/${name}.json`, import.meta.url), 'utf8')) as T;
+}
+
+export function organization(ods: string, name: string, partOf?: string): Organization {
+  return {
+    resourceType: 'Organization', active: true, name,
+    identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods }],
+    ...(partOf ? { partOf: { reference: `Organization/${partOf}` } } : {}),
+  };
+}
+
+/** The new-case transaction (Patient, ServiceRequest, Task) between two organisations; no Consent. */
+export function caseTransaction(requesterId: string, providerId: string): Bundle {
+  const text = JSON.stringify(fixture<Bundle>('transaction-new-case'))
+    .replaceAll('Organization/treating-trust-1', `Organization/${requesterId}`)
+    .replaceAll('Organization/provider-team-1', `Organization/${providerId}`);
+  const bundle = JSON.parse(text) as Bundle;
+  bundle.entry = bundle.entry!.filter((e) => e.resource?.resourceType !== 'Consent');
+  for (const e of bundle.entry) delete e.request!.ifNoneExist; // each test case gets its own Patient
+  return bundle;
+}
