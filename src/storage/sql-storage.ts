@@ -26,11 +26,14 @@ function withMeta(resource: Resource, id: string, version: number, at: string): 
   return { ...resource, id, meta: { ...resource.meta, versionId: String(version), lastUpdated: at } };
 }
 
-async function writeIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[]): Promise<void> {
-  await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
-  for (const row of index) {
-    await c.run('INSERT INTO search_index (res_type, id, param, sys, val, low, high, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [type, id, row.param, row.system, row.value, row.low, row.high, at]);
+/** Writes a resource's index rows in one multi-row INSERT; `replace` first drops the old ones. */
+async function writeIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[], replace: boolean): Promise<void> {
+  if (replace) await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
+  for (let i = 0; i < index.length; i += 200) {
+    const chunk = index.slice(i, i + 200);
+    const params: unknown[] = [];
+    for (const row of chunk) params.push(type, id, row.param, row.system, row.value, row.low, row.high, at);
+    await c.run(`INSERT INTO search_index (res_type, id, param, sys, val, low, high, last_updated) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`, params);
   }
 }
 
@@ -89,7 +92,7 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>): StorageTx {
       const content = JSON.stringify(stored);
       await c.run('INSERT INTO resources (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
       await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
-      await writeIndex(c, resource.resourceType, id, at, index);
+      await writeIndex(c, resource.resourceType, id, at, index, false);
       return { resource: stored, versionId: 1, lastUpdated: at };
     },
     async updateResource(resource, expectedVersion, index) {
@@ -102,7 +105,7 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>): StorageTx {
         [version, at, content, resource.resourceType, id, expectedVersion]);
       if (changes !== 1) return null;
       await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)', [resource.resourceType, id, version, at, content]);
-      await writeIndex(c, resource.resourceType, id, at, index);
+      await writeIndex(c, resource.resourceType, id, at, index, true);
       return { resource: stored, versionId: version, lastUpdated: at };
     },
     readResource: (type, id) => readCurrent(c, type, id),

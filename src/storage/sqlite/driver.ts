@@ -97,8 +97,9 @@ export function openSqlite(file: string): Driver {
 
   function kick(): void {
     if (running) return;
-    // A transaction queued after drain() saw an empty queue is picked up here.
-    running = drain().finally(() => {
+    // Start on the next check phase, so requests whose I/O arrived in this poll phase join the
+    // group; a transaction queued after drain() saw an empty queue is picked up in finally.
+    running = new Promise<void>((resolve) => setImmediate(resolve)).then(drain).finally(() => {
       running = undefined;
       if (queue.length) kick();
     });
