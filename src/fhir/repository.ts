@@ -5,7 +5,7 @@
  * granted, and anything else is 404, never 403.
  */
 import type { Resource } from 'fhir/r4.js';
-import { notFound, preconditionFailed, conflict } from '../shared/outcomes.ts';
+import { conflict, notFound, preconditionFailed } from '../shared/outcomes.ts';
 import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
 import { parseSearch } from './search-parse.ts';
 import { extractIndex } from './search-params.ts';
@@ -159,6 +159,9 @@ export class Repository {
     }
     this.opts.validate(clean);
     return this.inTx(async (repo, tx) => {
+      // Writers of one resource queue here (across instances on PostgreSQL), so each reads the
+      // latest version: without If-Match the last writer wins and no update is lost.
+      await tx.lock(`resource:${resource.resourceType}/${resource.id}`);
       const current = await repo.read(resource.resourceType, resource.id as string);
       if (opts.ifMatch !== undefined && opts.ifMatch !== current.versionId) {
         throw preconditionFailed(`Version conflict: ${resource.resourceType}/${resource.id} is at version ${current.versionId}, If-Match was ${opts.ifMatch}`);
