@@ -48,7 +48,7 @@ const VERBATIM: Record<string, HL7Dictionary> = Object.fromEntries(
 
 /** One repetition of a field, read as plain (unescaped) text. */
 export class V2Rep {
-  constructor(private readonly rep: HL7Repetition, private readonly subSeparator: string) {}
+  constructor(private readonly rep: HL7Repetition, private readonly subSeparator: string, /** 0-based position in the field. */ readonly index = 0) {}
 
   /**
    * Component `component` (1-based), sub-component `sub` if given. hl7v2's dictionaries decide
@@ -74,11 +74,17 @@ export class V2Rep {
 export class V2Segment {
   constructor(readonly seg: HL7Segment, readonly type: string, readonly sequence: number, readonly position: number, private readonly subSeparator: string) {}
 
-  /** The repetitions of field `n` (empty array when the field is empty). */
+  private readonly repCache = new Map<number, V2Rep[]>();
+
+  /** The repetitions of field `n` (empty array when the field is empty). Read-only views, cached. */
   reps(n: number): V2Rep[] {
-    const f = this.seg.fields[n - 1];
-    if (!f) return [];
-    return f.repetitions.map((r) => new V2Rep(r, this.subSeparator)).filter((r) => !r.isEmpty());
+    let reps = this.repCache.get(n);
+    if (!reps) {
+      const f = this.seg.fields[n - 1];
+      reps = f ? f.repetitions.map((r, i) => new V2Rep(r, this.subSeparator, i)).filter((r) => !r.isEmpty()) : [];
+      this.repCache.set(n, reps);
+    }
+    return reps;
   }
 
   /** Component of the first repetition of field `n`. */
