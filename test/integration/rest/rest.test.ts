@@ -11,8 +11,9 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { caseTransaction, organization } from '../../helpers/cases.ts';
 
 
-const patient = (family: string, nhs: string): Patient => ({
-  resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhs }], name: [{ family, given: ['Noah'] }], birthDate: '2019-06-24',
+/** A Patient with a local record number (NHS numbers are unique per Patient: the domain refuses duplicates). */
+const patient = (family: string, mrn: string): Patient => ({
+  resourceType: 'Patient', identifier: [{ system: 'https://trust.example.nhs.uk/mrn', value: `${mrn}-${Math.random().toString(36).slice(2, 8)}` }], name: [{ family, given: ['Noah'] }], birthDate: '2019-06-24',
 });
 
 async function statusOf(p: Promise<unknown>): Promise<{ status: number; data: Resource }> {
@@ -52,14 +53,14 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
   });
 
   it('when If-None-Exist matches one resource, then it is returned with 200; two matches are 412', async () => {
-    const body = JSON.stringify(patient('Hughes', '9876543210'));
-    const headers = { 'content-type': 'application/fhir+json', 'if-none-exist': 'identifier=https://fhir.nhs.uk/Id/nhs-number|9876543210' };
+    const body = JSON.stringify({ ...patient('Hughes', 'x'), identifier: [{ system: 'https://trust.example.nhs.uk/mrn', value: 'HUGHES-1' }] });
+    const headers = { 'content-type': 'application/fhir+json', 'if-none-exist': 'identifier=https://trust.example.nhs.uk/mrn|HUGHES-1' };
     const first = await raw('/Patient', { method: 'POST', headers, body });
     const second = await raw('/Patient', { method: 'POST', headers, body });
     expect(first.status).toBe(201);
     expect(second.status).toBe(200);
-    expect(((await second.json()) as unknown as Patient).id).toBe(((await first.json()) as unknown as Patient).id);
-    await client.create({ resourceType: 'Patient', body: { ...patient('Hughes', '9876543210') } });
+    expect(((await second.json()) as Patient).id).toBe(((await first.json()) as Patient).id);
+    await client.create({ resourceType: 'Patient', body: JSON.parse(body) });
     const third = await raw('/Patient', { method: 'POST', headers, body });
     expect(third.status).toBe(412);
   });
