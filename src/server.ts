@@ -15,6 +15,9 @@ import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { enforce, type Validator } from './fhir/validate.ts';
 import { esoRoutes } from './http/eso-routes.ts';
+import { hl7Routes } from './http/hl7-routes.ts';
+import { createHl7Service } from './hl7/service.ts';
+import type { V2Receiver } from './hl7/v2-receiver.ts';
 import { createSecurity } from './http/security.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
@@ -24,6 +27,8 @@ import type { Storage } from './storage/types.ts';
 
 export interface RunningServer {
   url: string;
+  /** The MLLP listener's port, when it runs. */
+  mllpPort?: number;
   storage: Storage;
   log: Logger;
   close(): Promise<void>;
@@ -37,7 +42,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   const { validator, profiles, source: conformance } = loadConformance();
   const validate = enforce(validator as Validator);
   let baseUrl = '';
-  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl });
+  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate });
 
   // A repository acting for an organisation: tenancy, domain rules and the consent gate applied.
   // `domain` is assigned below; repositories are only made per request, after start.
@@ -46,7 +51,9 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     baseUrl: fhirBase(baseUrl), validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
     hooks: domain.hooks, grants: domain.grants, readGuards: domain.readGuards,
   });
-  domain = createDomain({ repoFor });
+  const hl7 = createHl7Service(config, storage, log);
+  domain = createDomain({ repoFor, caseEvents: hl7.sink });
+  let receiver: V2Receiver | undefined;
 
   const actorOf = (res: Response): Actor | undefined => {
     const p = res.locals.principal as Principal | undefined;
@@ -70,7 +77,10 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext,
     publicRoutes: (a) => security.publicRoutes(a),
     authenticate: security.authenticate,
-    protectedRoutes: (a) => esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl }),
+    protectedRoutes: (a) => {
+      esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl });
+      hl7Routes(a, () => receiver);
+    },
     errorAudit: security.auditErrors,
   });
   const server: Server = createServer(app);
@@ -82,11 +92,14 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = baseUrlOf(config, port);
-  log.info({ url: baseUrl, database: storage.dialect }, 'eso-bridge listening');
+  const started = await hl7.start(domain.submit, (ods) => security.clientOrganizations().includes(ods));
+  receiver = started.receiver;
+  log.info({ url: baseUrl, database: storage.dialect, mllpPort: started.mllpPort }, 'eso-bridge listening');
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host}:${port}`,
+    mllpPort: started.mllpPort,
     storage,
     log,
     close() {
@@ -95,6 +108,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await hl7.stop();
         await security.close();
         await storage.close();
       })();

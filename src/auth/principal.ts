@@ -7,4 +7,6 @@ export interface Principal {
   scopes: string[];
   /** Token expiry (epoch seconds), for caches. */
   exp?: number;
+  /** Who issued the token: this server's issuer URL, or the external authorization server's. */
+  issuer?: string;
 }

@@ -21,8 +21,14 @@ export interface IntakeResult {
   serviceRequest: ServiceRequest;
 }
 
-/** The one intake function every way in calls (POST /eso/requests, FHIR transaction, REF^I12). */
-export type SubmitEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor) => Promise<IntakeResult>;
+/**
+ * The one intake function every way in calls (POST /eso/requests, REF^I12). Throws an
+ * OperationOutcomeError: 400 for a malformed request (expression = JSON path), 422 for a broken
+ * rule, 409 for a requestId another organisation already uses. `actor` undefined = the system
+ * (auth disabled): the requester organisation is not checked against the caller.
+ * A FHIR transaction Bundle does not call it but meets the same rules in the WriteHooks.
+ */
+export type SubmitEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor | undefined) => Promise<IntakeResult>;
 
 /** A case changed state: the sink may enqueue outbound messages in the same transaction. */
 export interface CaseEvent {

@@ -1,18 +1,79 @@
 /**
- * /eso/* routes (the plain-JSON ESO request API and the case timeline).
- * STUB: replaced by the domain implementation (issue 3).
+ * /eso/* routes: the plain-JSON ESO request API, the case timeline and the overdue list.
+ * Express only: every decision is in domain/ (see docs/WORKFLOW.md for the API).
  */
-import type { Express } from 'express';
+import type { Express, Request, Response } from 'express';
 import type { DomainWiring } from '../domain/index.ts';
 import type { Actor } from '../domain/ports.ts';
+import { renderTimelineHtml } from '../domain/timeline/html.ts';
 import type { Repository } from '../fhir/repository.ts';
+import { notFound, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
 
 export interface EsoRouteDeps {
   domain: DomainWiring;
   /** The caller as a domain Actor (from the token), or undefined when auth is disabled. */
-  actorOf: (res: import('express').Response) => Actor | undefined;
+  actorOf: (res: Response) => Actor | undefined;
   repoFor: (actor: Actor | undefined) => Repository;
   baseUrl: () => string;
+  /** Records the access (AuditEvent) before the response leaves; optional until security wires it. */
+  audit?: (res: Response, record: EsoAuditRecord) => Promise<void>;
 }
 
-export function esoRoutes(_app: Express, _deps: EsoRouteDeps): void {}
+/** What an /eso/* access touched, for the audit trail. */
+export interface EsoAuditRecord {
+  operation: 'eso-request' | 'eso-timeline' | 'eso-overdue';
+  status: number;
+  /** "Type/id" of the resources written or revealed. */
+  entities: string[];
+}
+
+const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
+
+function requireJson(req: Request): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json' && type !== 'application/fhir+json') {
+    throw new OperationOutcomeError(outcome('not-supported', `Content-Type must be application/json, not '${type || 'none'}'`), 415);
+  }
+}
+
+/** True when the client prefers an HTML page (a browser) over JSON. */
+function wantsHtml(req: Request): boolean {
+  const accept = String(req.headers.accept ?? '');
+  return /text\/html/.test(accept) && !/application\/(fhir\+)?json/.test(accept);
+}
+
+function sendJson(res: Response, status: number, body: unknown, type = 'application/json'): void {
+  res.status(status).type(`${type}; charset=utf-8`).send(JSON.stringify(body));
+}
+
+/** Mounts /eso/*: POST /eso/requests, GET /eso/cases/:taskId/timeline, GET /eso/overdue. */
+export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
+  // 201 + { created, task, serviceRequest } for a new case; 200 with the same body on a replay.
+  app.post('/eso/requests', async (req, res) => {
+    requireJson(req);
+    const result = await deps.domain.submit(req.body, deps.actorOf(res));
+    const status = result.created ? 201 : 200;
+    await deps.audit?.(res, { operation: 'eso-request', status, entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });
+    res.setHeader('Location', `${deps.baseUrl()}/fhir/Task/${result.task.id}`);
+    sendJson(res, status, { created: result.created, task: result.task, serviceRequest: result.serviceRequest });
+  });
+
+  app.get('/eso/cases/:taskId/timeline', async (req, res) => {
+    const taskId = String(req.params.taskId);
+    if (!ID_RE.test(taskId)) throw notFound(`Task/${taskId} is not known`);
+    const timeline = await deps.domain.timeline(taskId, deps.actorOf(res));
+    await deps.audit?.(res, { operation: 'eso-timeline', status: 200, entities: [`Task/${taskId}`] });
+    if (wantsHtml(req)) {
+      res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+      res.status(200).type('text/html; charset=utf-8').send(renderTimelineHtml(timeline));
+      return;
+    }
+    sendJson(res, 200, timeline);
+  });
+
+  app.get('/eso/overdue', async (_req, res) => {
+    const bundle = await deps.domain.overdue(deps.actorOf(res));
+    await deps.audit?.(res, { operation: 'eso-overdue', status: 200, entities: (bundle.entry ?? []).map((e) => `Task/${e.resource?.id}`) });
+    sendJson(res, 200, bundle, 'application/fhir+json');
+  });
+}

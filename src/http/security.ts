@@ -1,26 +1,37 @@
 /**
- * Security wiring (SMART Backend Services, scopes, tenancy, audit) as the app sees it.
- * STUB: replaced by the security implementation (issue 4).
+ * Security wiring as the app sees it: the SMART Backend Services authorization server
+ * (/auth/token, /auth/jwks, discovery), bearer authentication, scope checks, and the audit
+ * trail. Builds the pieces of src/auth/ and hands Express the few handlers app.ts mounts.
  */
-import type { CapabilityStatementRestSecurity } from 'fhir/r4.js';
+import { join } from 'node:path';
+import type { CapabilityStatementRestSecurity, Resource } from 'fhir/r4.js';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import { issueAccessToken, verifyOwnAccessToken } from '../auth/access-token.ts';
+import type { AuditRecord } from '../auth/audit-event.ts';
+import { AuditTrail } from '../auth/audit-trail.ts';
+import { authorizeFor } from '../auth/authorize.ts';
+import { ClientKeys } from '../auth/client-keys.ts';
+import { ClientRegistry } from '../auth/client-registry.ts';
+import { assertAuthMayBeDisabled } from '../auth/dev-mode.ts';
+import { ExternalIssuer } from '../auth/external-issuer.ts';
+import { GroupCommit } from '../auth/group-commit.ts';
+import { jtiRecorder } from '../auth/jti-store.ts';
+import { ensureClientOrganizations } from '../auth/organizations.ts';
 import type { Principal } from '../auth/principal.ts';
+import { RemoteJwks } from '../auth/remote-jwks.ts';
+import { ServerKeyStore } from '../auth/server-key-store.ts';
+import { authUrls, capabilitySecurity, smartConfiguration } from '../auth/smart-configuration.ts';
+import { serveTokenRequest } from '../auth/token-service.ts';
+import { TokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/schema.ts';
+import { Repository } from '../fhir/repository.ts';
 import type { Interaction } from '../rest/types.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Storage } from '../storage/types.ts';
+import { auditRefusals, bearerAuthentication } from './auth-middleware.ts';
+import { mountAuthRoutes } from './auth-routes.ts';
 
-/** One audited access, written as an AuditEvent before the response leaves. */
-export interface AuditRecord {
-  interaction: Interaction | 'token' | 'operation';
-  resourceType?: string;
-  id?: string;
-  status: number;
-  principal?: Principal;
-  requestId: string;
-  /** Resources returned or written, as "Type/id". */
-  entities?: string[];
-}
+export type { AuditRecord } from '../auth/audit-event.ts';
 
 export interface SecurityWiring {
   publicRoutes(app: Express): void;
@@ -44,18 +55,77 @@ export interface SecurityDeps {
   log: Logger;
   /** The public base URL, known once the server listens. */
   baseUrl: () => string;
+  /** Validation of writes, for the Organizations of registered clients (none = not validated). */
+  validate?: (resource: Resource) => void;
 }
 
-/** Development default: no tokens; every request acts as the system (no tenancy). */
-export async function createSecurity(_deps: SecurityDeps): Promise<SecurityWiring> {
+/** Where the clients file and the signing key file are, from config. */
+export function securityFiles(config: Pick<Config, 'clientsFile' | 'signingKeyFile' | 'dataDir'>): { clientsFile: string; signingKeyFile: string } {
   return {
-    publicRoutes: () => undefined,
-    authenticate: (_req, _res, next) => next(),
-    authorizeFor: () => () => undefined,
-    capabilitySecurity: () => undefined,
-    audit: async () => undefined,
-    auditErrors: (err, _req, _res, next) => next(err),
-    clientOrganizations: () => [],
-    close: async () => undefined,
+    clientsFile: config.clientsFile ?? join(config.dataDir, 'clients.json'),
+    signingKeyFile: config.signingKeyFile ?? join(config.dataDir, 'signing-keys.json'),
+  };
+}
+
+export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring> {
+  const { config, storage, log } = deps;
+  if (config.authDisabled) {
+    assertAuthMayBeDisabled(config.host);
+    log.warn('!!! ESO_AUTH_DISABLED=true: requests without a token act as the SYSTEM, with no tenancy and no scope checks. Development only. !!!');
+  }
+  if (!config.externalIssuer !== !config.externalJwksUrl) throw new Error('Set both ESO_EXTERNAL_ISSUER and ESO_EXTERNAL_JWKS_URL, or neither');
+  const files = securityFiles(config);
+  const fhirBase = () => `${deps.baseUrl()}/fhir`;
+  const urls = () => authUrls(deps.baseUrl());
+
+  const systemRepo = () => new Repository(storage, { baseUrl: fhirBase(), validate: deps.validate ?? (() => undefined) });
+  const provisioned = new Set<string>();
+  const clients = await ClientRegistry.open(files.clientsFile, log, {
+    onLoad: async (list) => {
+      const created = await ensureClientOrganizations(systemRepo(), list, provisioned);
+      if (created.length) log.info({ organizations: created }, 'Organizations created for registered clients');
+    },
+  });
+  const keys = await ServerKeyStore.open(files.signingKeyFile, config.tokenLifetimeSeconds, log);
+  const commit = new GroupCommit(storage);
+  const trail = new AuditTrail({ commit, baseUrl: deps.baseUrl, fhirBase });
+  const remoteOptions = { timeoutMs: config.jwksTimeoutMs, cooldownMs: config.jwksCooldownMs };
+  const clientKeys = new ClientKeys(clients, remoteOptions);
+  const external = config.externalIssuer && config.externalJwksUrl
+    ? new ExternalIssuer({ issuer: config.externalIssuer, audience: () => config.externalAudience ?? fhirBase(), odsClaim: config.externalOdsClaim, algorithms: config.externalAlgorithms },
+      new RemoteJwks(config.externalJwksUrl, remoteOptions))
+    : undefined;
+  const verifier = new TokenVerifier({
+    own: (token) => verifyOwnAccessToken(token, keys.verificationKey, { issuer: urls().issuer, audience: fhirBase() }),
+    external,
+  });
+
+  // Opening the CapabilityStatement is not an access to anything: it is not audited.
+  const audit = async (record: AuditRecord) => {
+    if (record.interaction === 'capabilities') return;
+    await trail.write(record);
+  };
+  const settings = () => ({ issuer: urls().issuer, audience: fhirBase(), lifetimeSeconds: config.tokenLifetimeSeconds });
+  const token = (params: Record<string, unknown>, meta: { requestId: string; network?: string }) => serveTokenRequest(params, meta, {
+    audit, log,
+    endpoint: {
+      findClient: (id) => clients.find(id),
+      clientKey: (client, header) => clientKeys.keyFor(client, header),
+      tokenUrl: () => urls().token,
+      recordJti: jtiRecorder(commit),
+      lifetimeSeconds: config.tokenLifetimeSeconds,
+      sign: async (principal, now) => issueAccessToken(await keys.signingKey(), settings(), principal, now),
+    },
+  });
+
+  return {
+    publicRoutes: (app) => mountAuthRoutes(app, { smartConfiguration: () => smartConfiguration(deps.baseUrl()), jwks: () => keys.publicJwks(), token }),
+    authenticate: bearerAuthentication({ verify: (t) => verifier.verify(t), authDisabled: config.authDisabled, log }),
+    authorizeFor: (principal) => authorizeFor(principal, { authDisabled: config.authDisabled }),
+    capabilitySecurity: () => capabilitySecurity(deps.baseUrl()),
+    audit,
+    auditErrors: auditRefusals(audit, log),
+    clientOrganizations: () => clients.organizations(),
+    close: () => commit.close(),
   };
 }

@@ -60,6 +60,9 @@ async function revIncludes(ctx: FhirContext, matches: StoredResource[], spec: [s
 export async function search(ctx: FhirContext, type: string, query: QueryParams, strict: boolean): Promise<Bundle> {
   const base = fhirBase(ctx.baseUrl);
   const parsed = parseSearch(type, query, { strict, baseUrl: base });
+  // Scope of every type an _include may return or a _revinclude searches, before anything is read (403 whatever the data).
+  for (const [src, param] of parsed.includes) for (const t of findSearchParam(src, param)?.targets ?? []) ctx.authorize?.('read', t);
+  for (const [src] of parsed.revIncludes) ctx.authorize?.('search', src);
   const result = await ctx.repo.search(parsed.query);
   const included = [...(await includes(ctx, result.resources, parsed.includes)), ...(await revIncludes(ctx, result.resources, parsed.revIncludes))];
   const { offset, count } = parsed.query;

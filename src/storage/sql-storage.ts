@@ -194,6 +194,7 @@ export function createSqlStorage(driver: Driver): Storage {
       const rows = await r.all<OutboxRow>(`SELECT * FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`, params);
       return rows.map(toOutbox);
     },
+    purgeExpiredKeys: (at) => driver.transaction(async (c) => (await c.run('DELETE FROM keys WHERE expires_at IS NOT NULL AND expires_at < ?', [at])).changes),
     async ping() {
       await r.all('SELECT 1 AS one');
     },

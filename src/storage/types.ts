@@ -110,6 +110,8 @@ export interface Storage {
   claimOutbound(now: string, leaseMs: number): Promise<OutboxMessage | null>;
   markOutbound(id: number, result: { status: 'sent' | 'failed' | 'pending'; error?: string; nextAttemptAt?: string }): Promise<void>;
   listOutbound(filter: { status?: OutboxMessage['status']; destination?: string; limit?: number }): Promise<OutboxMessage[]>;
+  /** Deletes keys whose expiry has passed (jti replay entries, old HL7 ACKs); returns how many. */
+  purgeExpiredKeys(now: string): Promise<number>;
   ping(): Promise<void>;
   /** Database integrity check (SQLite PRAGMA integrity_check; PostgreSQL: a catalog query). */
   integrityCheck(): Promise<string>;

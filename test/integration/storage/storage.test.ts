@@ -98,6 +98,20 @@ describe.each(backends())('storage on %s', (backend) => {
     expect(await storage.transaction((tx) => tx.putKey('jti', 'b', '2'))).toBe(true);
   });
 
+  it('when expired keys are purged, then only unexpired and unexpiring keys remain', async () => {
+    const past = new Date(Date.now() - 1000).toISOString();
+    const future = new Date(Date.now() + 60_000).toISOString();
+    await storage.transaction(async (tx) => {
+      await tx.putKey('purge', 'old', '1', past);
+      await tx.putKey('purge', 'new', '1', future);
+      await tx.putKey('purge', 'forever', '1');
+    });
+    expect(await storage.purgeExpiredKeys(new Date().toISOString())).toBeGreaterThanOrEqual(1);
+    expect(await storage.getKey('purge', 'new')).toBe('1');
+    expect(await storage.getKey('purge', 'forever')).toBe('1');
+    expect(await storage.transaction((tx) => tx.putKey('purge', 'old', '2'))).toBe(true);
+  });
+
   it('when messages are queued for one destination, then they are claimed one at a time in order', async () => {
     const ids = await storage.transaction(async (tx) => [
       await tx.enqueueOutbound('epr-a', 'RRI^I12', 'm1'), await tx.enqueueOutbound('epr-a', 'RRI^I12', 'm2'),

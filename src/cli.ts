@@ -1,0 +1,84 @@
+/**
+ * Administration from the command line (`npm run cli -- <command>`). Works against a running
+ * server: it re-reads the clients file and the signing key file when they change.
+ *
+ *   client add --id rq1-epr --org RQ1 [--org-name "..."] [--scopes "system/*.cruds"] [--alg ES384|RS384]
+ *              [--jwks-uri https://...] [--file data/clients.json] [--key-out data/keys/rq1-epr.private.jwk.json] [--replace]
+ *   client list [--file ...]
+ *   client remove --id rq1-epr [--file ...]
+ *   keys rotate [--key-file data/signing-keys.json]
+ */
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { addClient, listClients, removeClient, type ClientAlg } from './auth/client-admin.ts';
+import { rotateKeyFile } from './auth/server-keys.ts';
+import { splitScopeParam } from './auth/scopes.ts';
+
+const USAGE = `usage:
+  npm run cli -- client add --id <client_id> --org <ODS> [--org-name <name>] [--scopes "system/*.cruds"] [--alg ES384|RS384]
+                            [--jwks-uri <url>] [--file <clients.json>] [--key-out <private.jwk.json>] [--replace]
+  npm run cli -- client list [--file <clients.json>]
+  npm run cli -- client remove --id <client_id> [--file <clients.json>]
+  npm run cli -- keys rotate [--key-file <signing-keys.json>]
+Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json.
+`;
+
+const env = process.env;
+const dataDir = env.ESO_DATA_DIR || './data';
+const defaultClientsFile = env.ESO_CLIENTS_FILE || join(dataDir, 'clients.json');
+const defaultKeyFile = env.ESO_SIGNING_KEY_FILE || join(dataDir, 'signing-keys.json');
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      id: { type: 'string' }, org: { type: 'string' }, 'org-name': { type: 'string' }, scopes: { type: 'string' }, alg: { type: 'string' },
+      'jwks-uri': { type: 'string' }, file: { type: 'string' }, 'key-out': { type: 'string' }, replace: { type: 'boolean' },
+      'key-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals.join(' ');
+  const file = values.file ?? defaultClientsFile;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (command === 'client add') {
+    if (!values.id || !values.org) throw new Error('client add needs --id and --org');
+    const alg = (values.alg ?? 'ES384').toUpperCase();
+    if (alg !== 'ES384' && alg !== 'RS384') throw new Error('--alg must be ES384 or RS384');
+    const keyOut = values['jwks-uri'] ? undefined : values['key-out'] ?? join(dirname(file), 'keys', `${values.id}.private.jwk.json`);
+    const { client } = await addClient(file, {
+      clientId: values.id, organization: values.org, organizationName: values['org-name'], scopes: values.scopes ? splitScopeParam(values.scopes) : undefined,
+      alg: alg as ClientAlg, jwksUri: values['jwks-uri'], keyOut, replace: values.replace,
+    });
+    process.stdout.write(`registered ${client.clientId} for ${client.organization} with scopes ${client.scopes.join(' ')} in ${file}\n`);
+    if (keyOut) process.stdout.write(`private key (keep it secret; give it to the client only): ${keyOut}\n`);
+    return 0;
+  }
+  if (command === 'client list') {
+    for (const c of await listClients(file)) {
+      process.stdout.write(`${c.clientId}\t${c.organization}\t${c.scopes.join(' ')}\t${c.jwksUri ?? `${c.jwks?.keys.length ?? 0} key(s)`}\n`);
+    }
+    return 0;
+  }
+  if (command === 'client remove') {
+    if (!values.id) throw new Error('client remove needs --id');
+    const removed = await removeClient(file, values.id);
+    process.stdout.write(removed ? `removed ${values.id}; its tokens expire within their lifetime\n` : `${values.id} was not registered\n`);
+    return removed ? 0 : 1;
+  }
+  if (command === 'keys rotate') {
+    const lifetime = Number(env.ESO_TOKEN_LIFETIME_SECONDS || 300);
+    const r = await rotateKeyFile(values['key-file'] ?? defaultKeyFile, lifetime);
+    process.stdout.write(`new signing key ${r.current}; retired ${r.retired.join(', ') || 'none'} (still verify for ${lifetime + 60} s); dropped ${r.dropped.join(', ') || 'none'}\n`);
+    return 0;
+  }
+  process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,167 @@
+/**
+ * `npm run demo`: walks one external second opinion from request to report against a running
+ * server (`npm start`), as two Trusts would, and prints the family's timeline.
+ *   ESO_DEMO_URL   the server (default http://127.0.0.1:8080)
+ * With authentication on, each organisation needs a registered client and its key, made with
+ *   npm run cli -- client add --id demo-rz1 --org RZ1
+ *   npm run cli -- client add --id demo-rz2np --org RZ2NP
+ * (the demo finds them in ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json and data/keys/).
+ * The request is test/fixtures/eso-requests/full.json, the organisations organisations.json.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Bundle, DiagnosticReport, Extension, Organization, ServiceRequest, Task } from 'fhir/r4.js';
+import { signClientAssertion, tokenRequestBody } from './auth/client-assertion.ts';
+import { Extensions, Profiles, REPORT_LOINC, Systems } from './fhir/eso-urls.ts';
+
+const BASE = (process.env.ESO_DEMO_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const DATA_DIR = process.env.ESO_DATA_DIR ?? './data';
+const CLIENTS_FILE = process.env.ESO_CLIENTS_FILE ?? join(DATA_DIR, 'clients.json');
+const FIXTURES = new URL('../test/fixtures/eso-requests/', import.meta.url);
+const REQUESTER = 'RZ1';
+const PROVIDER = 'RZ2NP';
+
+const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as T;
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+class DemoError extends Error {}
+
+/** Whether the server wants tokens: it advertises SMART and refuses an anonymous read. */
+async function tokensNeeded(): Promise<boolean> {
+  const smart = await fetch(`${BASE}/fhir/.well-known/smart-configuration`);
+  if (smart.status !== 200) return false;
+  const probe = await fetch(`${BASE}/fhir/Organization?_count=1`);
+  return probe.status === 401;
+}
+
+/** The registered client of `ods` and its private key (as `npm run cli -- client add` writes them). */
+function clientFor(ods: string): { clientId: string; key: Record<string, unknown> } | undefined {
+  if (!existsSync(CLIENTS_FILE)) return undefined;
+  const clients = (JSON.parse(readFileSync(CLIENTS_FILE, 'utf8')) as { clients: { client_id: string; organization: string }[] }).clients;
+  for (const c of clients.filter((x) => x.organization === ods)) {
+    const keyFile = join(dirname(CLIENTS_FILE), 'keys', `${c.client_id}.private.jwk.json`);
+    if (existsSync(keyFile)) return { clientId: c.client_id, key: JSON.parse(readFileSync(keyFile, 'utf8')) };
+  }
+  return undefined;
+}
+
+const tokens = new Map<string, { token: string; until: number }>();
+let needTokens: boolean | undefined;
+
+/** Request headers acting for `ods`: a SMART Backend Services token when the server wants one. Swap this to use another way. */
+export async function authHeaders(ods: string): Promise<Record<string, string>> {
+  needTokens ??= await tokensNeeded();
+  if (!needTokens) return {};
+  const cached = tokens.get(ods);
+  if (cached && cached.until > Date.now()) return { authorization: `Bearer ${cached.token}` };
+  const client = clientFor(ods);
+  if (!client) throw new DemoError(`The server wants tokens and no client for ${ods} is registered. Run:\n  npm run cli -- client add --id demo-${ods.toLowerCase()} --org ${ods}`);
+  const tokenUrl = `${BASE}/auth/token`;
+  const assertion = await signClientAssertion(client.key, { clientId: client.clientId, tokenUrl });
+  const res = await fetch(tokenUrl, { method: 'POST', body: tokenRequestBody(assertion, 'system/*.cruds') });
+  const body = (await res.json()) as { access_token?: string; expires_in?: number; error?: string };
+  if (!body.access_token) throw new DemoError(`No token for ${ods}: ${res.status} ${body.error ?? ''}`);
+  tokens.set(ods, { token: body.access_token, until: Date.now() + ((body.expires_in ?? 60) - 10) * 1000 });
+  return { authorization: `Bearer ${body.access_token}` };
+}
+
+async function call<T>(ods: string, method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; body: T; etag: string | null }> {
+  const headers: Record<string, string> = { accept: 'application/json', ...(await authHeaders(ods)), ...extra };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const parsed = (await res.json()) as T & { issue?: { diagnostics?: string }[] };
+  if (res.status >= 300) throw new DemoError(`${method} ${path} as ${ods}: ${res.status} ${parsed.issue?.[0]?.diagnostics ?? ''}`);
+  return { status: res.status, body: parsed, etag: res.headers.get('etag') };
+}
+
+/** The directory: each organisation created, or completed with its name and partOf. */
+async function setUpOrganisations(): Promise<void> {
+  const ids = new Map<string, string>();
+  for (const e of fixture<Bundle>('organisations.json').entry ?? []) {
+    const org = { ...(e.resource as Organization) };
+    const ods = org.identifier![0].value!;
+    if (org.partOf?.reference) org.partOf = { reference: ids.get(org.partOf.reference) };
+    const found = await call<Bundle>(REQUESTER, 'GET', `/fhir/Organization?identifier=${encodeURIComponent(`${Systems.odsCode}|${ods}`)}`);
+    const existing = found.body.entry?.[0]?.resource;
+    const saved = existing
+      ? await call<Organization>(REQUESTER, 'PUT', `/fhir/Organization/${existing.id}`, { ...org, id: existing.id })
+      : await call<Organization>(REQUESTER, 'POST', '/fhir/Organization', org);
+    ids.set(e.fullUrl!, `Organization/${saved.body.id}`);
+    say(`  ${ods.padEnd(6)} ${org.name}`);
+  }
+}
+
+/** Reads the Task, changes it, writes it back with If-Match (as a real client would). */
+async function moveTask(ods: string, id: string, change: (t: Task) => void, what: string): Promise<void> {
+  const current = await call<Task>(ods, 'GET', `/fhir/Task/${id}`);
+  change(current.body);
+  await call(ods, 'PUT', `/fhir/Task/${id}`, current.body, { 'if-match': current.etag ?? '' });
+  say(`  ${ods.padEnd(6)} ${what}`);
+}
+
+const step = (code: string) => ({ coding: [{ system: Systems.esoCodes, code }] });
+
+function answers(sr: ServiceRequest): Extension[] {
+  return (sr.extension ?? []).filter((e) => e.url === Extensions.question).map((q) => ({
+    url: Extensions.answer,
+    extension: [
+      { url: 'question', valueString: q.extension!.find((x) => x.url === 'linkId')!.valueString! },
+      { url: 'text', valueString: `On "${q.extension!.find((x) => x.url === 'text')!.valueString}": yes, for the reasons in the report.` },
+    ],
+  }));
+}
+
+async function main(): Promise<void> {
+  say(`eso-bridge demo against ${BASE}\n\n1. The organisation directory`);
+  await setUpOrganisations();
+
+  say('\n2. Southern Children\'s Hospital asks for a second opinion (POST /eso/requests)');
+  const request = fixture<Record<string, any>>('full.json');
+  request.requestId.value = `DEMO-${Date.now()}`;
+  const created = await call<{ task: Task; serviceRequest: ServiceRequest }>(REQUESTER, 'POST', '/eso/requests', request);
+  const { task, serviceRequest: sr } = created.body;
+  say(`  Task/${task.id} (${task.status}, due ${task.restriction?.period?.end ?? 'no date'})`);
+
+  say('\n3. Northern Children\'s Trust takes it on');
+  await moveTask(PROVIDER, task.id!, (t) => { t.status = 'received'; t.businessStatus = step('received'); }, 'received the request');
+  await moveTask(PROVIDER, task.id!, (t) => {
+    t.status = 'accepted';
+    t.businessStatus = step('accepted');
+    t.extension = [...(t.extension ?? []), { url: Extensions.independenceDeclaration, extension: [
+      { url: 'independent', valueBoolean: true }, { url: 'noConflictOfInterest', valueBoolean: true },
+      { url: 'professionalBody', valueString: 'Royal College of Paediatrics and Child Health' }] }];
+  }, 'declared independence and no conflict of interest, and accepted');
+  await moveTask(PROVIDER, task.id!, (t) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); }, 'started reviewing the records');
+  const docs = await call<Bundle>(PROVIDER, 'GET', `/fhir/DocumentReference?related=ServiceRequest/${sr.id}`);
+  say(`  ${PROVIDER.padEnd(6)} can read ${docs.body.entry?.length ?? 0} records, under the family's consent`);
+
+  say('\n4. The opinion comes back');
+  const report: DiagnosticReport = {
+    resourceType: 'DiagnosticReport', meta: { profile: [Profiles.diagnosticReport] }, extension: answers(sr),
+    basedOn: [{ reference: `ServiceRequest/${sr.id}` }], status: 'final',
+    code: { coding: [{ system: Systems.loinc, code: REPORT_LOINC, display: 'Confirmatory consultation note' }] },
+    subject: sr.subject, issued: new Date().toISOString(), conclusion: 'The diagnosis is right and the plan is reasonable.',
+    presentedForm: [{ contentType: 'text/plain', title: 'External second opinion report', data: Buffer.from('External second opinion report (demo)').toString('base64') }],
+  };
+  const dr = await call<DiagnosticReport>(PROVIDER, 'POST', '/fhir/DiagnosticReport', report);
+  say(`  ${PROVIDER.padEnd(6)} wrote DiagnosticReport/${dr.body.id}, answering every question`);
+  await moveTask(PROVIDER, task.id!, (t) => {
+    t.status = 'completed';
+    t.businessStatus = step('report-issued');
+    t.output = [{ type: { text: 'ESO report' }, valueReference: { reference: `DiagnosticReport/${dr.body.id}` } }];
+  }, 'completed the case with the report');
+  await moveTask(REQUESTER, task.id!, (t) => { t.businessStatus = step('discussed-with-family'); }, 'went through the opinion with the family');
+  await call(REQUESTER, 'PUT', `/fhir/DiagnosticReport/${dr.body.id}`, {
+    ...dr.body, extension: [...(dr.body.extension ?? []), { url: Extensions.sharedWithFamily, valueDateTime: new Date().toISOString() }],
+  });
+  say(`  ${REQUESTER.padEnd(6)} shared the report with the family`);
+
+  say(`\n5. The family's timeline (${BASE}/eso/cases/${task.id}/timeline, also as a web page)`);
+  const timeline = await call<{ events: { at: string; text: string; by?: string }[] }>(REQUESTER, 'GET', `/eso/cases/${task.id}/timeline`);
+  for (const e of timeline.body.events) say(`  ${e.at.slice(0, 19).replace('T', ' ')}  ${e.text}${e.by ? `  (${e.by})` : ''}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`\ndemo stopped: ${e instanceof DemoError ? e.message : String((e as Error)?.stack ?? e)}\n`);
+  process.exit(e instanceof DemoError ? 2 : 1);
+});

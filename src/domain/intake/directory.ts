@@ -1,0 +1,89 @@
+/**
+ * Find-or-create for intake: the child by NHS number, organisations by ODS code, clinicians by
+ * GMC number, their roles, and the child's parents. Each look-up runs under a lock on the
+ * identifier (rules/identity.ts keys), so concurrent requests for one child never create two Patients.
+ */
+import type { Organization, Patient, Practitioner, PractitionerRole, Reference, RelatedPerson } from 'fhir/r4.js';
+import type { Repository } from '../../fhir/repository.ts';
+import { gmcNumberOf } from '../../fhir/uk-core.ts';
+import { unprocessable } from '../../shared/outcomes.ts';
+import type { StorageTx } from '../../storage/types.ts';
+import { Systems } from '../codes.ts';
+import type { EsoRequestInput } from '../eso-request-input.ts';
+import { orgByOds } from '../orgs.ts';
+import { identityLockKey } from '../rules/identity.ts';
+import type { Reader } from '../reader.ts';
+import { buildPatient, buildPractitioner, buildRelatedPerson, buildRole, humanName, nameText, relationshipCodes } from './build.ts';
+
+type Clinician = EsoRequestInput['requester']['consultant'];
+
+export const refTo = (r: { resourceType: string; id?: string }, display?: string): Reference =>
+  (display ? { reference: `${r.resourceType}/${r.id}`, display } : { reference: `${r.resourceType}/${r.id}` });
+
+export interface Directory { repo: Repository; tx: StorageTx; reader: Reader }
+
+/** The provider must already be in the directory: intake never invents a provider. */
+export async function providerOrg(d: Directory, ods: string): Promise<Organization> {
+  const org = await orgByOds(d.reader, ods);
+  if (!org) throw unprocessable(`unknown provider organisation: no Organization with ODS code ${ods} is registered`, 'provider.organization');
+  return org;
+}
+
+/** The requesting organisation, created (ODS code only) when the caller is that organisation and it is new. */
+export async function requesterOrg(d: Directory, ods: string, mayCreate: boolean): Promise<Organization | undefined> {
+  await d.tx.lock(identityLockKey('Organization', { value: ods }));
+  const found = await orgByOds(d.reader, ods);
+  if (found || !mayCreate) return found;
+  const { stored } = await d.repo.create<Organization>({ resourceType: 'Organization', active: true, identifier: [{ system: Systems.odsCode, value: ods }] });
+  return stored.resource;
+}
+
+/** The child, by NHS number; an existing record is reused as it is (never duplicated, never overwritten). */
+export async function patientFor(d: Directory, input: EsoRequestInput, managingOrg: Reference): Promise<Patient> {
+  await d.tx.lock(identityLockKey('Patient', { value: input.child.nhsNumber }));
+  const found = await d.reader.search<Patient>('Patient', { identifier: `${Systems.nhsNumber}|${input.child.nhsNumber}` });
+  if (found[0]) return found[0];
+  return (await d.repo.create(buildPatient(input, managingOrg))).stored.resource;
+}
+
+/** A clinician: by GMC number when given (reused), else a new Practitioner. */
+export async function practitionerFor(d: Directory, c: Clinician): Promise<Practitioner> {
+  if (c.gmc) {
+    await d.tx.lock(identityLockKey('Practitioner', { value: c.gmc }));
+    const found = await d.reader.search<Practitioner>('Practitioner', { identifier: `${Systems.gmcNumber}|${c.gmc}` });
+    const match = found.find((p) => gmcNumberOf(p) === c.gmc);
+    if (match) return match;
+  }
+  return (await d.repo.create(buildPractitioner(c))).stored.resource;
+}
+
+/** The clinician's role (plain-text `role`) at an organisation, reused when it exists. */
+export async function roleFor(d: Directory, c: Clinician, org: Organization, role: string): Promise<Reference> {
+  const practitioner = await practitionerFor(d, c);
+  const existing = await d.reader.search<PractitionerRole>('PractitionerRole', { practitioner: `Practitioner/${practitioner.id}`, organization: `Organization/${org.id}` });
+  const match = existing.find((r) => r.code?.some((cc) => cc.text === role));
+  const stored = match ?? (await d.repo.create(buildRole(refTo(practitioner), refTo(org), role))).stored.resource;
+  return refTo(stored, `${nameText(c.name)}, ${role.toLowerCase()}`);
+}
+
+const sameName = (a: RelatedPerson, parent: EsoRequestInput['parents'][number]) =>
+  JSON.stringify(a.name?.[0] ?? null) === JSON.stringify(humanName(parent.name));
+
+/**
+ * The child's parents and carers: an existing RelatedPerson with the same name and relationship
+ * is reused, and updated when parental responsibility is now stated differently.
+ */
+export async function parentsFor(d: Directory, input: EsoRequestInput, patient: Patient): Promise<Reference[]> {
+  const existing = await d.reader.search<RelatedPerson>('RelatedPerson', { patient: `Patient/${patient.id}` });
+  const out: Reference[] = [];
+  for (const parent of input.parents) {
+    const relationship = relationshipCodes(parent.relationship, parent.parentalResponsibility);
+    const match = existing.find((rp) => sameName(rp, parent) && rp.relationship?.[0]?.coding?.[0]?.code === parent.relationship);
+    let rp: RelatedPerson;
+    if (!match) rp = (await d.repo.create(buildRelatedPerson(parent, refTo(patient)))).stored.resource;
+    else if (JSON.stringify(match.relationship) !== JSON.stringify(relationship)) rp = (await d.repo.asSystem().update({ ...match, relationship })).resource;
+    else rp = match;
+    out.push(refTo(rp, `${nameText(parent.name)} (${relationship[0].coding?.[0]?.display ?? parent.relationship})`));
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+/**
+ * What the domain reads while deciding: resources by reference and simple searches, with no
+ * tenancy filter (rules need the whole picture) and, inside a write, the same transaction.
+ * Grants get only a StorageTx, hooks a Repository, read guards a Repository: all become a Reader.
+ */
+import type { Reference, Resource } from 'fhir/r4.js';
+import type { Repository } from '../fhir/repository.ts';
+import { parseSearch } from '../fhir/search-parse.ts';
+import type { ResourceType, SearchQuery, SearchResult, StoredResource } from '../storage/types.ts';
+import { keyOf, splitKey } from './codes.ts';
+
+/** The two storage operations a Reader needs (StorageTx and a Repository both offer them). */
+export interface Source {
+  readResource(type: ResourceType, id: string): Promise<StoredResource | null>;
+  search(query: SearchQuery): Promise<SearchResult>;
+}
+
+/** Searches return at most this many: a case has a handful of each type. */
+const MAX_RESULTS = 500;
+
+export class Reader {
+  private readonly cache = new Map<string, Promise<Resource | undefined>>();
+
+  constructor(private readonly source: Source, readonly baseUrl: string) {}
+
+  /** A Reader over a transaction (used by grants, which get only the StorageTx). */
+  static ofTx(tx: Source, baseUrl: string): Reader {
+    return new Reader(tx, baseUrl);
+  }
+
+  /** A Reader over a repository, without its tenancy filter (same transaction if it has one). */
+  static ofRepo(repo: Repository): Reader {
+    const system = repo.asSystem();
+    return new Reader({
+      readResource: async (type, id) => {
+        try {
+          return await system.read(type, id);
+        } catch {
+          return null;
+        }
+      },
+      search: (q) => system.search(q),
+    }, repo.opts.baseUrl);
+  }
+
+  /** The resource a "Type/id" key names; cached for the life of this Reader (one decision). */
+  async byKey<T extends Resource>(key: string | undefined): Promise<T | undefined> {
+    if (!key) return undefined;
+    let hit = this.cache.get(key);
+    if (!hit) {
+      const [type, id] = splitKey(key);
+      hit = this.source.readResource(type as ResourceType, id).then((s) => s?.resource);
+      this.cache.set(key, hit);
+    }
+    return (await hit) as T | undefined;
+  }
+
+  /** The resource a Reference points at (relative, absolute on this server, or versioned). */
+  ref<T extends Resource>(ref: Reference | undefined): Promise<T | undefined> {
+    return this.byKey<T>(keyOf(ref, this.baseUrl));
+  }
+
+  /** "Type/id" of a reference, as this server writes it. */
+  key(ref: Reference | undefined): string | undefined {
+    return keyOf(ref, this.baseUrl);
+  }
+
+  /** Search with URL-style parameters (`{ patient: 'Patient/1', status: 'active' }`). */
+  async search<T extends Resource>(type: string, params: Record<string, string>): Promise<T[]> {
+    const query: Record<string, string[]> = {};
+    for (const [k, v] of Object.entries(params)) query[k] = [v];
+    const parsed = parseSearch(type, query, { strict: true, baseUrl: `${this.baseUrl}` });
+    const result = await this.source.search({ ...parsed.query, count: MAX_RESULTS, offset: 0, total: 'none' });
+    return result.resources.map((r) => r.resource as T);
+  }
+}

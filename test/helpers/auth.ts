@@ -1,0 +1,71 @@
+/**
+ * SMART Backend Services for tests: register a client in a clients file (a real key pair) and
+ * get a real access token through POST /auth/token. For every suite that runs with
+ * authentication on:
+ *
+ *   const a = await registerClient(dataDir, { clientId: 'rq1-epr', organization: 'RQ1' });
+ *   const server = await startTestServer('sqlite', { ESO_AUTH_DISABLED: 'false' }); // same data dir: see below
+ *   const token = await getToken(server.url, 'rq1-epr', a, 'system/Task.rs');
+ *   await fetch(`${server.url}/fhir/Task`, { headers: { authorization: `Bearer ${token}` } });
+ *
+ * `dir` is the directory of the clients file (clients.json): the server's ESO_DATA_DIR (read by
+ * default), or any directory with ESO_CLIENTS_FILE pointing at `clientsFileIn(dir)`. A client
+ * registered while the server runs is picked up on its first token request.
+ */
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import { addClient, type ClientAlg } from '../../src/auth/client-admin.ts';
+import { signClientAssertion, tokenRequestBody, type ClientPrivateKey } from '../../src/auth/client-assertion.ts';
+
+export type { ClientPrivateKey } from '../../src/auth/client-assertion.ts';
+
+export interface RegisterOptions {
+  clientId: string;
+  /** ODS code the client acts for. */
+  organization: string;
+  /** Allowed scopes (default system/*.cruds). */
+  scopes?: string[];
+  alg?: ClientAlg;
+}
+
+/** The clients file inside `dir`. */
+export function clientsFileIn(dir: string): string {
+  return join(dir, 'clients.json');
+}
+
+/** Adds the client to `dir`/clients.json (created if needed); returns its private JWK (with kid and alg). */
+export async function registerClient(dir: string, opts: RegisterOptions): Promise<JWK> {
+  const { privateJwk } = await addClient(clientsFileIn(dir), { clientId: opts.clientId, organization: opts.organization, scopes: opts.scopes, alg: opts.alg, replace: true });
+  return privateJwk!;
+}
+
+export interface TokenResponse {
+  status: number;
+  body: { access_token?: string; token_type?: string; expires_in?: number; scope?: string; error?: string; error_description?: string };
+  headers: Headers;
+}
+
+/** POSTs a token request with a ready-made assertion (for tests that craft bad ones). */
+export async function postTokenRequest(baseUrl: string, assertion: string, scope = 'system/*.rs', extra: Record<string, string> = {}): Promise<TokenResponse> {
+  const body = tokenRequestBody(assertion, scope);
+  for (const [k, v] of Object.entries(extra)) body.set(k, v);
+  // A string body (not URLSearchParams): nock's fetch interceptor cannot pass the latter through to loopback.
+  const res = await fetch(`${baseUrl}/auth/token`, { method: 'POST', body: body.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  return { status: res.status, body: (await res.json()) as TokenResponse['body'], headers: res.headers };
+}
+
+/** The real client_credentials flow; returns the access token or throws with the OAuth error. */
+export async function getToken(baseUrl: string, clientId: string, privateKey: ClientPrivateKey, scope = 'system/*.cruds'): Promise<string> {
+  const assertion = await signClientAssertion(privateKey, { clientId, tokenUrl: `${baseUrl}/auth/token` });
+  const res = await postTokenRequest(baseUrl, assertion, scope);
+  if (res.status !== 200 || !res.body.access_token) throw new Error(`token refused: ${res.status} ${res.body.error ?? ''}`);
+  return res.body.access_token;
+}
+
+/** fetch with a bearer token and FHIR JSON. */
+export function fhirFetch(token: string | undefined, url: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/fhir+json', ...(init.headers as Record<string, string> | undefined) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (init.json !== undefined) headers['content-type'] = 'application/fhir+json';
+  return fetch(url, { ...init, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body });
+}
