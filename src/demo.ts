@@ -82,10 +82,14 @@ async function setUpOrganisations(): Promise<void> {
     const ods = org.identifier![0].value!;
     if (org.partOf?.reference) org.partOf = { reference: ids.get(org.partOf.reference) };
     const found = await call<Bundle>(REQUESTER, 'GET', `/fhir/Organization?identifier=${encodeURIComponent(`${Systems.odsCode}|${ods}`)}`);
-    const existing = found.body.entry?.[0]?.resource;
-    const saved = existing
-      ? await call<Organization>(REQUESTER, 'PUT', `/fhir/Organization/${existing.id}`, { ...org, id: existing.id })
-      : await call<Organization>(REQUESTER, 'POST', '/fhir/Organization', org);
+    const existing = found.body.entry?.[0]?.resource as Organization | undefined;
+    // An organisation keeps its own directory entry: an existing one is completed by itself, and only if it differs.
+    const same = existing && existing.name === org.name && existing.partOf?.reference === org.partOf?.reference;
+    const saved = same
+      ? { body: existing }
+      : existing
+        ? await call<Organization>(ods, 'PUT', `/fhir/Organization/${existing.id}`, { ...org, id: existing.id })
+        : await call<Organization>(REQUESTER, 'POST', '/fhir/Organization', org);
     ids.set(e.fullUrl!, `Organization/${saved.body.id}`);
     say(`  ${ods.padEnd(6)} ${org.name}`);
   }

@@ -3,7 +3,7 @@
  * Bundle, POST /eso/requests, HL7 v2): checks before the row is written, and after it (same
  * transaction) the Provenance, the case grants and the case events.
  */
-import type { DiagnosticReport, Patient, Resource, ServiceRequest, Task, Consent } from 'fhir/r4.js';
+import type { Consent, DiagnosticReport, Organization, Patient, PractitionerRole, Resource, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository, WriteHook } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import type { StorageTx, StoredResource } from '../storage/types.ts';
@@ -14,6 +14,7 @@ import type { CaseEvent, CaseEventSink } from './ports.ts';
 import { taskProvenance } from './provenance.ts';
 import { Reader } from './reader.ts';
 import { checkConsentWrite } from './rules/consent.ts';
+import { checkOrganizationWrite, checkPractitionerRoleWrite } from './rules/directory.ts';
 import { checkUniqueIdentifiers } from './rules/identity.ts';
 import { checkPatientWrite } from './rules/patient.ts';
 import { checkReportWrite } from './rules/report.ts';
@@ -28,6 +29,8 @@ async function beforeWrite(next: Resource, previous: StoredResource | undefined,
   await checkUniqueIdentifiers(next, tx, Reader.ofRepo(repo));
   const prev = previous?.resource;
   switch (next.resourceType) {
+    case 'Organization': return checkOrganizationWrite(next as Organization, prev as Organization | undefined, repo);
+    case 'PractitionerRole': return checkPractitionerRoleWrite(next as PractitionerRole, prev as PractitionerRole | undefined, repo);
     case 'Patient': return checkPatientWrite(next as Patient, prev as Patient | undefined, repo);
     case 'ServiceRequest': return checkServiceRequestWrite(next as ServiceRequest, prev as ServiceRequest | undefined, repo);
     case 'Task': return isTransferOffer(next as Task)

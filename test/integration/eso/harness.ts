@@ -69,13 +69,15 @@ function party(server: TestServer, ods: string, clientId: string, key: ClientPri
 }
 
 /** Creates or completes each organisation (the security module may have made it from the client list, with no partOf). */
-async function setUpDirectory(as: Party): Promise<Record<string, string>> {
+async function setUpDirectory(parties: Record<Role, Party>): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
   const urns: Record<string, string> = {};
   for (const e of fixture<Bundle>('organisations.json').entry ?? []) {
     const org = { ...(e.resource as Organization) };
     const ods = org.identifier![0].value!;
     if (org.partOf?.reference) org.partOf = { reference: urns[org.partOf.reference] };
+    // An organisation keeps its own directory entry (the directory rule), so each completes its own.
+    const as = Object.values(parties).find((p) => p.ods === ods) ?? parties.requester;
     const found = await as.get<Bundle>(`/fhir/Organization?identifier=${encodeURIComponent(`${ODS}|${ods}`)}`);
     const existing = found.body.entry?.[0]?.resource as Organization | undefined;
     const res = existing
@@ -96,7 +98,7 @@ export async function startEsoServer(backend: Backend = 'sqlite'): Promise<EsoSe
   }
   const server = await startTestServer(backend, { ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir) });
   const as = Object.fromEntries((Object.entries(ORGS) as [Role, string][]).map(([role, ods]) => [role, party(server, ods, `${ods.toLowerCase()}-client`, keys[role]!)])) as Record<Role, Party>;
-  const orgIds = await setUpDirectory(as.requester);
+  const orgIds = await setUpDirectory(as);
   return { server, as, orgIds, async stop() { await server.stop(); rmSync(clientsDir, { recursive: true, force: true }); } };
 }
 

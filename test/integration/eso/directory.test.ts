@@ -1,0 +1,63 @@
+/**
+ * The directory rule: tenancy and independence are worked out from Organization.partOf and ODS
+ * codes, so an organisation changes only its own entry (or one below it); nobody re-parents or
+ * re-codes another organisation to get around independence or redirect access.
+ */
+import type { Bundle, Organization } from 'fhir/r4.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../helpers/backends.ts';
+import { startEsoServer, type EsoServer } from './harness.ts';
+
+describe.each(backends())('the directory on %s', (backend) => {
+  let s: EsoServer;
+  beforeAll(async () => { s = await startEsoServer(backend); });
+  afterAll(async () => { await s?.stop(); });
+
+  const read = async (id: string) => (await s.as.requester.get<Organization>(`/fhir/Organization/${id}`)).body;
+
+  it('when the requester moves the provider team under its own Trust, then 403 and the entry is unchanged', async () => {
+    const team = await read(s.orgIds.RZ2NP);
+    const res = await s.as.requester.put(`/fhir/Organization/${team.id}`, { ...team, partOf: { reference: `Organization/${s.orgIds.RZ1}` } });
+    expect(res.status).toBe(403);
+    expect((await read(team.id!)).partOf?.reference).toBe(`Organization/${s.orgIds.RZ2}`);
+  });
+
+  it('when an organisation updates its own entry, then it is saved', async () => {
+    const own = await read(s.orgIds.RZ2NP);
+    const res = await s.as.provider.put(`/fhir/Organization/${own.id}`, { ...own, alias: ['Neurology North'] });
+    expect(res.status).toBe(200);
+  });
+
+  it('when a Trust updates a team below it, then it is saved', async () => {
+    const team = await read(s.orgIds.RZ2NP);
+    const res = await s.as.providerTrust.put(`/fhir/Organization/${team.id}`, { ...team, alias: ['Paediatric Neurology (North)'] });
+    expect(res.status).toBe(200);
+  });
+
+  it('when a team updates its Trust, then 403', async () => {
+    const trust = await read(s.orgIds.RZ2);
+    expect((await s.as.provider.put(`/fhir/Organization/${trust.id}`, { ...trust, alias: ['x'] })).status).toBe(403);
+  });
+
+  it('when an organisation changes its own ODS code, then 422', async () => {
+    const own = await read(s.orgIds.RZ2NP);
+    const res = await s.as.provider.put(`/fhir/Organization/${own.id}`, { ...own, identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RZ2XX' }] });
+    expect(res.status).toBe(422);
+  });
+
+  it('when anyone adds a new organisation, then it is created; a second one with the same ODS code is 409', async () => {
+    const org = { resourceType: 'Organization', name: 'New Team', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RZ7AB' }] };
+    expect((await s.as.stranger.post('/fhir/Organization', org)).status).toBe(201);
+    expect((await s.as.requester.post('/fhir/Organization', org)).status).toBe(409);
+    const found = await s.as.requester.get<Bundle>('/fhir/Organization?identifier=https://fhir.nhs.uk/Id/ods-organization-code|RZ7AB');
+    expect(found.body.entry).toHaveLength(1);
+  });
+
+  it('when a PractitionerRole at another organisation is changed, then 403; its own organisation may change it', async () => {
+    const role = { resourceType: 'PractitionerRole', active: true, organization: { reference: `Organization/${s.orgIds.RZ2NP}` } };
+    const created = await s.as.requester.post<{ id: string }>('/fhir/PractitionerRole', role);
+    expect(created.status).toBe(201); // a referral names the provider's specialist
+    expect((await s.as.requester.put(`/fhir/PractitionerRole/${created.body.id}`, { ...role, id: created.body.id, active: false })).status).toBe(403);
+    expect((await s.as.provider.put(`/fhir/PractitionerRole/${created.body.id}`, { ...role, id: created.body.id, active: false })).status).toBe(200);
+  });
+});
