@@ -2,6 +2,7 @@
  * The composition root: opens storage, loads profiles, wires security, the ESO domain and
  * HL7 v2, builds the per-request contexts and starts HTTP. Used by main.ts and by tests (port 0).
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Request, Response } from 'express';
@@ -10,10 +11,11 @@ import { createApp } from './app.ts';
 import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createDomain } from './domain/index.ts';
-import type { Actor } from './domain/ports.ts';
+import type { Actor, SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { enforce, type Validator } from './fhir/validate.ts';
+import { adminRoutes } from './http/admin-routes.ts';
 import { esoRoutes } from './http/eso-routes.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
@@ -39,6 +41,17 @@ const VERSION = '0.1.0';
 export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    return await wire(config, log, storage);
+  } catch (e) {
+    await storage.close().catch(() => undefined); // a refused start leaves nothing open
+    throw e;
+  }
+}
+
+const PURGE_EVERY_MS = 10 * 60_000;
+
+async function wire(config: Config, log: Logger, storage: Storage): Promise<RunningServer> {
   const { validator, profiles, source: conformance } = loadConformance();
   const validate = enforce(validator as Validator);
   let baseUrl = '';
@@ -53,6 +66,14 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   });
   const hl7 = createHl7Service(config, storage, log);
   domain = createDomain({ repoFor, caseEvents: hl7.sink });
+  // HL7 v2 intake writes as the sending organisation: audited like the JSON API.
+  const auditedSubmit: SubmitEsoRequest = async (input, actor) => {
+    const result = await domain.submit(input, actor);
+    await security.audit({ interaction: 'operation', status: result.created ? 201 : 200, requestId: randomUUID(), detail: 'hl7v2-ref-i12',
+      principal: actor ? { clientId: actor.agent, organization: actor.organization, scopes: [] } : undefined,
+      entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });
+    return result;
+  };
   let receiver: V2Receiver | undefined;
 
   const actorOf = (res: Response): Actor | undefined => {
@@ -78,8 +99,11 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     publicRoutes: (a) => security.publicRoutes(a),
     authenticate: security.authenticate,
     protectedRoutes: (a) => {
-      esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl });
+      esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl,
+        audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
+          principal: res.locals.principal as Principal | undefined, requestId: String(res.locals.requestId) }) });
       hl7Routes(a, () => receiver);
+      adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled });
     },
     errorAudit: security.auditErrors,
   });
@@ -92,7 +116,10 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = baseUrlOf(config, port);
-  const started = await hl7.start(domain.submit, (ods) => security.clientOrganizations().includes(ods));
+  const started = await hl7.start(auditedSubmit, (ods) => security.clientOrganizations().includes(ods));
+  const purge = setInterval(() => {
+    storage.purgeExpiredKeys(new Date().toISOString()).catch((e: unknown) => log.warn({ err: String(e) }, 'key purge failed'));
+  }, PURGE_EVERY_MS).unref();
   receiver = started.receiver;
   log.info({ url: baseUrl, database: storage.dialect, mllpPort: started.mllpPort }, 'eso-bridge listening');
 
@@ -104,6 +131,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     log,
     close() {
       closing ??= (async () => {
+        clearInterval(purge);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
