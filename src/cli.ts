@@ -7,10 +7,14 @@
  *   client list [--file ...]
  *   client remove --id rq1-epr [--file ...]
  *   keys rotate [--key-file data/signing-keys.json]
+ *   token --id rq1-epr [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key data/keys/rq1-epr.private.jwk.json]
+ *         (acts as the client: signs an assertion with its private key and prints an access token, for curl)
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addClient, listClients, removeClient, type ClientAlg } from './auth/client-admin.ts';
+import { requestAccessToken } from './auth/client-assertion.ts';
 import { rotateKeyFile } from './auth/server-keys.ts';
 import { splitScopeParam } from './auth/scopes.ts';
 
@@ -20,6 +24,7 @@ const USAGE = `usage:
   npm run cli -- client list [--file <clients.json>]
   npm run cli -- client remove --id <client_id> [--file <clients.json>]
   npm run cli -- keys rotate [--key-file <signing-keys.json>]
+  npm run cli -- token --id <client_id> [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key <private.jwk.json>]
 Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json.
 `;
 
@@ -34,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       id: { type: 'string' }, org: { type: 'string' }, 'org-name': { type: 'string' }, scopes: { type: 'string' }, alg: { type: 'string' },
       'jwks-uri': { type: 'string' }, file: { type: 'string' }, 'key-out': { type: 'string' }, replace: { type: 'boolean' },
-      'key-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'key-file': { type: 'string' }, scope: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals.join(' ');
@@ -72,6 +77,14 @@ async function main(argv: string[]): Promise<number> {
     const lifetime = Number(env.ESO_TOKEN_LIFETIME_SECONDS || 300);
     const r = await rotateKeyFile(values['key-file'] ?? defaultKeyFile, lifetime);
     process.stdout.write(`new signing key ${r.current}; retired ${r.retired.join(', ') || 'none'} (still verify for ${lifetime + 60} s); dropped ${r.dropped.join(', ') || 'none'}\n`);
+    return 0;
+  }
+  if (command === 'token') {
+    if (!values.id) throw new Error('token needs --id');
+    const keyFile = values.key ?? join(dirname(file), 'keys', `${values.id}.private.jwk.json`);
+    const base = (values.url ?? env.ESO_BASE_URL ?? `http://${env.HOST || '127.0.0.1'}:${env.PORT || '8080'}`).replace(/\/+$/, '');
+    const t = await requestAccessToken(`${base}/auth/token`, values.id, JSON.parse(readFileSync(keyFile, 'utf8')), values.scope ?? 'system/*.cruds');
+    process.stdout.write(`${t.access_token}\n`);
     return 0;
   }
   process.stderr.write(`unknown command: ${command}\n${USAGE}`);
