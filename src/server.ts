@@ -67,13 +67,12 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
   const hl7 = createHl7Service(config, storage, log);
   domain = createDomain({ repoFor, caseEvents: hl7.sink });
   // HL7 v2 intake writes as the sending organisation: audited like the JSON API.
-  const auditedSubmit: SubmitEsoRequest = async (input, actor) => {
-    const result = await domain.submit(input, actor);
-    await security.audit({ interaction: 'operation', status: result.created ? 201 : 200, requestId: randomUUID(), detail: 'hl7v2-ref-i12',
+  // The AuditEvent is written in the intake's own transaction, so an ACK never disagrees with storage.
+  const auditedSubmit: SubmitEsoRequest = (input, actor) => domain.submit(input, actor, {
+    within: (tx, result) => security.auditIn(tx, { interaction: 'operation', status: result.created ? 201 : 200, requestId: randomUUID(), detail: 'hl7v2-ref-i12',
       principal: actor ? { clientId: actor.agent, organization: actor.organization, scopes: [] } : undefined,
-      entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });
-    return result;
-  };
+      entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] }),
+  });
   let receiver: V2Receiver | undefined;
 
   const actorOf = (res: Response): Actor | undefined => {

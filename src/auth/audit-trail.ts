@@ -7,6 +7,7 @@ import type { AuditEvent } from 'fhir/r4.js';
 import { extractIndex } from '../fhir/search-params.ts';
 import { buildAuditEvent, type AuditRecord } from './audit-event.ts';
 import type { GroupCommit } from './group-commit.ts';
+import type { StorageTx } from '../storage/types.ts';
 
 export interface AuditTrailDeps {
   commit: GroupCommit;
@@ -21,12 +22,15 @@ export class AuditTrail {
 
   /** Resolves once the AuditEvent is committed; rejects if it could not be written. */
   async write(record: AuditRecord): Promise<AuditEvent> {
+    return this.deps.commit.run((tx) => this.writeIn(tx, record));
+  }
+
+  /** Writes the AuditEvent in the caller's transaction: it commits with the change it records, or not at all. */
+  async writeIn(tx: StorageTx, record: AuditRecord): Promise<AuditEvent> {
     const event = buildAuditEvent(record, this.deps.baseUrl());
     const org = record.principal?.organization;
-    return this.deps.commit.run(async (tx) => {
-      const stored = await tx.insertResource(event, extractIndex(event, this.deps.fhirBase()));
-      if (org) await tx.grantAccess('AuditEvent', stored.resource.id as string, [org]);
-      return stored.resource as AuditEvent;
-    });
+    const stored = await tx.insertResource(event, extractIndex(event, this.deps.fhirBase()));
+    if (org) await tx.grantAccess('AuditEvent', stored.resource.id as string, [org]);
+    return stored.resource as AuditEvent;
   }
 }

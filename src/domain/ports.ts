@@ -28,7 +28,12 @@ export interface IntakeResult {
  * (auth disabled): the requester organisation is not checked against the caller.
  * A FHIR transaction Bundle does not call it but meets the same rules in the WriteHooks.
  */
-export type SubmitEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor | undefined) => Promise<IntakeResult>;
+export interface SubmitOptions {
+  /** Runs inside the intake's transaction, after the case is found or made (e.g. its AuditEvent): both commit or neither. */
+  within?: (tx: StorageTx, result: IntakeResult) => Promise<void>;
+}
+
+export type SubmitEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor | undefined, opts?: SubmitOptions) => Promise<IntakeResult>;
 
 /** A case changed state: the sink may enqueue outbound messages in the same transaction. */
 export interface CaseEvent {

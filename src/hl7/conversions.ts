@@ -4,6 +4,7 @@
  * named, is what lets a mapping row stay pure data.
  * @see HL7 v2.5.1 chapter 2A (data types)
  */
+import { ESO_BASE } from '../fhir/eso-urls.ts';
 import { isValidNhsNumber, normaliseNhsNumber } from './nhs-number.ts';
 import type { V2Rep } from './v2-message.ts';
 
@@ -44,6 +45,8 @@ export const inbound: Record<string, (input: ConvertInput) => Converted> = {
   /** Free text: keeps line breaks, trims each end. */
   text: ({ value }) => ok(value.replace(/[ \t]+\n/g, '\n').trim() || undefined),
   upper: ({ value }) => ok(value.trim().toUpperCase() || undefined),
+  /** A referral id is unique only within its sender: MSH-4 (an ODS code) names the identifier system. */
+  referralSystem: ({ value }) => ok(value.trim() ? `${ESO_BASE}/Id/referral/${value.trim().toUpperCase()}` : undefined),
   /** DT (or the date part of a TS): needs day precision; YYYY-MM-DD. */
   date: ({ value, label }) => {
     const m = TS.exec(value.trim());

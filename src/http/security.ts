@@ -27,7 +27,7 @@ import type { Config } from '../config/schema.ts';
 import { Repository } from '../fhir/repository.ts';
 import type { Interaction } from '../rest/types.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Storage } from '../storage/types.ts';
+import type { Storage, StorageTx } from '../storage/types.ts';
 import { auditRefusals, bearerAuthentication } from './auth-middleware.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
 
@@ -42,6 +42,8 @@ export interface SecurityWiring {
   capabilitySecurity(): CapabilityStatementRestSecurity | undefined;
   /** Writes the AuditEvent; rejects if it cannot (the request then fails). */
   audit(record: AuditRecord): Promise<void>;
+  /** Writes the AuditEvent inside the caller's transaction (it commits with the change it records). */
+  auditIn(tx: StorageTx, record: AuditRecord): Promise<void>;
   /** Audits refusals (401/403/404) then passes the error on. */
   auditErrors: ErrorRequestHandler;
   /** ODS codes of registered clients (who may send HL7 v2 over MLLP by default). */
@@ -124,6 +126,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     authorizeFor: (principal) => authorizeFor(principal, { authDisabled: config.authDisabled }),
     capabilitySecurity: () => capabilitySecurity(deps.baseUrl()),
     audit,
+    auditIn: async (tx, record) => { await trail.writeIn(tx, record); },
     auditErrors: auditRefusals(audit, log),
     clientOrganizations: () => clients.organizations(),
     close: () => commit.close(),

@@ -10,7 +10,7 @@ import type { Condition, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { conflict, unprocessable } from '../../shared/outcomes.ts';
 import { actsFor } from '../orgs.ts';
-import type { Actor, IntakeResult } from '../ports.ts';
+import type { Actor, IntakeResult, SubmitOptions } from '../ports.ts';
 import { Reader } from '../reader.ts';
 import { assertIndependent } from '../rules/independence.ts';
 import { identityLockKey } from '../rules/identity.ts';
@@ -90,7 +90,7 @@ async function createCase(d: Directory, input: EsoRequestInput, actor: Actor | u
  * transaction. `actor` undefined = the system (auth disabled): no check on the requester.
  */
 export function makeSubmit(repoFor: (actor: Actor | undefined) => Repository) {
-  return async (raw: unknown, actor: Actor | undefined): Promise<IntakeResult> => {
+  return async (raw: unknown, actor: Actor | undefined, opts: SubmitOptions = {}): Promise<IntakeResult> => {
     const input = parseEsoRequest(raw);
     const system = input.requestId.system ?? Systems.esoRequestId;
     const key = `${system}|${input.requestId.value}`;
@@ -103,10 +103,12 @@ export function makeSubmit(repoFor: (actor: Actor | undefined) => Repository) {
         if (actor && !(await actsFor(d.reader, actor.organization, await d.reader.ref<Organization>(existing.task.requester)))) {
           throw conflict(`requestId ${input.requestId.value} is already in use in ${system}`, 'requestId');
         }
+        await opts.within?.(tx, existing);
         return existing;
       }
       const result = await createCase(d, input, actor);
       await tx.putKey(REQUEST_KEY_SCOPE, key, result.task.id as string);
+      await opts.within?.(tx, result);
       return result;
     });
   };

@@ -1,0 +1,92 @@
+/**
+ * `npm run bench -- --only mllp`: REF^I12 messages per second acknowledged AA (sent only after
+ * intake has committed) through the real server, eso-bridge on SQLite in a child process
+ * (bench/eso-mllp-server.ts), over 1 and over 8 connections, one message in flight per
+ * connection. Each figure is printed beside bareMllpCeiling (bench/mllp.ts) measured in the same
+ * run with the same traffic. Every message has its own MSH-10 and RF1-6 (benchMessage), so each
+ * is a new case; only AA answers count, and everything else is reported by kind.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MllpClient, MllpClientError } from '../src/hl7/mllp-client.ts';
+import { startChild, stopChild } from './harness.ts';
+import { bareMllpCeiling, benchMessage, type MllpBenchResult } from './mllp.ts';
+
+const here = (f: string) => new URL(f, import.meta.url).pathname;
+
+interface Drive extends MllpBenchResult {
+  accepted: number;
+  /** Answers other than AA, and send failures, counted by kind. */
+  errors: Record<string, number>;
+}
+
+/** The kind of a non-AA answer: its MSA-1 and, when present, its table 0357 code (ERR-3 or ERR-1). */
+function kindOf(ack: string): string {
+  const lines = ack.split(/\r\n|\r|\n/);
+  const msa = lines.find((l) => l.startsWith('MSA|'))?.split('|') ?? [];
+  const err = lines.find((l) => l.startsWith('ERR|'))?.split('|') ?? [];
+  const code = err[3]?.split('^')[0] || err[1]?.split('^')[3]?.split('&')[0];
+  return `${msa[1] || 'no MSA'}${code ? ` ${code}` : ''}`;
+}
+
+/** `connections` clients, each sending one message at a time to 127.0.0.1:`port` until `seconds` have passed. */
+async function drive(port: number, seconds: number, connections: number, tag: string): Promise<Drive> {
+  const run = `${tag}${(Date.now() % 36 ** 5).toString(36)}`.toUpperCase();
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  const clients = Array.from({ length: connections }, () => new MllpClient({ host: '127.0.0.1', port, answerTimeoutMs: 30_000 }));
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  try {
+    await Promise.all(clients.map(async (client, c) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        // Well under 20 characters (MSH-10 is ST(20) up to v2.4): tag and run (at most 6), connection (1), counter.
+        const id = `${run}${c.toString(36)}${i.toString(36)}`.toUpperCase();
+        const t0 = performance.now();
+        try {
+          const ack = await client.send(benchMessage(id));
+          if (/\rMSA\|AA\|/.test(ack)) latencies.push(performance.now() - t0);
+          else errors[kindOf(ack)] = (errors[kindOf(ack)] ?? 0) + 1;
+        } catch (e) {
+          const kind = e instanceof MllpClientError ? e.code : e instanceof Error ? e.name : 'error';
+          errors[kind] = (errors[kind] ?? 0) + 1;
+        }
+      }
+    }));
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 100) / 100 : 0);
+  return { messagesPerSecond: Math.round(latencies.length / elapsed), p50ms: pct(0.5), p99ms: pct(0.99), accepted: latencies.length, errors };
+}
+
+const fmt = (r: MllpBenchResult) => `${String(r.messagesPerSecond).padStart(6)} msg/s  p50 ${r.p50ms.toFixed(1).padStart(6)} ms  p99 ${r.p99ms.toFixed(1).padStart(6)} ms`;
+const errorsText = (e: Record<string, number>) => {
+  const kinds = Object.entries(e);
+  return kinds.length ? `errors: ${kinds.map(([k, n]) => `${k} ×${n}`).join(', ')}` : 'errors: none';
+};
+
+export async function benchMllpSection(seconds: number): Promise<void> {
+  console.log('\n== mllp: REF^I12 (v2.5.1 sample, 1.7 kB) acknowledged AA after commit, eso-bridge on SQLite (child process) vs a bare MLLP ACK server (in process), one message in flight per connection');
+  const dataDir = mkdtempSync(join(tmpdir(), 'eso-bench-mllp-'));
+  const eso = await startChild(here('./eso-mllp-server.ts'), { ESO_DATA_DIR: dataDir });
+  try {
+    // Warm-up: loads the mapping, compiles the hot paths, creates the child's Patient and family once.
+    const warm = await drive(eso.port, 1, 1, 'W');
+    if (warm.accepted === 0) throw new Error(`mllp bench: the server accepted nothing during warm-up (${errorsText(warm.errors)})`);
+    for (const connections of [1, 8]) {
+      const ceiling = await bareMllpCeiling({ seconds, connections });
+      const r = await drive(eso.port, seconds, connections, connections === 1 ? 'A' : 'B');
+      const pct = ceiling.messagesPerSecond ? `${((r.messagesPerSecond / ceiling.messagesPerSecond) * 100).toFixed(1)}% of ceiling` : 'ceiling unmeasured';
+      console.log(`ceiling ${String(connections).padStart(2)} conn  ${fmt(ceiling)}`);
+      console.log(`REF^I12 ${String(connections).padStart(2)} conn  ${fmt(r)}  ${pct}  (AA ${r.accepted}; ${errorsText(r.errors)})`);
+    }
+  } finally {
+    await stopChild(eso.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * HL7 v2 end to end: the real server in-process (MLLP on a loopback ephemeral port, auth on),
+ * one registered client per organisation of the samples (which is what lets an MSH-4 send over
+ * MLLP), and the providers in the directory under Trusts of their own so every case is
+ * independent. Also: MLLP senders (Medplum's Hl7Client, and a raw socket), an EPR stand-in built
+ * on Medplum's Hl7Connection, and row counts straight from storage for "nothing stored".
+ * Task moves and reports come from the ESO harness (test/integration/eso/harness.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hl7Message } from '@medplum/core';
+import { Hl7Client, Hl7Connection } from '@medplum/hl7';
+import type { Bundle, Organization } from 'fhir/r4.js';
+import type { Backend } from '../../helpers/backends.ts';
+import { clientsFileIn, getToken, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import type { Party, Reply } from '../eso/harness.ts';
+import type { ResourceType, Storage } from '../../../src/storage/types.ts';
+import { field, fixture, sample, setField } from '../../unit/hl7/samples.ts';
+
+export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+export const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+/** Referral ids (RF1-6) are unique per sender: MSH-4 names their identifier system. */
+export const requestSystem = (ods: string) => `https://fhir.eso-bridge.nhs.uk/Id/referral/${ods}`;
+
+/** The three samples: who sends (MSH-4), to whom (PRD RT facility), and the ids in them. */
+export const SAMPLES = {
+  v251: { file: 'REF_I12-v251-inpatient-urgent', requester: 'RA7', provider: 'SGH01', controlId: 'RA7-000918273', requestId: 'RA7-ESO-0042', nhsNumber: '9000000009' },
+  v24: { file: 'REF_I12-v24-outpatient-minimal', requester: 'RGT', provider: 'RJ101', controlId: 'RGT55120', requestId: 'RGT-2026-118', nhsNumber: '9876543210' },
+  v23: { file: 'REF_I12-v23-enhanced-ack', requester: 'RTH', provider: 'RYJ01', controlId: 'RTH000777', requestId: 'RTH-EXT-9', nhsNumber: '9000000017' },
+} as const;
+export type SampleName = keyof typeof SAMPLES;
+
+/** Requesting Trusts (top level) and provider sites, each under a Trust of its own. */
+export const REQUESTERS = ['RA7', 'RGT', 'RTH'] as const;
+export const PROVIDERS: Record<string, { trust: string; trustName: string; name: string; city: string }> = {
+  SGH01: { trust: 'SGH', trustName: 'Scottish Children\'s Health Board', name: 'Paediatric Oncology, Royal Hospital for Children', city: 'Glasgow' },
+  RJ101: { trust: 'RJ1', trustName: 'Guy\'s and St Thomas\' NHS Foundation Trust', name: 'Paediatric Rheumatology, Evelina London', city: 'London' },
+  RYJ01: { trust: 'RYJ', trustName: 'Imperial College Healthcare NHS Trust', name: 'Paediatric Cardiology, St Mary\'s Hospital', city: 'London' },
+};
+
+/** A file of test/fixtures/hl7, as on the wire (segments separated by CR). */
+export const hl7Fixture = (name: string): string => fixture(name.endsWith('.hl7') ? name : `${name}.hl7`);
+export const sampleText = (name: SampleName): string => sample(SAMPLES[name].file);
+// ER7 field helpers shared with the unit tests (MSH-n counted as in the standard).
+export { field, setField };
+
+export const segmentsOf = (text: string): string[] => text.split(/\r\n|\r|\n/).filter(Boolean);
+
+let unique = 0;
+/** An id no other test in this process uses (MSH-10 is at most 20 characters). */
+export function uniqueId(prefix: string): string {
+  return `${prefix}${(Date.now() % 1e8).toString(36)}${(++unique).toString(36)}`.toUpperCase().slice(0, 20);
+}
+
+/** The sample as a new message: its own MSH-10 and, unless `sameRequest`, its own RF1-6. */
+export function freshSample(name: SampleName, opts: { sameRequest?: boolean; controlId?: string } = {}): { text: string; controlId: string; requestId: string } {
+  const s = SAMPLES[name];
+  const controlId = opts.controlId ?? uniqueId(s.requester);
+  let text = setField(sampleText(name), 'MSH', 10, controlId);
+  let requestId: string = s.requestId;
+  if (!opts.sameRequest) {
+    requestId = uniqueId(`${s.requester}-R`);
+    const rf1 = field(text, 'RF1', 6)!;
+    text = setField(text, 'RF1', 6, [requestId, ...rf1.split('^').slice(1)].join('^'));
+  }
+  return { text, controlId, requestId };
+}
+
+export interface Hl7Server {
+  server: TestServer;
+  /** 0 when MLLP_ENABLED=false. */
+  mllpPort: number;
+  /** A Party (the ESO harness's shape) per organisation, by ODS code, with a real token. */
+  as: Record<string, Hl7Party>;
+  /** Organization ids by ODS code. */
+  orgIds: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface Hl7Party extends Party {
+  /** A fresh token with `scope` (default system/*.cruds). */
+  token(scope?: string): Promise<string>;
+}
+
+function partyFor(server: TestServer, ods: string, clientId: string, key: ClientPrivateKey): Hl7Party {
+  let cached: { token: string; until: number } | undefined;
+  const token = async () => {
+    if (!cached || cached.until < Date.now()) cached = { token: await getToken(server.url, clientId, key), until: Date.now() + 120_000 };
+    return cached.token;
+  };
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+    const h: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${await token()}`, ...headers };
+    if (body !== undefined) h['content-type'] ??= 'application/json';
+    const res = await fetch(`${server.url}${path}`, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* ER7 or empty */ }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  return {
+    ods,
+    get: (path, headers) => call('GET', path, undefined, headers),
+    post: (path, body, headers) => call('POST', path, body, headers),
+    put: (path, body, headers) => call('PUT', path, body, headers),
+    token: (scope) => (scope ? getToken(server.url, clientId, key, scope) : token()),
+  };
+}
+
+/** Each provider site goes under a Trust of its own; each organisation completes its own entry. */
+async function setUpDirectory(as: Record<string, Hl7Party>): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  const find = async (who: Party, ods: string) =>
+    ((await who.get<Bundle>(`/fhir/Organization?identifier=${encodeURIComponent(`${ODS_SYSTEM}|${ods}`)}`)).body.entry?.[0]?.resource as Organization | undefined);
+  const must = (r: Reply, what: string) => {
+    if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body as Organization;
+  };
+  for (const ods of REQUESTERS) ids[ods] = (await find(as[ods], ods))!.id!;
+  for (const [ods, p] of Object.entries(PROVIDERS)) {
+    const who = as[ods];
+    const trust: Organization = { resourceType: 'Organization', active: true, name: p.trustName, identifier: [{ system: ODS_SYSTEM, value: p.trust }], address: [{ city: p.city, country: 'GB' }] };
+    ids[p.trust] = must(await who.post('/fhir/Organization', trust), `trust ${p.trust}`).id!;
+    const existing = (await find(who, ods))!;
+    const site: Organization = { ...existing, name: p.name, address: [{ city: p.city, country: 'GB' }], partOf: { reference: `Organization/${ids[p.trust]}` } };
+    ids[ods] = must(await who.put(`/fhir/Organization/${existing.id}`, site), `site ${ods}`).id!;
+  }
+  return ids;
+}
+
+/**
+ * The server with authentication on and MLLP on an ephemeral loopback port. `env` adds or
+ * overrides settings (ESO_EPR_ENDPOINTS, MLLP_ALLOWED_SENDERS, MLLP_MAX_MESSAGE_BYTES, ...).
+ */
+export async function startHl7Server(backend: Backend, env: Record<string, string> = {}): Promise<Hl7Server> {
+  const clientsDir = mkdtempSync(join(tmpdir(), 'eso-hl7-clients-'));
+  const keys: Record<string, ClientPrivateKey> = {};
+  for (const ods of [...REQUESTERS, ...Object.keys(PROVIDERS)]) {
+    keys[ods] = await registerClient(clientsDir, { clientId: `${ods.toLowerCase()}-client`, organization: ods });
+  }
+  const server = await startTestServer(backend, {
+    ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir),
+    MLLP_ENABLED: 'true', MLLP_PORT: '0', MLLP_HOST: '127.0.0.1', ...env,
+  });
+  try {
+    if (!server.mllpPort && server.env.MLLP_ENABLED === 'true') throw new Error('MLLP listener did not start');
+    const as = Object.fromEntries(Object.entries(keys).map(([ods, key]) => [ods, partyFor(server, ods, `${ods.toLowerCase()}-client`, key)]));
+    const orgIds = await setUpDirectory(as);
+    return {
+      server, mllpPort: server.mllpPort ?? 0, as, orgIds,
+      async stop() {
+        await server.stop();
+        rmSync(clientsDir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await server.stop();
+    rmSync(clientsDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Sends one message with Medplum's Hl7Client (an independent MLLP peer) and returns the ACK text. */
+export async function sendWithMedplum(port: number, text: string): Promise<string> {
+  const client = new Hl7Client({ host: '127.0.0.1', port });
+  try {
+    const ack = await client.sendAndWait(Hl7Message.parse(text), { timeoutMs: 15_000 });
+    return ack.toString();
+  } finally {
+    await client.close();
+  }
+}
+
+/** MLLP frames, our own minimal parser (independent of src/hl7/mllp-framer.ts). */
+export const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0x0b]), Buffer.from(text.endsWith('\r') ? text : `${text}\r`, 'utf8'), Buffer.from([0x1c, 0x0d])]);
+
+/** A raw TCP peer that collects every answer frame, for the cases Hl7Connection cannot see (several frames in one read). */
+export async function rawMllp(port: number) {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  let buffer = Buffer.alloc(0);
+  const answers: string[] = [];
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      const start = buffer.indexOf(0x0b);
+      const end = start < 0 ? -1 : buffer.indexOf(0x1c, start);
+      if (end < 0) break;
+      answers.push(buffer.subarray(start + 1, end).toString('utf8'));
+      buffer = buffer.subarray(buffer[end + 1] === 0x0d ? end + 2 : end + 1);
+    }
+  });
+  socket.on('close', () => { closed = true; });
+  socket.on('error', () => undefined);
+  return {
+    socket,
+    answers,
+    isClosed: () => closed,
+    write: (bytes: Buffer | string) => new Promise<void>((resolve, reject) => socket.write(bytes, (e) => (e ? reject(e) : resolve()))),
+    /** Waits until `n` answers have arrived (or throws after `ms`). */
+    async waitFor(n: number, ms = 15_000): Promise<string[]> {
+      await until(() => answers.length >= n || closed, ms, `${n} answer(s)`);
+      if (answers.length < n) throw new Error(`connection closed after ${answers.length} of ${n} answer(s)`);
+      return answers.slice(0, n);
+    },
+    close: () => new Promise<void>((resolve) => {
+      if (closed) return resolve();
+      socket.once('close', () => resolve());
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }),
+  };
+}
+
+/** Polls `check` every 20 ms until it holds; throws naming `what` after `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const msa = (ack: string): { code: string; controlId: string; text: string } => {
+  const f = segmentsOf(ack).find((l) => l.startsWith('MSA|'))?.split('|') ?? [];
+  return { code: f[1] ?? '', controlId: f[2] ?? '', text: f[3] ?? '' };
+};
+
+const COUNTED: ResourceType[] = ['Patient', 'RelatedPerson', 'ServiceRequest', 'Task', 'Condition', 'DocumentReference', 'Binary', 'Consent', 'Practitioner', 'PractitionerRole', 'Organization'];
+
+/** How many of each clinical resource type are stored, read as the system (no tenancy). */
+export async function storedCounts(storage: Storage): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const type of COUNTED) out[type] = (await storage.search({ type, criteria: [], count: 0, offset: 0, total: 'accurate' })).total ?? -1;
+  return out;
+}
+
+export type EprBehaviour = 'AA' | 'AE';
+
+/**
+ * An EPR stand-in: Medplum's Hl7Connection around our own loopback net.Server (Hl7Server.start
+ * would bind every interface). Records each message's text and answers with `behaviour`.
+ * `listen(port)` may be called later on a fixed port, to play an EPR that was down.
+ */
+export function eprStandIn(behaviour: EprBehaviour = 'AA') {
+  const received: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const conn = new Hl7Connection(socket);
+    conn.addEventListener('error', () => undefined);
+    conn.addEventListener('message', (ev) => {
+      received.push(ev.message.toString());
+      const ack = ev.message.buildAck({ ackCode: behaviour });
+      if (behaviour === 'AE') ack.getSegment('MSA')!.setField(3, 'Patient not known to this EPR');
+      conn.send(ack);
+    });
+  });
+  return {
+    received,
+    async listen(port = 0): Promise<number> {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve());
+      });
+      return (server.address() as net.AddressInfo).port;
+    },
+    async close(): Promise<void> {
+      if (!server.listening) return;
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A loopback port that was free a moment ago (nothing listens on it now). */
+export async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
