@@ -100,12 +100,10 @@ export function parseSearch(type: string, params: QueryParams, opts: { strict: b
           count = 0;
         } else if (key === '_include' || key === '_revinclude') {
           const [src, param] = raw.split(':');
-          const target = key === '_include' ? type : src;
           if (!src || !param || (key === '_include' && src !== type) || findSearchParam(src, param)?.type !== 'reference') {
             if (opts.strict) throw badRequest(`Unsupported ${key} '${raw}'`, key);
             continue;
           }
-          void target;
           (key === '_include' ? includes : revIncludes).push([src, param]);
         } else continue; // _format, _pretty, _elements: handled by the HTTP layer or ignored
         used.push([key, raw]);

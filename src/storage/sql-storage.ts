@@ -39,14 +39,18 @@ async function writeIndex(c: SqlConn, type: string, id: string, at: string, inde
 
 const DRIVER_CAP = 20_000;
 
-/** With several candidate drivers, drive from the one with the fewest index rows (counted up to a cap). */
+/**
+ * With several candidate drivers, drive from the one with the fewest index rows. Each is counted
+ * only up to the best count so far (references first: they are usually the most selective), so
+ * choosing costs about twice the smallest candidate's rows, never a scan of a large one.
+ */
 async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefined> {
-  const candidates = driverCandidates(q);
+  const candidates = driverCandidates(q).sort((a, b) => Number(q.criteria[b].kind === 'reference') - Number(q.criteria[a].kind === 'reference'));
   if (candidates.length < 2) return undefined;
   let best = candidates[0];
-  let bestCount = Infinity;
+  let bestCount = DRIVER_CAP;
   for (const i of candidates) {
-    const { sql, params } = capCountSql(q, i, DRIVER_CAP);
+    const { sql, params } = capCountSql(q, i, bestCount);
     const n = Number((await c.all<{ n: number | string }>(sql, params))[0].n);
     if (n < bestCount) [best, bestCount] = [i, n];
   }
