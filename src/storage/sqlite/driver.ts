@@ -57,6 +57,9 @@ export function openSqlite(file: string): Driver {
   const writer = open(file);
   const reader = open(file);
   const writeConn = conn(writer);
+  // Transaction control as prepared statements: exec() would parse them again on every call.
+  const control = Object.fromEntries(['BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK', 'SAVEPOINT tx', 'RELEASE tx', 'ROLLBACK TO tx'].map((sql) => [sql, writer.prepare(sql)]));
+  const ctl = (sql: string) => { control[sql].run(); };
   const queue: Pending[] = [];
   let running: Promise<void> | undefined;
   const noLock = async () => {};
@@ -66,30 +69,30 @@ export function openSqlite(file: string): Driver {
       const group = queue.splice(0, GROUP_MAX);
       const done: { p: Pending; value: unknown }[] = [];
       try {
-        writer.exec('BEGIN IMMEDIATE');
+        ctl('BEGIN IMMEDIATE');
       } catch (e) {
         for (const p of group) p.reject(e);
         continue;
       }
       for (const p of group) {
-        writer.exec('SAVEPOINT tx');
+        ctl('SAVEPOINT tx');
         try {
           const value = await p.fn(writeConn, noLock);
-          writer.exec('RELEASE tx');
+          ctl('RELEASE tx');
           done.push({ p, value });
         } catch (e) {
-          writer.exec('ROLLBACK TO tx');
-          writer.exec('RELEASE tx');
+          ctl('ROLLBACK TO tx');
+          ctl('RELEASE tx');
           p.reject(e);
         }
         // Late arrivals join this group while it is still open, up to GROUP_MAX.
         if (group.length < GROUP_MAX && queue.length) group.push(...queue.splice(0, GROUP_MAX - group.length));
       }
       try {
-        writer.exec('COMMIT');
+        ctl('COMMIT');
         for (const d of done) d.p.resolve(d.value);
       } catch (e) {
-        if (writer.inTransaction) writer.exec('ROLLBACK');
+        if (writer.inTransaction) ctl('ROLLBACK');
         for (const d of done) d.p.reject(e);
       }
     }
