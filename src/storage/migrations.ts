@@ -38,6 +38,16 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (status, destination, id);
 `,
   },
+  {
+    version: 2,
+    name: 'covering search indexes: the driving scan and the EXISTS probes never fetch a table row',
+    sql: `
+DROP INDEX IF EXISTS search_index_val;
+CREATE INDEX IF NOT EXISTS search_index_val2 ON search_index (res_type, param, val, last_updated, id);
+DROP INDEX IF EXISTS search_index_res;
+CREATE INDEX IF NOT EXISTS search_index_res2 ON search_index (res_type, id, param, val, sys);
+`,
+  },
 ];
 
 export async function migrate(driver: Driver): Promise<number[]> {

@@ -73,23 +73,26 @@ function paramOf(c: SearchCriterion): string | undefined {
   return 'param' in c ? c.param : undefined;
 }
 
-/** Conditions on resources row `r` for the criteria that do not drive the query. */
-function filters(criteria: SearchCriterion[], params: unknown[]): string[] {
+/**
+ * Conditions for the criteria that do not drive the query, on row alias `a` (`d`, the driving
+ * index row, when there is one: then they are checked before the resource row is fetched).
+ */
+function filters(criteria: SearchCriterion[], params: unknown[], a: string): string[] {
   return criteria.map((c, i) => {
     switch (c.kind) {
       case 'id':
         params.push(...c.values);
-        return `r.id IN (${c.values.map(() => '?').join(', ')})`;
+        return `${a}.id IN (${c.values.map(() => '?').join(', ')})`;
       case 'lastUpdated':
-        return c.comparisons.map((cmp) => dateCondition(cmp, 'r.last_updated', 'r.last_updated', params)).join(' AND ');
+        return c.comparisons.map((cmp) => dateCondition(cmp, `${a}.last_updated`, `${a}.last_updated`, params)).join(' AND ');
       case 'org':
         params.push(...c.orgs);
-        return `EXISTS (SELECT 1 FROM resource_access a WHERE a.res_type = r.res_type AND a.id = r.id AND a.org IN (${c.orgs.map(() => '?').join(', ')}))`;
+        return `EXISTS (SELECT 1 FROM resource_access acc WHERE acc.res_type = ${a}.res_type AND acc.id = ${a}.id AND acc.org IN (${c.orgs.map(() => '?').join(', ')}))`;
       default: {
         const s = `f${i}`;
         params.push(paramOf(c));
         const cond = indexCondition(c, s, params);
-        return `EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = r.res_type AND ${s}.id = r.id AND ${s}.param = ? AND ${cond})`;
+        return `EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond})`;
       }
     }
   });
@@ -137,7 +140,7 @@ export function buildSearch(q: SearchQuery, driver?: number): Built {
     orderBy = `r.last_updated ${dir}, r.id ${dir}`;
   }
   const rest = q.criteria.filter((_, i) => i !== driverIdx);
-  where.push(...filters(rest, params));
+  where.push(...filters(rest, params, driverIdx >= 0 ? 'd' : 'r'));
   const whereSql = where.join(' AND ');
   const countParams = [...params];
   const sql = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content FROM ${from} WHERE ${whereSql} ORDER BY ${orderBy} LIMIT ? OFFSET ?`;
