@@ -37,7 +37,7 @@ async function writeIndex(c: SqlConn, type: string, id: string, at: string, inde
   }
 }
 
-const DRIVER_CAP = 20_000;
+const DRIVER_CAP = 2_000;
 
 /**
  * With several candidate drivers, drive from the one with the fewest index rows. Each is counted
