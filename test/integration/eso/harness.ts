@@ -35,6 +35,8 @@ export interface Party {
   get<T = any>(path: string, headers?: Record<string, string>): Promise<Reply<T>>;
   post<T = any>(path: string, body: unknown, headers?: Record<string, string>): Promise<Reply<T>>;
   put<T = any>(path: string, body: unknown, headers?: Record<string, string>): Promise<Reply<T>>;
+  /** A token of the default scope (cached), or a fresh one of `scope`. */
+  token(scope?: string): Promise<string>;
 }
 
 export interface EsoServer {
@@ -45,7 +47,8 @@ export interface EsoServer {
   stop(): Promise<void>;
 }
 
-function party(server: TestServer, ods: string, clientId: string, key: ClientPrivateKey): Party {
+/** An organisation's client over real HTTP with real tokens (a string body is sent as is: ER7, forms). */
+export function party(server: TestServer, ods: string, clientId: string, key: ClientPrivateKey): Party {
   let cached: { token: string; until: number } | undefined;
   const token = async () => {
     if (!cached || cached.until < Date.now()) cached = { token: await getToken(server.url, clientId, key), until: Date.now() + 120_000 };
@@ -54,10 +57,10 @@ function party(server: TestServer, ods: string, clientId: string, key: ClientPri
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const h: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${await token()}`, ...headers };
     if (body !== undefined) h['content-type'] ??= 'application/json';
-    const res = await fetch(`${server.url}${path}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${server.url}${path}`, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* HTML or empty */ }
+    try { parsed = JSON.parse(text); } catch { /* HTML, ER7 or empty */ }
     return { status: res.status, body: parsed, headers: res.headers };
   };
   return {
@@ -65,6 +68,7 @@ function party(server: TestServer, ods: string, clientId: string, key: ClientPri
     get: (path, headers) => call('GET', path, undefined, headers),
     post: (path, body, headers) => call('POST', path, body, headers),
     put: (path, body, headers) => call('PUT', path, body, headers),
+    token: (scope) => (scope ? getToken(server.url, clientId, key, scope) : token()),
   };
 }
 

@@ -16,7 +16,7 @@ import type { Bundle, Organization } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
 import { clientsFileIn, getToken, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import type { Party, Reply } from '../eso/harness.ts';
+import { party, type Party, type Reply } from '../eso/harness.ts';
 import type { ResourceType, Storage } from '../../../src/storage/types.ts';
 import { field, fixture, sample, setField } from '../../unit/hl7/samples.ts';
 
@@ -80,34 +80,10 @@ export interface Hl7Server {
   stop(): Promise<void>;
 }
 
-export interface Hl7Party extends Party {
-  /** A fresh token with `scope` (default system/*.cruds). */
-  token(scope?: string): Promise<string>;
-}
+/** A party of the ESO harness (it can also ask for a token of another scope). */
+export type Hl7Party = Party;
 
-function partyFor(server: TestServer, ods: string, clientId: string, key: ClientPrivateKey): Hl7Party {
-  let cached: { token: string; until: number } | undefined;
-  const token = async () => {
-    if (!cached || cached.until < Date.now()) cached = { token: await getToken(server.url, clientId, key), until: Date.now() + 120_000 };
-    return cached.token;
-  };
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
-    const h: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${await token()}`, ...headers };
-    if (body !== undefined) h['content-type'] ??= 'application/json';
-    const res = await fetch(`${server.url}${path}`, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* ER7 or empty */ }
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
-  return {
-    ods,
-    get: (path, headers) => call('GET', path, undefined, headers),
-    post: (path, body, headers) => call('POST', path, body, headers),
-    put: (path, body, headers) => call('PUT', path, body, headers),
-    token: (scope) => (scope ? getToken(server.url, clientId, key, scope) : token()),
-  };
-}
+const partyFor = party;
 
 /** Each provider site goes under a Trust of its own; each organisation completes its own entry. */
 async function setUpDirectory(as: Record<string, Hl7Party>): Promise<Record<string, string>> {
