@@ -6,6 +6,16 @@ export function fixture<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../fixtures/eso/${name}.json`, import.meta.url), 'utf8')) as T;
 }
 
+/** The fixtures in test/fixtures/eso/ that are valid R4 and satisfy the ESO profiles (others may add invalid ones). */
+export const VALID_ESO_FIXTURES = [
+  'patient-with-nhs-number',
+  'service-request-urgent-with-questions',
+  'task-in-progress-records-review',
+  'consent-parent-permits-sharing',
+  'diagnostic-report-issued-answers-all-questions',
+  'transaction-new-case',
+] as const;
+
 export function organization(ods: string, name: string, partOf?: string): Organization {
   return {
     resourceType: 'Organization', active: true, name,

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hl7Message } from '@medplum/core';
-import { Hl7Client, Hl7Connection } from '@medplum/hl7';
+import { Hl7Client } from '@medplum/hl7';
 import type { Bundle, Organization } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
 import { clientsFileIn, getToken, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
@@ -217,45 +217,7 @@ export async function storedCounts(storage: Storage): Promise<Record<string, num
   return out;
 }
 
-export type EprBehaviour = 'AA' | 'AE';
-
-/**
- * An EPR stand-in: Medplum's Hl7Connection around our own loopback net.Server (Hl7Server.start
- * would bind every interface). Records each message's text and answers with `behaviour`.
- * `listen(port)` may be called later on a fixed port, to play an EPR that was down.
- */
-export function eprStandIn(behaviour: EprBehaviour = 'AA') {
-  const received: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const conn = new Hl7Connection(socket);
-    conn.addEventListener('error', () => undefined);
-    conn.addEventListener('message', (ev) => {
-      received.push(ev.message.toString());
-      const ack = ev.message.buildAck({ ackCode: behaviour });
-      if (behaviour === 'AE') ack.getSegment('MSA')!.setField(3, 'Patient not known to this EPR');
-      conn.send(ack);
-    });
-  });
-  return {
-    received,
-    async listen(port = 0): Promise<number> {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => resolve());
-      });
-      return (server.address() as net.AddressInfo).port;
-    },
-    async close(): Promise<void> {
-      if (!server.listening) return;
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+export { eprStandIn, type EprBehaviour } from '../../helpers/epr-stand-in.ts';
 
 /** A loopback port that was free a moment ago (nothing listens on it now). */
 export async function closedPort(): Promise<number> {

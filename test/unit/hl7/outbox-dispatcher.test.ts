@@ -1,49 +1,19 @@
 import { Hl7Message } from '@medplum/core';
-import { Hl7Connection } from '@medplum/hl7';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CaseEvent } from '../../../src/domain/ports.ts';
 import { V2CaseEventSink } from '../../../src/hl7/case-event-sink.ts';
 import { backoffMs, OutboxDispatcher, type OutboxDispatcherOptions } from '../../../src/hl7/outbox-dispatcher.ts';
 import { FakeStorage } from './fake-storage.ts';
 import { fixtureJson } from './samples.ts';
+import { eprStandIn, type EprBehaviour } from '../../helpers/epr-stand-in.ts';
 
-type Behaviour = 'AA' | 'AE' | 'AR' | 'CA' | 'silent' | 'slow' | 'reset' | 'hangup' | 'garbage';
+type Behaviour = EprBehaviour;
 
-/** An EPR stand-in: Medplum's Hl7Connection around our own loopback server (Hl7Server.start binds every interface). */
+/** The shared EPR stand-in, listening on a free loopback port. */
 async function startEpr(behaviour: () => Behaviour) {
-  const received: Hl7Message[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const conn = new Hl7Connection(socket);
-    conn.addEventListener('error', () => undefined);
-    conn.addEventListener('message', (ev) => {
-      received.push(ev.message);
-      const b = behaviour();
-      if (b === 'silent') return;
-      if (b === 'reset') return void socket.resetAndDestroy();
-      if (b === 'hangup') return void socket.end();
-      if (b === 'garbage') return void socket.write('\x0bnot an ack\x1c\r');
-      if (b === 'slow') return void setTimeout(() => conn.send(ev.message.buildAck()), 100);
-      const ack = ev.message.buildAck({ ackCode: b });
-      if (b === 'AE' || b === 'AR') ack.getSegment('MSA')!.setField(3, 'Unknown patient');
-      conn.send(ack);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    received,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  const epr = eprStandIn(behaviour, 'Unknown patient');
+  const port = await epr.listen();
+  return { port, received: epr.received, close: epr.close };
 }
 
 const completed = fixtureJson('case-event-completed.json') as CaseEvent;
@@ -75,7 +45,7 @@ describe('outbox dispatcher', () => {
   it.each(['AA', 'CA', 'slow'] as const)('when the EPR answers %s, then the message is marked sent', async (b) => {
     const { marked, epr } = await setup(() => b);
     expect(await marked()).toEqual({ status: 'sent' });
-    expect(epr.received[0].getSegment('MSH')!.getField(9).toString()).toBe('RRI^I12^RRI_I12');
+    expect(Hl7Message.parse(epr.received[0]).getSegment('MSH')!.getField(9).toString()).toBe('RRI^I12^RRI_I12');
   });
 
   it.each(['AE', 'AR'] as const)('when the EPR answers %s, then the message is marked failed with its text, and not retried', async (b) => {

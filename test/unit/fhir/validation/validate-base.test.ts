@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_ARRAY, validateBase, type ValidationIssue } from '../../../../src/fhir/validation/index.ts';
+import { fixture as loadFixture, VALID_ESO_FIXTURES } from '../../../helpers/cases.ts';
 
-function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../../fixtures/eso/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
-}
+const fixture = (name: string) => loadFixture<Record<string, unknown>>(name);
 
 /** The issues as [code, expression] pairs: what most tests pin down. */
 function summary(issues: ValidationIssue[]): [string, string][] {
@@ -15,14 +13,7 @@ function summary(issues: ValidationIssue[]): [string, string][] {
 const minimalTask = { resourceType: 'Task', status: 'requested', intent: 'order' };
 
 describe('validateBase: valid resources', () => {
-  it.each([
-    'patient-with-nhs-number',
-    'service-request-urgent-with-questions',
-    'task-in-progress-records-review',
-    'consent-parent-permits-sharing',
-    'diagnostic-report-issued-answers-all-questions',
-    'transaction-new-case',
-  ])('when the fixture %s is validated, then there are no issues', (name) => {
+  it.each(VALID_ESO_FIXTURES)('when the fixture %s is validated, then there are no issues', (name) => {
     expect(validateBase(fixture(name))).toEqual([]);
   });
 

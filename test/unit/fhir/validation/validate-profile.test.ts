@@ -1,15 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Extensions, Profiles, Systems } from '../../../../src/fhir/eso-urls.ts';
 import {
   type ConformanceRegistry, type ValidationIssue, loadProfiles, validateProfile, validateResource,
 } from '../../../../src/fhir/validation/index.ts';
+import { fixture as loadFixture, VALID_ESO_FIXTURES } from '../../../helpers/cases.ts';
 
 type Json = Record<string, any>;
 
-function fixture(name: string): Json {
-  return JSON.parse(readFileSync(new URL(`../../../fixtures/eso/${name}.json`, import.meta.url), 'utf8')) as Json;
-}
+const fixture = (name: string) => loadFixture<Json>(name);
 
 function summary(issues: ValidationIssue[]): [string, string, string][] {
   return issues.map((i) => [i.source, i.code, i.expression]);
@@ -23,14 +21,7 @@ beforeAll(() => {
 const where = (url: string) => `.extension.where(url='${url}')`;
 
 describe('validateResource: valid ESO resources', () => {
-  it.each([
-    'service-request-urgent-with-questions',
-    'task-in-progress-records-review',
-    'consent-parent-permits-sharing',
-    'diagnostic-report-issued-answers-all-questions',
-    'transaction-new-case',
-    'patient-with-nhs-number',
-  ])('when %s is validated, then there are no issues', (name) => {
+  it.each(VALID_ESO_FIXTURES)('when %s is validated, then there are no issues', (name) => {
     expect(validateResource(fixture(name), registry)).toEqual([]);
   });
 
