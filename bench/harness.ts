@@ -27,8 +27,3 @@ export async function load(opts: autocannon.Options): Promise<Figure> {
 
 export const fmt = (f: Figure) => `${f.rps.toFixed(0).padStart(6)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms${f.errors || f.non2xx ? `  errors ${f.errors} non-2xx ${f.non2xx}` : ''}`;
 export const ratio = (a: Figure, b: Figure) => `${((a.rps / b.rps) * 100).toFixed(0)}% of ceiling`;
-
-export function machineLoad(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return '';
-}

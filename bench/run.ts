@@ -8,7 +8,9 @@
  */
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchAuthSection } from './auth-section.ts';
 import { benchCore } from './core.ts';
+import { benchMllpSection } from './mllp-section.ts';
 import { benchScale } from './scale.ts';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, tasks: { type: 'string' }, seconds: { type: 'string' } } });
@@ -18,14 +20,6 @@ const seconds = Number(values.seconds ?? 5);
 console.log(`eso-bridge bench — ${new Date().toISOString()} — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 if (only.has('core')) await benchCore(seconds);
 if (only.has('scale')) await benchScale(Number(values.tasks ?? 1_000_000));
-if (only.has('auth')) {
-  const { benchAuthSection } = await import(String('./auth-section.ts')).catch(() => ({ benchAuthSection: undefined }));
-  if (benchAuthSection) await benchAuthSection(seconds);
-  else console.log('auth: not available');
-}
-if (only.has('mllp')) {
-  const { benchMllpSection } = await import(String('./mllp-section.ts')).catch(() => ({ benchMllpSection: undefined }));
-  if (benchMllpSection) await benchMllpSection(seconds);
-  else console.log('mllp: not available');
-}
+if (only.has('auth')) await benchAuthSection(seconds);
+if (only.has('mllp')) await benchMllpSection(seconds);
 console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -47,14 +47,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.urlencoded({ extended: false, limit, parameterLimit: 1000 }));
   app.use(express.text({ type: ['x-application/hl7-v2+er7', 'application/hl7-v2'], limit }));
   deps.publicRoutes?.(app);
-  const metadata = fhirRouter(deps.fhirContext);
+  // One FHIR router, mounted before authentication for /fhir/metadata only and after it for the rest.
+  const fhir = fhirRouter(deps.fhirContext);
   app.get('/fhir/metadata', (req, res, next) => {
     req.url = `/metadata${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`;
-    metadata(req, res, next);
+    fhir(req, res, next);
   });
   if (deps.authenticate) app.use(deps.authenticate);
   deps.protectedRoutes?.(app);
-  app.use('/fhir', fhirRouter(deps.fhirContext));
+  app.use('/fhir', fhir);
   app.use((_req, _res, next) => next(notFound('No such endpoint')));
   if (deps.errorAudit) app.use(deps.errorAudit);
   app.use(errorHandler(deps.log));

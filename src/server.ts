@@ -14,7 +14,6 @@ import { createDomain } from './domain/index.ts';
 import type { Actor, SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
-import { enforce, type Validator } from './fhir/validate.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { esoRoutes } from './http/eso-routes.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
@@ -52,8 +51,7 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
 const PURGE_EVERY_MS = 10 * 60_000;
 
 async function wire(config: Config, log: Logger, storage: Storage): Promise<RunningServer> {
-  const { validator, profiles, source: conformance } = loadConformance();
-  const validate = enforce(validator as Validator);
+  const { validate, profiles, source: conformance } = loadConformance();
   let baseUrl = '';
   const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate });
 

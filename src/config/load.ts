@@ -27,8 +27,3 @@ export function configHelp(): string {
   const rows = Object.values(configSchema).map((k) => `  ${k.env.padEnd(28)} ${k.doc}${k.default !== undefined ? ` (default: ${k.default || '""'})` : ''}`);
   return `eso-bridge configuration (environment variables):\n${rows.join('\n')}\n`;
 }
-
-export function configMarkdown(): string {
-  const rows = Object.values(configSchema).map((k) => `| \`${k.env}\` | ${k.default !== undefined && k.default !== '' ? `\`${k.default}\`` : '(unset)'} | ${k.doc} |`);
-  return `| variable | default | meaning |\n|---|---|---|\n${rows.join('\n')}\n`;
-}

@@ -5,13 +5,14 @@
  */
 import type { Resource, SearchParameter } from 'fhir/r4.js';
 import type { ConformanceSource } from '../rest/types.ts';
-import type { Issue } from './validate.ts';
+import { enforce } from './validate.ts';
 import { registerSearchParameter } from './search-params.ts';
 import { loadProfiles, validateResource, type ConformanceRegistry } from './validation/index.ts';
 
 export interface Conformance {
   registry: ConformanceRegistry;
-  validator: (resource: unknown) => Issue[];
+  /** Validates a write: throws 400 (base R4) or 422 (ESO profile) with the issues. */
+  validate: (resource: Resource) => void;
   /** supportedProfile by resource type. */
   profiles: Record<string, string[]>;
   source: ConformanceSource;
@@ -35,5 +36,5 @@ export function loadConformance(dir?: string): Conformance {
     list: (type) => all.filter((r) => r.resourceType === type),
     read: (type, id) => all.find((r) => r.resourceType === type && r.id === id),
   };
-  return { registry, validator: (r) => validateResource(r, registry), profiles, source };
+  return { registry, validate: enforce((r) => validateResource(r, registry)), profiles, source };
 }

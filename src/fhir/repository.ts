@@ -22,6 +22,17 @@ export interface WriteHook {
   afterWrite?(stored: StoredResource, previous: StoredResource | undefined, repo: Repository, tx: StorageTx): Promise<void>;
 }
 
+/** A copy without what the server sets (meta.versionId, meta.lastUpdated); an emptied meta goes. */
+function withoutServerMeta<T extends Resource>(resource: T): T {
+  const clean = { ...resource };
+  if (clean.meta) {
+    const { versionId: _v, lastUpdated: _l, ...meta } = clean.meta;
+    if (Object.keys(meta).length) clean.meta = meta;
+    else delete clean.meta;
+  }
+  return clean;
+}
+
 export interface RepositoryOptions {
   baseUrl: string;
   /** Throws an OperationOutcomeError if the resource is not valid (400 base R4, 422 profile). */
@@ -122,11 +133,9 @@ export class Repository {
    * an existing single match is returned instead (created: false); several matches are 412.
    */
   async create<T extends Resource>(resource: T, opts: { ifNoneExist?: string; assignedId?: string } = {}): Promise<{ stored: StoredResource<T>; created: boolean }> {
-    const { id: _ignored, ...rest } = resource;
-    if (opts.assignedId) (rest as Resource).id = opts.assignedId;
-    const clean = { ...rest, meta: resource.meta ? { ...resource.meta, versionId: undefined, lastUpdated: undefined } : undefined } as T;
-    if (!clean.meta || Object.values(clean.meta).every((v) => v === undefined)) delete clean.meta;
-    else clean.meta = JSON.parse(JSON.stringify(clean.meta));
+    const clean = withoutServerMeta(resource);
+    delete clean.id; // ids are the server's
+    if (opts.assignedId) clean.id = opts.assignedId;
     this.opts.validate(clean);
     return this.inTx(async (repo, tx) => {
       if (opts.ifNoneExist !== undefined) {
@@ -150,13 +159,7 @@ export class Repository {
    * one is 412. The check is in the database (UPDATE ... WHERE version = ?).
    */
   async update<T extends Resource>(resource: T, opts: { ifMatch?: number } = {}): Promise<StoredResource<T>> {
-    const clean = { ...resource } as T;
-    if (clean.meta) {
-      clean.meta = { ...clean.meta };
-      delete clean.meta.versionId;
-      delete clean.meta.lastUpdated;
-      if (!Object.keys(clean.meta).length) delete clean.meta;
-    }
+    const clean = withoutServerMeta(resource);
     this.opts.validate(clean);
     return this.inTx(async (repo, tx) => {
       // Writers of one resource queue here (across instances on PostgreSQL), so each reads the

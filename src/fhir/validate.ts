@@ -4,16 +4,9 @@
  */
 import type { OperationOutcomeIssue, Resource } from 'fhir/r4.js';
 import { issuesError } from '../shared/outcomes.ts';
+import type { ValidationIssue } from './validation/index.ts';
 
-export interface Issue {
-  severity: 'error' | 'warning';
-  code: string;
-  diagnostics: string;
-  expression: string;
-  source?: 'base' | 'profile';
-}
-
-export type Validator = (resource: unknown) => Issue[];
+export type Validator = (resource: unknown) => ValidationIssue[];
 
 /** Throws 400 for base-R4 errors, 422 for profile errors; warnings pass. */
 export function enforce(validator: Validator): (resource: Resource) => void {
@@ -22,7 +15,7 @@ export function enforce(validator: Validator): (resource: Resource) => void {
     if (!errors.length) return;
     const status = errors.some((i) => i.source !== 'profile') ? 400 : 422;
     const issues: OperationOutcomeIssue[] = errors.slice(0, 50).map((i) => ({
-      severity: 'error', code: i.code as OperationOutcomeIssue['code'], diagnostics: i.diagnostics, expression: [i.expression],
+      severity: 'error', code: i.code, diagnostics: i.diagnostics, expression: [i.expression],
     }));
     throw issuesError(status, issues);
   };

@@ -5,7 +5,7 @@
  * @see HL7 v2.5.1 chapter 2A (data types)
  */
 import { ESO_BASE } from '../fhir/eso-urls.ts';
-import { isValidNhsNumber, normaliseNhsNumber } from './nhs-number.ts';
+import { isValidNhsNumber, normaliseNhsNumber } from '../fhir/uk-core.ts';
 import type { V2Rep } from './v2-message.ts';
 
 /** A vocabulary from a mapping file: a v2 table (or text prefixes) mapped to target codes. */

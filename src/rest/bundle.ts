@@ -104,20 +104,13 @@ export async function processBundle(ctx: FhirContext, body: unknown, strict: boo
     for (const i of order) {
       const p = parsed[i];
       try {
-        if (p.method === 'POST') {
-          // Conditional create inside a transaction: a match replaces the planned id everywhere.
-          if (p.ifNoneExist) {
-            const q: Record<string, string[]> = {};
-            for (const [k, v] of new URLSearchParams(p.ifNoneExist)) (q[k] ??= []).push(v);
-            const found = await repo.searchParams(p.path[0], q);
-            if (found.resources.length === 1 && entries[i].fullUrl) map.set(entries[i].fullUrl!, `${p.path[0]}/${found.resources[0].resource.id}`);
-          }
-        }
         const resource = entries[i].resource ? (rewrite(entries[i].resource, map) as Resource) : undefined;
         if (p.method === 'POST') {
           ctx.authorize?.('create', p.path[0]);
           if (!resource || resource.resourceType !== p.path[0]) throw badRequest(`Entry ${i}: resource must be a ${p.path[0]}`, `Bundle.entry[${i}].resource`);
           const { stored, created } = await repo.create(resource, { ifNoneExist: p.ifNoneExist, assignedId: ids.get(i) });
+          // Conditional create that matched: later entries point at the existing resource.
+          if (!created && entries[i].fullUrl) map.set(entries[i].fullUrl!, `${p.path[0]}/${stored.resource.id}`);
           results.set(i, { status: created ? 201 : 200, resource: stored.resource, headers: versionHeaders(txCtx, stored) });
         } else {
           if (p.path.length === 0) throw badRequest('A transaction entry cannot be a nested Bundle', `Bundle.entry[${i}].request.url`);

@@ -17,7 +17,8 @@ function link(base: string, type: string, used: [string, string][], offset?: num
 }
 
 async function includes(ctx: FhirContext, matches: StoredResource[], spec: [string, string][]): Promise<Resource[]> {
-  const keys = new Set<string>();
+  // "Type/id" -> whether its read scope is still to check (a parameter without declared targets).
+  const keys = new Map<string, boolean>();
   for (const [type, param] of spec) {
     const def = findSearchParam(type, param);
     if (!def) continue;
@@ -26,15 +27,18 @@ async function includes(ctx: FhirContext, matches: StoredResource[], spec: [stri
         for (const v of valuesAt(m.resource, path)) {
           const ref = (v as { reference?: string }).reference;
           const key = ref ? referenceKey(ref, fhirBase(ctx.baseUrl)) : undefined;
-          if (key) keys.add(key);
+          if (!key) continue;
+          // Declared targets had their read scope checked before the search; other types are not included.
+          if (!def.targets) keys.set(key, true);
+          else if (def.targets.includes(key.split('/')[0])) keys.set(key, keys.get(key) ?? false);
         }
       }
     }
   }
   const out: Resource[] = [];
-  for (const key of [...keys].slice(0, MAX_INCLUDES)) {
+  for (const [key, check] of [...keys].slice(0, MAX_INCLUDES)) {
     const [type, id] = key.split('/');
-    ctx.authorize?.('read', type);
+    if (check) ctx.authorize?.('read', type);
     try {
       out.push((await ctx.repo.read(type, id)).resource);
     } catch {
@@ -48,7 +52,6 @@ async function revIncludes(ctx: FhirContext, matches: StoredResource[], spec: [s
   const out: Resource[] = [];
   if (!matches.length) return out;
   for (const [type, param] of spec) {
-    ctx.authorize?.('search', type);
     const refs = matches.map((m) => `${m.resource.resourceType}/${m.resource.id}`);
     const result = await ctx.repo.search({ type: type as never, criteria: [{ kind: 'reference', param, values: refs }], count: MAX_INCLUDES, offset: 0, total: 'none' });
     out.push(...result.resources.map((r) => r.resource));

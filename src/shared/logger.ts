@@ -15,8 +15,3 @@ const REDACT = [
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({ level, base: { service: 'eso-bridge' }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
-
-/** Masks anything that looks like an NHS number (10 digits) in free text before it is logged. */
-export function maskIdentifiers(text: string): string {
-  return text.replace(/\b\d{3}\s?\d{3}\s?\d{4}\b/g, '**********');
-}

@@ -29,7 +29,6 @@ function err(status: number, code: IssueCode, diagnostics: string, expression?: 
 }
 
 export const badRequest = (diagnostics: string, expression?: string | string[]) => err(400, 'invalid', diagnostics, expression);
-export const notSupported = (diagnostics: string) => err(400, 'not-supported', diagnostics);
 export const unauthorized = (diagnostics = 'Authentication required') =>
   new OperationOutcomeError(outcome('login', diagnostics), 401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
 export const forbidden = (diagnostics = 'Insufficient scope') => err(403, 'forbidden', diagnostics);

@@ -19,15 +19,3 @@ export interface Driver {
   integrityCheck(): Promise<string>;
   close(): Promise<void>;
 }
-
-/** Translates driver error codes in one place: is this a unique-constraint violation? */
-export function isUniqueViolation(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
-}
-
-/** Is this a transient error worth retrying the whole transaction for (busy, serialization, deadlock)? */
-export function isTransient(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return code === 'SQLITE_BUSY' || code === '40001' || code === '40P01';
-}

@@ -11,7 +11,6 @@ import { createDomain, type DomainWiring } from '../../../src/domain/index.ts';
 import type { Actor, CaseEvent } from '../../../src/domain/ports.ts';
 import { loadConformance } from '../../../src/fhir/conformance.ts';
 import { Repository } from '../../../src/fhir/repository.ts';
-import { enforce, type Validator } from '../../../src/fhir/validate.ts';
 import { openStorage } from '../../../src/storage/open.ts';
 import type { Storage } from '../../../src/storage/types.ts';
 import { declaration, fixture, report, requestInput, step } from './harness.ts';
@@ -31,7 +30,7 @@ describe('ESO domain: case events and the consent clock', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'eso-domain-'));
     storage = await openStorage({ dataDir: dir });
-    const validate = enforce(loadConformance().validator as Validator);
+    const validate = loadConformance().validate;
     repoFor = (actor) => new Repository(storage, {
       baseUrl: 'http://eso.test/fhir', validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
       hooks: domain.hooks, grants: domain.grants, readGuards: domain.readGuards,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isValidNhsNumber, nhsCheckDigit, normaliseNhsNumber } from '../../../src/hl7/nhs-number.ts';
+import { isValidNhsNumber, nhsCheckDigit, normaliseNhsNumber } from '../../../src/fhir/uk-core.ts';
 
 describe('NHS number (modulus 11)', () => {
   it.each(['9000000009', '9000000017', '9876543210', '9434765919'])('when %s is checked, then it is valid', (n) => {
