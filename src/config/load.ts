@@ -12,8 +12,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (parsed.success) out[name] = parsed.data;
     else problems.push(`${key.env}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
+  if (!problems.length) problems.push(...crossChecks(out as Config));
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;
+}
+
+/** Rules between keys. */
+function crossChecks(c: Config): string[] {
+  const out: string[] = [];
+  if (c.outboxConnectTimeoutMs + c.outboxAnswerTimeoutMs >= c.outboxLeaseMs) {
+    out.push('ESO_OUTBOX_LEASE_MS must exceed ESO_OUTBOX_CONNECT_TIMEOUT_MS + ESO_OUTBOX_ANSWER_TIMEOUT_MS (a send must end before another instance may claim it)');
+  }
+  return out;
 }
 
 /** The effective public base URL: ESO_BASE_URL, or http://HOST:PORT. */

@@ -52,6 +52,12 @@ export const configSchema = {
   mllpTlsCert: key('MLLP_TLS_CERT', 'PEM certificate file for MLLP over TLS', undefined, optionalString),
   eprEndpoints: key('ESO_EPR_ENDPOINTS', 'Where return messages go: comma-separated ODS=host:port (e.g. RQ1=127.0.0.1:2576)', '', z.string()),
   outboxEnabled: key('ESO_OUTBOX_ENABLED', 'Run the outbound HL7 v2 dispatcher in this process', 'true', z.enum(['true', 'false']).transform((v) => v === 'true')),
+  outboxPollMs: key('ESO_OUTBOX_POLL_MS', 'How often an idle outbound dispatcher looks for due messages (ms)', '200', positiveInt),
+  outboxConnectTimeoutMs: key('ESO_OUTBOX_CONNECT_TIMEOUT_MS', 'Outbound MLLP: time allowed to connect to an EPR (ms)', '5000', positiveInt),
+  outboxAnswerTimeoutMs: key('ESO_OUTBOX_ANSWER_TIMEOUT_MS', 'Outbound MLLP: time allowed for the EPR\'s ACK (ms)', '30000', positiveInt),
+  outboxLeaseMs: key('ESO_OUTBOX_LEASE_MS', 'How long a claimed outbound message is held by one instance (ms); must exceed connect + answer timeouts', '60000', positiveInt),
+  outboxBackoffBaseMs: key('ESO_OUTBOX_BACKOFF_BASE_MS', 'First retry delay after a failed send (ms); doubles each attempt, with 20% jitter', '1000', positiveInt),
+  outboxBackoffCapMs: key('ESO_OUTBOX_BACKOFF_CAP_MS', 'Longest retry delay (ms)', '300000', positiveInt),
 } as const;
 
 type Schema = typeof configSchema;

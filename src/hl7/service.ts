@@ -28,7 +28,11 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
   const endpoints = parseEprEndpoints(config.eprEndpoints);
   const allowed = parseAllowedSenders(config.mllpAllowedSenders);
   const sink = new V2CaseEventSink(endpoints, { facility: OUR_IDENTITY, logger });
-  const dispatcher = new OutboxDispatcher({ storage, endpoints, logger });
+  const dispatcher = new OutboxDispatcher({
+    storage, endpoints, logger, pollMs: config.outboxPollMs, leaseMs: config.outboxLeaseMs,
+    connectTimeoutMs: config.outboxConnectTimeoutMs, answerTimeoutMs: config.outboxAnswerTimeoutMs,
+    backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
+  });
   let mllp: ReturnType<typeof createMllpServer> | undefined;
   return {
     sink,

@@ -48,7 +48,7 @@ export interface EsoServer {
 }
 
 /** An organisation's client over real HTTP with real tokens (a string body is sent as is: ER7, forms). */
-export function party(server: TestServer, ods: string, clientId: string, key: ClientPrivateKey): Party {
+export function party(server: Pick<TestServer, 'url'>, ods: string, clientId: string, key: ClientPrivateKey): Party {
   let cached: { token: string; until: number } | undefined;
   const token = async () => {
     if (!cached || cached.until < Date.now()) cached = { token: await getToken(server.url, clientId, key), until: Date.now() + 120_000 };
@@ -73,7 +73,7 @@ export function party(server: TestServer, ods: string, clientId: string, key: Cl
 }
 
 /** Creates or completes each organisation (the security module may have made it from the client list, with no partOf). */
-async function setUpDirectory(parties: Record<Role, Party>): Promise<Record<string, string>> {
+export async function setUpDirectory(parties: Record<Role, Party>): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
   const urns: Record<string, string> = {};
   for (const e of fixture<Bundle>('organisations.json').entry ?? []) {

@@ -86,7 +86,7 @@ export type Hl7Party = Party;
 const partyFor = party;
 
 /** Each provider site goes under a Trust of its own; each organisation completes its own entry. */
-async function setUpDirectory(as: Record<string, Hl7Party>): Promise<Record<string, string>> {
+export async function setUpHl7Directory(as: Record<string, Hl7Party>): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
   const find = async (who: Party, ods: string) =>
     ((await who.get<Bundle>(`/fhir/Organization?identifier=${encodeURIComponent(`${ODS_SYSTEM}|${ods}`)}`)).body.entry?.[0]?.resource as Organization | undefined);
@@ -123,7 +123,7 @@ export async function startHl7Server(backend: Backend, env: Record<string, strin
   try {
     if (!server.mllpPort && server.env.MLLP_ENABLED === 'true') throw new Error('MLLP listener did not start');
     const as = Object.fromEntries(Object.entries(keys).map(([ods, key]) => [ods, partyFor(server, ods, `${ods.toLowerCase()}-client`, key)]));
-    const orgIds = await setUpDirectory(as);
+    const orgIds = await setUpHl7Directory(as);
     return {
       server, mllpPort: server.mllpPort ?? 0, as, orgIds,
       async stop() {

@@ -22,6 +22,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' })).toThrow(/PORT=.*\n.*LOG_LEVEL=/s);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ ESO_OUTBOX_LEASE_MS: '1000', ESO_OUTBOX_CONNECT_TIMEOUT_MS: '500', ESO_OUTBOX_ANSWER_TIMEOUT_MS: '500' })).toThrow(/ESO_OUTBOX_LEASE_MS must exceed/);
+    expect(loadConfig({ ESO_OUTBOX_LEASE_MS: '1001', ESO_OUTBOX_CONNECT_TIMEOUT_MS: '500', ESO_OUTBOX_ANSWER_TIMEOUT_MS: '500' }).outboxLeaseMs).toBe(1001);
   });
 
   it('when nothing is set, then the documented defaults apply', () => {
