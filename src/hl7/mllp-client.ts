@@ -60,6 +60,7 @@ export class MllpClient {
 
   private async sendNow(message: string): Promise<string> {
     const socket = this.socket && !this.socket.destroyed ? this.socket : await this.connect();
+    if (socket.destroyed) throw new MllpClientError('closed'); // closed while connecting
     const controlId = readHeader(message)?.get(10);
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => this.drop(new MllpClientError('answer-timeout')), this.o.answerTimeoutMs ?? 30_000);
@@ -90,6 +91,11 @@ export class MllpClient {
       socket.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(new MllpClientError('connection-error', e.code ?? e.name));
+      });
+      // close() while connecting: fail now rather than at the connect timeout.
+      socket.once('close', () => {
+        clearTimeout(timer);
+        reject(new MllpClientError('closed'));
       });
       this.socket = socket;
       this.framer = new MllpFramer({ maxMessageBytes: this.o.maxAnswerBytes ?? 1024 * 1024 });
@@ -126,12 +132,16 @@ export class MllpClient {
   }
 }
 
-/** Connects, sends one message, returns its ACK, closes. */
-export async function sendMllpMessage(options: MllpClientOptions & { message: string }): Promise<string> {
+/** Connects, sends one message, returns its ACK, closes. `signal` gives up at once (fails with 'closed'). */
+export async function sendMllpMessage(options: MllpClientOptions & { message: string; signal?: AbortSignal }): Promise<string> {
+  if (options.signal?.aborted) throw new MllpClientError('closed', 'aborted');
   const client = new MllpClient(options);
+  const abort = () => void client.close().catch(() => undefined);
+  options.signal?.addEventListener('abort', abort, { once: true });
   try {
     return await client.send(options.message);
   } finally {
+    options.signal?.removeEventListener('abort', abort);
     await client.close().catch(() => undefined);
   }
 }

@@ -4,7 +4,8 @@
  * listOutbound, not retried: resending the same content gets the same answer); no answer,
  * timeout or connection error → pending again after an exponential backoff with a cap and jitter.
  * The claim is a lease, so several instances on one PostgreSQL never send one message twice at
- * once; the send timeouts are kept below the lease.
+ * once; the send timeouts are kept below the lease, and an outcome is recorded only while the
+ * lease is still held (a sender that stalled past it cannot undo the next claim's delivery).
  */
 import type { OutboxMessage, Storage } from '../storage/types.ts';
 import type { V2Endpoint } from './case-event-sink.ts';
@@ -13,7 +14,7 @@ import { silentLogger, type Hl7Logger } from './hl7-logger.ts';
 import { sendMllpMessage, type MllpClientOptions } from './mllp-client.ts';
 
 export interface OutboxDispatcherOptions {
-  storage: Pick<Storage, 'claimOutbound' | 'markOutbound'>;
+  storage: Pick<Storage, 'claimOutbound'> & { markOutbound(...args: Parameters<Storage['markOutbound']>): Promise<boolean | void> };
   /** EPR endpoints by ODS code (the same map as V2CaseEventSink's). */
   endpoints: Record<string, V2Endpoint>;
   /** Idle poll interval; default 200 ms. */
@@ -27,8 +28,8 @@ export interface OutboxDispatcherOptions {
   logger?: Hl7Logger;
   now?: () => Date;
   random?: () => number;
-  /** Replaces the MLLP send (tests). */
-  send?: (endpoint: V2Endpoint, payload: string, timeouts: Pick<MllpClientOptions, 'connectTimeoutMs' | 'answerTimeoutMs'>) => Promise<string>;
+  /** Replaces the MLLP send (tests); `signal` aborts when the dispatcher stops. */
+  send?: (endpoint: V2Endpoint, payload: string, timeouts: Pick<MllpClientOptions, 'connectTimeoutMs' | 'answerTimeoutMs'>, signal?: AbortSignal) => Promise<string>;
 }
 
 /** The delay before attempt `attempts + 1`. Exported for tests. */
@@ -43,6 +44,8 @@ export class OutboxDispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Aborts the send in progress (stop() does not wait out an EPR that does not answer). */
+  private sending: AbortController | undefined;
   private readonly log: Hl7Logger;
   private readonly endpoints: Record<string, V2Endpoint>;
 
@@ -59,9 +62,14 @@ export class OutboxDispatcher {
     this.loop = this.run();
   }
 
-  /** Stops polling; resolves when the message in progress (if any) is recorded. */
+  /**
+   * Stops polling and gives up the send in progress, if any: that message is recorded as pending
+   * and due at once, so another instance takes it over now (the EPR may then see it twice, with
+   * the same MSH-10). Resolves when it is recorded.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.sending?.abort();
     this.nudge();
     await this.loop;
   }
@@ -104,16 +112,26 @@ export class OutboxDispatcher {
       // Its endpoint was removed from the configuration: recorded, visible, not retried.
       result = { status: 'failed', error: `no MLLP endpoint configured for ${msg.destination}` };
     } else {
+      const sending = new AbortController();
+      this.sending = sending;
       try {
-        const answer = await (this.o.send ?? defaultSend)(endpoint, msg.payload, { connectTimeoutMs: this.o.connectTimeoutMs ?? 5000, answerTimeoutMs: this.o.answerTimeoutMs ?? 30_000 });
+        const answer = await (this.o.send ?? defaultSend)(endpoint, msg.payload, { connectTimeoutMs: this.o.connectTimeoutMs ?? 5000, answerTimeoutMs: this.o.answerTimeoutMs ?? 30_000 }, sending.signal);
         result = judge(answer);
       } catch (e) {
-        result = { status: 'pending', error: e instanceof Error ? e.message : 'send failed' };
+        result = sending.signal.aborted
+          ? { status: 'pending', error: 'stopped while sending: handed back', nextAttemptAt: later(0) }
+          : { status: 'pending', error: e instanceof Error ? e.message : 'send failed' };
+      } finally {
+        this.sending = undefined;
       }
-      if (result.status === 'pending') result.nextAttemptAt = later(backoffMs(msg.attempts, this.o.backoff, this.o.random));
+      if (result.status === 'pending') result.nextAttemptAt ??= later(backoffMs(msg.attempts, this.o.backoff, this.o.random));
     }
     try {
-      await this.o.storage.markOutbound(msg.id, result);
+      if ((await this.o.storage.markOutbound(msg.id, result, msg.leaseUntil)) === false) {
+        // Our lease ran out during the send and another claim holds the message: its outcome counts.
+        this.log.warn({ ...log, status: result.status }, 'outbox outcome not recorded: the lease had run out');
+        return;
+      }
     } catch (e) {
       // The lease runs out and the message is claimed again: the EPR may see it twice (same MSH-10).
       this.log.error({ ...log, err: e instanceof Error ? e.name : typeof e }, 'outbox mark failed');
@@ -140,8 +158,8 @@ export class OutboxDispatcher {
   }
 }
 
-function defaultSend(endpoint: V2Endpoint, payload: string, timeouts: Pick<MllpClientOptions, 'connectTimeoutMs' | 'answerTimeoutMs'>): Promise<string> {
-  return sendMllpMessage({ host: endpoint.host, port: endpoint.port, tls: endpoint.tls, ...timeouts, message: payload });
+function defaultSend(endpoint: V2Endpoint, payload: string, timeouts: Pick<MllpClientOptions, 'connectTimeoutMs' | 'answerTimeoutMs'>, signal?: AbortSignal): Promise<string> {
+  return sendMllpMessage({ host: endpoint.host, port: endpoint.port, tls: endpoint.tls, ...timeouts, message: payload, signal });
 }
 
 /**

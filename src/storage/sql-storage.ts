@@ -179,14 +179,18 @@ export function createSqlStorage(driver: Driver): Storage {
             [leaseUntil, cand.id, at]);
           return changes === 1;
         });
-        if (claimed) return toOutbox({ ...cand, attempts: Number(cand.attempts) + 1 });
+        if (claimed) return { ...toOutbox({ ...cand, attempts: Number(cand.attempts) + 1 }), leaseUntil };
       }
       return null;
     },
-    async markOutbound(id, result) {
-      await driver.transaction(async (c) => {
-        await c.run(`UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, sent_at = ? WHERE id = ?`,
-          [result.status, result.error ?? null, result.nextAttemptAt ?? null, result.status === 'sent' ? new Date().toISOString() : null, id]);
+    async markOutbound(id, result, lease) {
+      // With the claim's lease: a sender whose lease ran out (another instance has the message now,
+      // and may have sent it) must not overwrite what that instance records.
+      return driver.transaction(async (c) => {
+        const { changes } = await c.run(
+          `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, sent_at = ? WHERE id = ?${lease === undefined ? '' : ' AND lease_until = ?'}`,
+          [result.status, result.error ?? null, result.nextAttemptAt ?? null, result.status === 'sent' ? new Date().toISOString() : null, id, ...(lease === undefined ? [] : [lease])]);
+        return changes === 1;
       });
     },
     async listOutbound(filter) {

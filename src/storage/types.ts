@@ -69,6 +69,8 @@ export interface OutboxMessage {
   lastError: string | null;
   createdAt: string;
   sentAt: string | null;
+  /** Set by claimOutbound: the lease this claim holds, to hand back to markOutbound. */
+  leaseUntil?: string;
 }
 
 /**
@@ -108,7 +110,11 @@ export interface Storage {
   accessOf(type: ResourceType, id: string): Promise<string[]>;
   /** Claims the next due outbound message for `destination` order (oldest first per destination); null if none is due. */
   claimOutbound(now: string, leaseMs: number): Promise<OutboxMessage | null>;
-  markOutbound(id: number, result: { status: 'sent' | 'failed' | 'pending'; error?: string; nextAttemptAt?: string }): Promise<void>;
+  /**
+   * Records a send's outcome and ends the lease. With `lease` (the claim's leaseUntil), only while the
+   * message still carries that lease: false when it ran out and another claim took over (nothing changed).
+   */
+  markOutbound(id: number, result: { status: 'sent' | 'failed' | 'pending'; error?: string; nextAttemptAt?: string }, lease?: string): Promise<boolean>;
   listOutbound(filter: { status?: OutboxMessage['status']; destination?: string; limit?: number }): Promise<OutboxMessage[]>;
   /** Deletes keys whose expiry has passed (jti replay entries, old HL7 ACKs); returns how many. */
   purgeExpiredKeys(now: string): Promise<number>;
