@@ -19,8 +19,6 @@ export interface Hl7Service {
   sink: V2CaseEventSink;
   /** Starts the receiver, the MLLP listener (if enabled) and the dispatcher (if enabled). */
   start(submit: SubmitEsoRequest, isRegistered: (ods: string) => boolean): Promise<{ receiver: V2Receiver; mllpPort?: number }>;
-  /** Wakes the dispatcher after a commit that queued messages. */
-  nudge(): void;
   stop(): Promise<void>;
 }
 
@@ -34,6 +32,7 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
     backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
   });
   let mllp: ReturnType<typeof createMllpServer> | undefined;
+  let unsubscribe: (() => void) | undefined;
   return {
     sink,
     async start(submit, isRegistered) {
@@ -45,11 +44,14 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
           handler: (text) => receiver.handleFrames(text), rejectOversize: receiver.rejectOversize, logger });
         mllpPort = (await mllp.listen()).port;
       }
-      if (config.outboxEnabled) dispatcher.start();
+      if (config.outboxEnabled) {
+        dispatcher.start();
+        unsubscribe = storage.onOutboundCommitted(() => dispatcher.nudge());
+      }
       return { receiver, mllpPort };
     },
-    nudge: () => dispatcher.nudge(),
     async stop() {
+      unsubscribe?.();
       await mllp?.close();
       await dispatcher.stop();
     },

@@ -86,7 +86,7 @@ async function accessOf(c: SqlConn, type: string, id: string): Promise<string[]>
   return rows.map((x) => x.org);
 }
 
-function makeTx(c: SqlConn, lock: (key: string) => Promise<void>): StorageTx {
+function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => void): StorageTx {
   return {
     lock,
     async insertResource(resource, index) {
@@ -134,6 +134,7 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>): StorageTx {
       const rows = await c.all<{ id: number | string }>(
         `INSERT INTO outbox (destination, kind, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id`,
         [destination, kind, payload, at, at]);
+      queued();
       return Number(rows[0].id);
     },
   };
@@ -151,9 +152,20 @@ function toOutbox(r: OutboxRow): OutboxMessage {
 
 export function createSqlStorage(driver: Driver): Storage {
   const r = driver.read;
+  const outboundListeners = new Set<() => void>();
   return {
     dialect: driver.dialect,
-    transaction: (fn) => driver.transaction((c, lock) => fn(makeTx(c, lock))),
+    async transaction(fn) {
+      let queued = false;
+      const result = await driver.transaction((c, lock) => fn(makeTx(c, lock, () => { queued = true; })));
+      // Committed: whoever sends the outbox may start now rather than at its next poll.
+      if (queued) for (const listener of outboundListeners) listener();
+      return result;
+    },
+    onOutboundCommitted(listener) {
+      outboundListeners.add(listener);
+      return () => outboundListeners.delete(listener);
+    },
     readResource: (type: ResourceType, id: string) => readCurrent(r, type, id),
     async readVersion(type, id, versionId) {
       const rows = await r.all<Row>('SELECT res_type, id, version, last_updated, content FROM resource_versions WHERE res_type = ? AND id = ? AND version = ?', [type, id, versionId]);

@@ -115,6 +115,8 @@ export interface Storage {
    * message still carries that lease: false when it ran out and another claim took over (nothing changed).
    */
   markOutbound(id: number, result: { status: 'sent' | 'failed' | 'pending'; error?: string; nextAttemptAt?: string }, lease?: string): Promise<boolean>;
+  /** Calls `listener` after each commit of a transaction that enqueued outbound messages (in this process); returns an unsubscribe. */
+  onOutboundCommitted(listener: () => void): () => void;
   listOutbound(filter: { status?: OutboxMessage['status']; destination?: string; limit?: number }): Promise<OutboxMessage[]>;
   /** Deletes keys whose expiry has passed (jti replay entries, old HL7 ACKs); returns how many. */
   purgeExpiredKeys(now: string): Promise<number>;

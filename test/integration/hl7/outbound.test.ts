@@ -160,3 +160,30 @@ describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
     expect(field(late.received[0], 'RF1', 1)).toBe('A^Accepted^HL70283');
   }, 25_000);
 });
+
+describe('HL7 v2 return messages without polling', () => {
+  const epr = eprStandIn('AA');
+  let h: Hl7Server;
+  beforeAll(async () => {
+    // The dispatcher polls once at start and then only every 10 minutes: a delivery now is the commit's wake-up.
+    h = await startHl7Server('sqlite', { ESO_OUTBOX_ENABLED: 'true', ESO_OUTBOX_POLL_MS: '600000', ESO_EPR_ENDPOINTS: `RA7=127.0.0.1:${await epr.listen()}` });
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await epr.close();
+  });
+
+  it('when a change queues a message, then the dispatcher sends it at once rather than at its next poll', async () => {
+    const { text, requestId } = freshSample('v251');
+    expect(msa(await sendWithMedplum(h.mllpPort, text)).code).toBe('AA');
+    await new Promise((r) => setTimeout(r, 300)); // the dispatcher is asleep in its long poll by now
+    const sr = entries<ServiceRequest>((await h.as.RA7.get<Bundle>(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`${requestSystem('RA7')}|${requestId}`)}`)).body, 'ServiceRequest')[0];
+    const task = entries<Task>((await h.as.RA7.get<Bundle>(`/fhir/Task?focus=ServiceRequest/${sr.id}`)).body, 'Task')[0];
+    for (const change of [
+      (t: Task) => { t.status = 'received'; t.businessStatus = step('received'); },
+      (t: Task) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },
+    ]) expect((await changeTask(h.as.SGH01, task.id!, change)).status).toBe(200);
+    await until(() => epr.received.length >= 1, 20_000, 'the RRI^I12 without a poll');
+    expect(field(epr.received[0], 'MSH', 9)).toMatch(/^RRI\^I12/);
+  });
+});

@@ -124,6 +124,30 @@ describe.each(backends())('storage on %s', (backend) => {
     expect((await storage.claimOutbound(now, 30_000))?.id).toBe(ids[1]);
   });
 
+  it('when a transaction that queued a message commits, then the outbox listeners hear of it; not before, not on rollback, not for other writes', async () => {
+    const heard: string[] = [];
+    let inside = false;
+    const off = storage.onOutboundCommitted(() => heard.push(inside ? 'before commit' : 'after commit'));
+    try {
+      await storage.transaction(async (tx) => {
+        inside = true;
+        await tx.enqueueOutbound('epr-listen', 'RRI^I12', 'm');
+        inside = false;
+      });
+      expect(heard).toEqual(['after commit']);
+      await expect(storage.transaction(async (tx) => {
+        await tx.enqueueOutbound('epr-listen', 'RRI^I12', 'rolled back');
+        throw new Error('no');
+      })).rejects.toThrow('no');
+      await storage.transaction((tx) => tx.putKey('listen', 'k', 'v'));
+      expect(heard).toEqual(['after commit']);
+    } finally {
+      off();
+    }
+    await storage.transaction((tx) => tx.enqueueOutbound('epr-listen', 'RRI^I12', 'unheard'));
+    expect(heard).toHaveLength(1);
+  });
+
   it('when the database is checked, then it reports ok', async () => {
     expect(await storage.integrityCheck()).toBe('ok');
   });
