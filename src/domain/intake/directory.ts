@@ -31,9 +31,13 @@ export async function providerOrg(d: Directory, ods: string): Promise<Organizati
 
 /** The requesting organisation, created (ODS code only) when the caller is that organisation and it is new. */
 export async function requesterOrg(d: Directory, ods: string, mayCreate: boolean): Promise<Organization | undefined> {
+  // Almost always known: look first, and lock (then look again) only to create, so one
+  // organisation's requests do not queue behind each other on PostgreSQL.
+  const known = await orgByOds(d.reader, ods);
+  if (known || !mayCreate) return known;
   await d.tx.lock(identityLockKey('Organization', { value: ods }));
   const found = await orgByOds(d.reader, ods);
-  if (found || !mayCreate) return found;
+  if (found) return found;
   const { stored } = await d.repo.create<Organization>({ resourceType: 'Organization', active: true, identifier: [{ system: Systems.odsCode, value: ods }] });
   return stored.resource;
 }
