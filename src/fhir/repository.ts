@@ -7,7 +7,7 @@
 import type { Resource } from 'fhir/r4.js';
 import { conflict, notFound, preconditionFailed } from '../shared/outcomes.ts';
 import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
-import { parseSearch } from './search-parse.ts';
+import { parseSearch, queryParams } from './search-parse.ts';
 import { extractIndex } from './search-params.ts';
 
 /** Types whose instances belong to cases (tenancy applies); the rest is a shared directory. */
@@ -139,10 +139,11 @@ export class Repository {
     this.opts.validate(clean);
     return this.inTx(async (repo, tx) => {
       if (opts.ifNoneExist !== undefined) {
-        const params: Record<string, string[]> = {};
-        for (const [k, v] of new URLSearchParams(opts.ifNoneExist)) (params[k] ??= []).push(v);
-        await tx.lock(`if-none-exist:${resource.resourceType}:${opts.ifNoneExist}`);
-        const found = await repo.searchParams(resource.resourceType, params);
+        // Parsed before the lock: a malformed condition is a 400, and the lock names the parsed
+        // criteria (JSON-escaped), never raw text (PostgreSQL cannot take a NUL in a lock key).
+        const { query } = parseSearch(resource.resourceType, queryParams(new URLSearchParams(opts.ifNoneExist)), { strict: true, baseUrl: this.opts.baseUrl });
+        await tx.lock(`if-none-exist:${resource.resourceType}:${JSON.stringify(query.criteria)}`);
+        const found = await repo.search({ ...query, count: 2 });
         if (found.resources.length > 1) throw preconditionFailed(`If-None-Exist matched ${found.resources.length} resources`);
         if (found.resources.length === 1) return { stored: found.resources[0] as StoredResource<T>, created: false };
       }

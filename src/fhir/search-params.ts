@@ -75,7 +75,7 @@ export function isSupportedType(type: string): boolean {
 }
 
 export function searchParamsOf(type: string): SearchParamDef[] {
-  return DEFS[type] ?? [];
+  return Object.hasOwn(DEFS, type) ? DEFS[type] : [];
 }
 
 export function findSearchParam(type: string, code: string): SearchParamDef | undefined {

@@ -3,12 +3,22 @@
  * https://hl7.org/fhir/R4/search.html — unknown parameters are ignored (and left out of the
  * self link) unless `Prefer: handling=strict`, which makes them a 400.
  */
-import { badRequest } from '../shared/outcomes.ts';
+import { badRequest, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
 import type { DateComparison, SearchCriterion, SearchQuery } from '../storage/types.ts';
 import { dateRange } from './dates.ts';
 import { findSearchParam, normaliseString, referenceKey } from './search-params.ts';
 
 export type QueryParams = Record<string, string[]>;
+
+/**
+ * Query parameters by name, in an object without a prototype: a parameter named `__proto__`,
+ * `constructor` or `toString` is only a name (an unknown one, ignored or refused like any other).
+ */
+export function queryParams(pairs: Iterable<[string, string]> = []): QueryParams {
+  const out: QueryParams = Object.create(null) as QueryParams;
+  for (const [k, v] of pairs) (out[k] ??= []).push(v);
+  return out;
+}
 
 export interface ParsedSearch {
   query: SearchQuery;
@@ -22,6 +32,10 @@ export interface ParsedSearch {
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
+/** Parameters one search may AND together: each is a join, and the SQL planners' cost grows steeply with them. */
+export const MAX_CRITERIA = 20;
+/** Values one search may hold in all (OR lists included): each is a bound SQL parameter, and drivers cap those. */
+export const MAX_VALUES = 1000;
 const DATE_PREFIXES = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'sa', 'eb'] as const;
 const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_format', '_pretty', '_summary', '_elements']);
 
@@ -31,6 +45,13 @@ function parseDate(param: string, raw: string): DateComparison {
   const range = dateRange(value);
   if (!range) throw badRequest(`Invalid date '${raw}' for search parameter ${param}`, param);
   return { prefix, ...range };
+}
+
+const tooCostly = (diagnostics: string, expression: string) => new OperationOutcomeError(outcome('too-costly', diagnostics, expression), 400);
+
+function valueCount(c: SearchCriterion): number {
+  if (c.kind === 'lastUpdated' || c.kind === 'date') return c.comparisons.length;
+  return c.kind === 'org' ? c.orgs.length : c.values.length;
 }
 
 function parseInteger(name: string, raw: string, min: number, max: number): number {
@@ -83,6 +104,7 @@ export function parseSearch(type: string, params: QueryParams, opts: { strict: b
   let offset = 0;
   let sort: SearchQuery['sort'];
   let total: SearchQuery['total'] = 'none';
+  let values = 0;
   for (const [key, rawValues] of Object.entries(params)) {
     for (const raw of rawValues) {
       if (RESULT_PARAMS.has(key)) {
@@ -104,7 +126,8 @@ export function parseSearch(type: string, params: QueryParams, opts: { strict: b
             if (opts.strict) throw badRequest(`Unsupported ${key} '${raw}'`, key);
             continue;
           }
-          (key === '_include' ? includes : revIncludes).push([src, param]);
+          const list = key === '_include' ? includes : revIncludes;
+          if (!list.some(([s, p]) => s === src && p === param)) list.push([src, param]);
         } else continue; // _format, _pretty, _elements: handled by the HTTP layer or ignored
         used.push([key, raw]);
         continue;
@@ -115,8 +138,13 @@ export function parseSearch(type: string, params: QueryParams, opts: { strict: b
         if (opts.strict) throw badRequest(`Unknown search parameter '${key}' for ${type}`, key);
         continue;
       }
+      // No stored value holds U+0000 (validation refuses control characters), and PostgreSQL text cannot carry it.
+      if (raw.includes('\u0000')) throw badRequest(`The value of search parameter ${name} contains a NUL character`, key);
       criteria.push(c);
       used.push([key, raw]);
+      values += valueCount(c);
+      if (criteria.length > MAX_CRITERIA) throw tooCostly(`A search may combine at most ${MAX_CRITERIA} parameters`, key);
+      if (values > MAX_VALUES) throw tooCostly(`A search may hold at most ${MAX_VALUES} values in all`, key);
     }
   }
   return { query: { type: type as SearchQuery['type'], criteria, sort, count, offset, total }, includes, revIncludes, used };

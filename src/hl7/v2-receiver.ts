@@ -8,7 +8,7 @@ import type { Actor, SubmitEsoRequest } from '../domain/ports.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
 import type { Storage } from '../storage/types.ts';
 import { buildAck, newControlId, type AckCode, type AckError, type AckIdentity } from './ack.ts';
-import { readHeader, type ReceivedHeader } from './er7.ts';
+import { DEFAULT_SEPARATORS, escapeEr7, readHeader, unescapeEr7, type ReceivedHeader, type Separators } from './er7.ts';
 import { silentLogger, type Hl7Logger } from './hl7-logger.ts';
 import { locateTarget } from './mapping-engine.ts';
 import { refI12ToRequest } from './ref-i12-to-request.ts';
@@ -60,7 +60,7 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
   const log = o.logger ?? silentLogger;
   const processingIds = (o.acceptProcessingIds ?? ['P']).map((p) => p.toUpperCase());
   const ackOf = (received: ReceivedHeader | undefined, code: AckCode, errors: AckError[], enhanced: boolean) =>
-    buildAck({ received, code, errors, ours: o.facility, enhanced, now: o.now?.(), controlId: (o.newControlId ?? newControlId)() });
+    buildAck({ received: inOurSeparators(received), code, errors, ours: o.facility, enhanced, now: o.now?.(), controlId: (o.newControlId ?? newControlId)() });
   const ar = (code: number, text: string, field?: number, component?: number): Outcome => ({
     code: 'AR',
     errors: [{ code, text, location: field === undefined ? undefined : { segment: 'MSH', sequence: 1, field, component } }],
@@ -96,6 +96,8 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
   async function process(h: ReceivedHeader, text: string, opts: HandleOptions, enhanced: boolean): Promise<Outcome> {
     const rejected = await checkHeader(h, opts);
     if (rejected) return rejected;
+    // U+0000 is never HL7 data (binary content travels encoded), and PostgreSQL text cannot hold it.
+    if (text.includes('\u0000')) return { code: 'AR', errors: [{ code: 102, text: 'The message contains a NUL character' }] };
     const sender = h.get(4)!.toUpperCase();
     const key = `${sender}|${h.get(10)}`;
     // A repeated MSH-10 from the same sender gets the same ACK and creates nothing.
@@ -194,6 +196,18 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
       return ackOf(h, enhanced ? 'CR' : 'AR', [{ code: 207, text: `The message exceeds the maximum size of ${maxBytes} bytes` }], enhanced);
     },
   };
+}
+
+/**
+ * The header as if it had been sent with our separators, for the ACK that echoes its fields: a
+ * sender's own delimiters leave its values unescaped where ours are delimiters (a `|` in MSH-3
+ * under `#^~\\&` would otherwise add fields to the ACK's MSH).
+ */
+function inOurSeparators(h: ReceivedHeader | undefined): ReceivedHeader | undefined {
+  const chars = (s: Separators) => `${s.field}${s.component}${s.repetition}${s.escape}${s.subComponent}`;
+  if (!h || chars(h.separators) === chars(DEFAULT_SEPARATORS)) return h;
+  const raw = h.raw.map((f) => f?.map((rep) => rep.map((component) => component.map((leaf) => escapeEr7(unescapeEr7(leaf, h.separators))))));
+  return { separators: DEFAULT_SEPARATORS, raw, get: h.get };
 }
 
 /** FHIR issue type → table 0357. */

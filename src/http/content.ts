@@ -10,7 +10,7 @@ const FORMAT_ALIASES: Record<string, string> = { json: 'application/fhir+json', 
 export function responseType(req: Request): string {
   const format = typeof req.query._format === 'string' ? req.query._format : undefined;
   if (format !== undefined) {
-    const t = FORMAT_ALIASES[format];
+    const t = Object.hasOwn(FORMAT_ALIASES, format) ? FORMAT_ALIASES[format] : undefined;
     if (!t) throw new OperationOutcomeError(outcome('not-supported', `_format ${format} is not supported: this server speaks FHIR JSON`), 406);
     return t;
   }

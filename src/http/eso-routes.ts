@@ -7,7 +7,7 @@ import type { DomainWiring } from '../domain/index.ts';
 import type { Actor } from '../domain/ports.ts';
 import { renderTimelineHtml } from '../domain/timeline/html.ts';
 import type { Repository } from '../fhir/repository.ts';
-import { notFound, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
+import { badRequest, notFound, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
 
 export interface EsoRouteDeps {
   domain: DomainWiring;
@@ -36,6 +36,23 @@ function requireJson(req: Request): void {
   }
 }
 
+/** True when a key or string anywhere in a parsed JSON body holds U+0000. Iterative: any depth. */
+function holdsNul(body: unknown): boolean {
+  const stack: unknown[] = [body];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}
+
 /** True when the client prefers an HTML page (a browser) over JSON. */
 function wantsHtml(req: Request): boolean {
   const accept = String(req.headers.accept ?? '');
@@ -51,6 +68,8 @@ export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
   // 201 + { created, task, serviceRequest } for a new case; 200 with the same body on a replay.
   app.post('/eso/requests', async (req, res) => {
     requireJson(req);
+    // No field of a request may hold U+0000 (and PostgreSQL text cannot): refused before intake looks anything up.
+    if (holdsNul(req.body)) throw badRequest('The request holds a NUL character (U+0000)');
     const result = await deps.domain.submit(req.body, deps.actorOf(res));
     const status = result.created ? 201 : 200;
     await deps.audit?.(res, { operation: 'eso-request', status, entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });

@@ -3,14 +3,12 @@ import express, { type Request, type Response, type Router } from 'express';
 import { handleFhir } from '../rest/router.ts';
 import type { FhirContext, Interaction } from '../rest/types.ts';
 import type { Bundle, Resource } from 'fhir/r4.js';
-import type { QueryParams } from '../fhir/search-parse.ts';
+import { queryParams, type QueryParams } from '../fhir/search-parse.ts';
 import { applyPrefer, requireJsonBody, responseType, sendResource } from './content.ts';
 
 export function queryOf(req: Request): QueryParams {
-  const out: QueryParams = {};
   const qs = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
-  for (const [k, v] of new URLSearchParams(qs)) (out[k] ??= []).push(v);
-  return out;
+  return queryParams(new URLSearchParams(qs));
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT']);

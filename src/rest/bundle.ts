@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4.js';
 import { isSupportedType } from '../fhir/search-params.ts';
+import { queryParams } from '../fhir/search-parse.ts';
 import { badRequest, isOutcomeError, outcome } from '../shared/outcomes.ts';
 import { versionHeaders } from './headers.ts';
 import type { FhirContext, FhirRequest, FhirResponse } from './types.ts';
@@ -22,8 +23,7 @@ function parseEntry(e: BundleEntry, i: number): Parsed {
     throw badRequest(`Entry ${i} needs request.method and request.url`, where);
   }
   const [pathPart, qs] = e.request.url.replace(/^\/+/, '').split('?', 2);
-  const query: Record<string, string[]> = {};
-  for (const [k, v] of new URLSearchParams(qs ?? '')) (query[k] ??= []).push(v);
+  const query = queryParams(new URLSearchParams(qs ?? ''));
   return { method: e.request.method, path: pathPart.split('/').filter(Boolean), query, ifMatch: e.request.ifMatch, ifNoneExist: e.request.ifNoneExist };
 }
 

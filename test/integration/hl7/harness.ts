@@ -14,7 +14,7 @@ import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import type { Bundle, Organization } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
-import { clientsFileIn, getToken, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
+import { clientsFileIn, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { party, type Party, type Reply } from '../eso/harness.ts';
 import type { ResourceType, Storage } from '../../../src/storage/types.ts';
