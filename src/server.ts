@@ -15,6 +15,7 @@ import type { Actor, SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { adminRoutes } from './http/admin-routes.ts';
+import { answerClientError } from './http/client-error.ts';
 import { esoRoutes } from './http/eso-routes.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
@@ -105,6 +106,7 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
     errorAudit: security.auditErrors,
   });
   const server: Server = createServer(app);
+  server.on('clientError', answerClientError);
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   await new Promise<void>((resolve, reject) => {

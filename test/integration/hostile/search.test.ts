@@ -5,6 +5,7 @@
  * with and without `Prefer: handling=strict`; and malformed paths. Never a 5xx or a hang; a 4xx
  * carries an OperationOutcome; a 200 is a searchset Bundle; searching stores nothing.
  */
+import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { searchParamsOf } from '../../../src/fhir/search-params.ts';
@@ -157,9 +158,26 @@ describe.each(backends())('hostile search on %s', (backend) => {
 
   it('when the query string is larger than the HTTP parser takes, then the service refuses it with a 4xx and keeps answering', async () => {
     const a = await send(`${server.fhir}/Patient?name=${'x'.repeat(20_000)}`, { headers: { accept: 'application/fhir+json' } });
-    // Node's HTTP parser answers 431 itself (header limit 16 KB), before any of the service runs.
+    // Node's HTTP parser refuses it (16 KB of headers) before Express runs; still an OperationOutcome.
     expect(a.status).toBe(431);
+    expectOperationOutcome(a);
     await stored.check(true);
+  });
+
+  it('when the request is not HTTP at all, then the answer is a 400 OperationOutcome and the connection closes', async () => {
+    const { hostname: host, port } = new URL(server.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ host, port: Number(port) }, () => socket.write('GARBAGE \u0001 / NOT-HTTP\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d) => { text += String(d); });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer')));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { resourceType: string; issue: { code: string }[] };
+    expect(body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'invalid' }] });
+    await expectAlive(server.url);
   });
 
   it('when a search ANDs hundreds of parameters or ORs tens of thousands of values, then it is refused with 400 too-costly before any query runs (no hang)', async () => {
