@@ -39,6 +39,18 @@ async function writeIndex(c: SqlConn, type: string, id: string, at: string, inde
 
 const DRIVER_CAP = 2_000;
 
+/** What a partial write would leave behind: each query counts rows that break one invariant. */
+const LOGICAL_CHECKS: [string, string][] = [
+  ['resources without their current version', `SELECT count(*) AS n FROM resources r WHERE NOT EXISTS
+     (SELECT 1 FROM resource_versions v WHERE v.res_type = r.res_type AND v.id = r.id AND v.version = r.version)`],
+  ['versions newer than their resource', `SELECT count(*) AS n FROM resource_versions v JOIN resources r
+     ON r.res_type = v.res_type AND r.id = v.id WHERE v.version > r.version`],
+  ['search index rows without their resource', `SELECT count(*) AS n FROM search_index s WHERE NOT EXISTS
+     (SELECT 1 FROM resources r WHERE r.res_type = s.res_type AND r.id = s.id)`],
+  ['search index rows of an older version', `SELECT count(*) AS n FROM search_index s JOIN resources r
+     ON r.res_type = s.res_type AND r.id = s.id WHERE s.last_updated <> r.last_updated`],
+];
+
 /**
  * With several candidate drivers, drive from the one with the fewest index rows. Each is counted
  * only up to the best count so far (references first: they are usually the most selective), so
@@ -218,7 +230,16 @@ export function createSqlStorage(driver: Driver): Storage {
     async ping() {
       await r.all('SELECT 1 AS one');
     },
-    integrityCheck: () => driver.integrityCheck(),
+    async integrityCheck() {
+      const physical = await driver.integrityCheck();
+      if (physical !== 'ok') return physical;
+      const problems: string[] = [];
+      for (const [what, sql] of LOGICAL_CHECKS) {
+        const [row] = await r.all<{ n: number | string }>(sql);
+        if (Number(row.n) > 0) problems.push(`${row.n} ${what}`);
+      }
+      return problems.length ? problems.join('; ') : 'ok';
+    },
     close: () => driver.close(),
   };
 }

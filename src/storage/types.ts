@@ -121,7 +121,7 @@ export interface Storage {
   /** Deletes keys whose expiry has passed (jti replay entries, old HL7 ACKs); returns how many. */
   purgeExpiredKeys(now: string): Promise<number>;
   ping(): Promise<void>;
-  /** Database integrity check (SQLite PRAGMA integrity_check; PostgreSQL: a catalog query). */
+  /** 'ok' or the problems: SQLite's PRAGMA integrity_check, then on both backends the invariants a partial write would break. */
   integrityCheck(): Promise<string>;
   close(): Promise<void>;
 }

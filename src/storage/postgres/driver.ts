@@ -48,12 +48,9 @@ export function openPostgres(url: string): Driver {
       await pool.query(sql);
     },
     async integrityCheck() {
-      // No page checksums to walk here: check the schema is there and every current row has its version.
-      const r = await pool.query(
-        `SELECT count(*)::int AS n FROM resources r WHERE NOT EXISTS
-           (SELECT 1 FROM resource_versions v WHERE v.res_type = r.res_type AND v.id = r.id AND v.version = r.version)`,
-      );
-      return r.rows[0].n === 0 ? 'ok' : `${r.rows[0].n} resources without their current version`;
+      // No page checksums to walk here: the logical checks (sql-storage.ts) do the work.
+      await pool.query('SELECT 1');
+      return 'ok';
     },
     async close() {
       await pool.end();

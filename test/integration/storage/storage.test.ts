@@ -2,7 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from 'fhir/r4.js';
 import { extractIndex } from '../../../src/fhir/search-params.ts';
+import { join } from 'node:path';
+import { migrate } from '../../../src/storage/migrations.ts';
 import { openStorage } from '../../../src/storage/open.ts';
+import { openPostgres } from '../../../src/storage/postgres/driver.ts';
+import { createSqlStorage } from '../../../src/storage/sql-storage.ts';
+import { openSqlite } from '../../../src/storage/sqlite/driver.ts';
 import type { Storage } from '../../../src/storage/types.ts';
 import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
 
@@ -150,5 +155,30 @@ describe.each(backends())('storage on %s', (backend) => {
 
   it('when the database is checked, then it reports ok', async () => {
     expect(await storage.integrityCheck()).toBe('ok');
+  });
+});
+
+describe.each(backends())('the integrity check on %s', (backend) => {
+  it('when a write was left half done (an index row without its resource, a resource ahead of its history, a stale index), then it names each problem', async () => {
+    const env = await backendEnv(backend);
+    const driver = backend === 'postgres' ? openPostgres(env.env.DATABASE_URL) : openSqlite(join(env.dataDir, 'eso-bridge.sqlite'));
+    try {
+      await migrate(driver);
+      const storage = createSqlStorage(driver);
+      const t = task('o1', 'requested');
+      const stored = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+      const other = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+      expect(await storage.integrityCheck()).toBe('ok');
+      await driver.exec(`INSERT INTO search_index (res_type, id, param, sys, val, last_updated) VALUES ('Task', 'gone', 'status', NULL, 'requested', '2026-01-01T00:00:00.000Z')`);
+      await driver.exec(`UPDATE resources SET version = 2 WHERE id = '${stored.resource.id}'`);
+      await driver.exec(`UPDATE resources SET last_updated = '2030-01-01T00:00:00.000Z' WHERE id = '${other.resource.id}'`);
+      const report = await storage.integrityCheck();
+      expect(report).toMatch(/1 resources without their current version/);
+      expect(report).toMatch(/1 search index rows without their resource/);
+      expect(report).toMatch(/search index rows of an older version/);
+    } finally {
+      await driver.close();
+      await env.cleanup();
+    }
   });
 });
