@@ -1,7 +1,8 @@
 /**
  * npm run test:crash [-- --kills N] [--backend sqlite|postgres|both] [--seed N]
  *
- * Starts eso-bridge as a child process, drives writes over HTTP (POST /eso/requests, Task moves
+ * First kills the service three times while it starts on the empty database (loading, opening,
+ * migrating). Then starts eso-bridge as a child process, drives writes over HTTP (POST /eso/requests, Task moves
  * that enqueue RRI^I12/ORU^R01) and MLLP (REF^I12), kills it with SIGKILL at seeded random points,
  * restarts it on the same data, and at the end checks from storage that every acknowledged write
  * (2xx, AA) is there exactly once, no partial transaction is visible (acknowledged or not), the
@@ -53,6 +54,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const fmt = (o: Record<string, number | string>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
 
+/** Kills while starting, before the rounds: this long (seeded) after the spawn (ms). */
+const START_KILLS = 3;
+const START_KILL_MS = [300, 4000] as const;
+
+/** Starts the service and SIGKILLs it `afterMs` later, whether or not it is listening by then. */
+async function killDuringStart(env: Record<string, string>, afterMs: number): Promise<'before listening' | 'after listening'> {
+  try {
+    // startService SIGKILLs the child itself when it is not listening within the time limit.
+    const svc = await startService(env, { timeoutMs: afterMs });
+    await svc.kill();
+    return 'after listening';
+  } catch {
+    await sleep(300); // the killed child releases its ports
+    return 'before listening';
+  }
+}
+
 interface BackendResult { backend: Backend; ok: boolean; summary: string }
 
 async function runBackend(backend: Backend, kills: number, seed: number): Promise<BackendResult> {
@@ -98,6 +116,14 @@ async function runBackend(backend: Backend, kills: number, seed: number): Promis
   let as: Record<string, Client> = {};
   try {
     log(`crash[${backend}]: ${kills} kills, seed ${seed}, data ${backend === 'postgres' ? world.env.DATABASE_URL : world.dataDir}`);
+    // First, SIGKILLs while the service starts on the empty database (loading, opening, migrating):
+    // a start cut short must leave a database the next start opens and migrates.
+    const duringStart: string[] = [];
+    for (let i = 0; i < START_KILLS; i++) {
+      const after = Math.round(START_KILL_MS[0] + random() * (START_KILL_MS[1] - START_KILL_MS[0]));
+      duringStart.push(`${after} ms: ${await killDuringStart(env, after)}`);
+    }
+    log(`crash[${backend}]: ${START_KILLS} kills while starting (${duringStart.join(', ')})`);
     for (let round = 1; round <= kills; round++) {
       // Now and then the EPR is down for a round: messages wait (backoff) and must go later.
       const wantUp = random() >= 0.15;
