@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
-import type { Bundle, Organization } from 'fhir/r4.js';
+import type { Bundle, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
 import { clientsFileIn, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { party, type Party, type Reply } from '../eso/harness.ts';
+import { entries, party, type Party, type Reply } from '../eso/harness.ts';
 import type { ResourceType, Storage } from '../../../src/storage/types.ts';
 import { field, fixture, sample, setField } from '../../unit/hl7/samples.ts';
 
@@ -226,4 +226,27 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/**
+ * Sends the sample (fresh ids) over MLLP (v2.3 raw, to see its CA then AA; the others with
+ * Medplum's client), requires AA, and returns the case as its requester sees it.
+ */
+export async function newCaseOverMllp(h: Hl7Server, name: SampleName): Promise<{ task: Task; sr: ServiceRequest; requestId: string }> {
+  const { text, requestId } = freshSample(name);
+  let codes: string[];
+  if (name === 'v23') {
+    const peer = await rawMllp(h.mllpPort);
+    await peer.write(frame(text));
+    codes = (await peer.waitFor(2)).map((a) => msa(a).code);
+    await peer.close();
+  } else {
+    codes = [msa(await sendWithMedplum(h.mllpPort, text)).code];
+  }
+  if (codes.at(-1) !== 'AA' || (name === 'v23' && codes[0] !== 'CA')) throw new Error(`new case over MLLP answered ${codes.join(', ')}`);
+  const who = h.as[SAMPLES[name].requester];
+  const sr = entries<ServiceRequest>((await who.get<Bundle>(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`${requestSystem(SAMPLES[name].requester)}|${requestId}`)}`)).body, 'ServiceRequest')[0];
+  const task = entries<Task>((await who.get<Bundle>(`/fhir/Task?focus=ServiceRequest/${sr.id}`)).body, 'Task')[0];
+  if (!sr || !task) throw new Error('new case over MLLP: its ServiceRequest or Task is not there');
+  return { task, sr, requestId };
 }

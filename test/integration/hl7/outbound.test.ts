@@ -4,14 +4,14 @@
  * Medplum's Hl7Connection, receives RRI^I12 and ORU^R01 in order. An EPR that refuses (AE) and
  * one that is down at first, with what GET /admin/outbox shows for each.
  */
-import type { Bundle, DiagnosticReport, ServiceRequest, Task } from 'fhir/r4.js';
+import type { DiagnosticReport, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
-import { changeTask, declaration, entries, report, step, type Party } from '../eso/harness.ts';
+import { changeTask, declaration, report, step, type Party } from '../eso/harness.ts';
 import type { OutboxView } from '../../../src/http/admin-routes.ts';
 import {
-  closedPort, eprStandIn, field, frame, freshSample, msa, rawMllp, requestSystem, SAMPLES, segmentsOf, sendWithMedplum, startHl7Server,
-  until, type Hl7Party, type Hl7Server, type SampleName,
+  closedPort, eprStandIn, field, newCaseOverMllp, SAMPLES, segmentsOf, startHl7Server,
+  until, type Hl7Party, type Hl7Server,
 } from './harness.ts';
 
 describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
@@ -35,23 +35,6 @@ describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
     await Promise.all([accepting.close(), refusing.close(), late.close()]);
   });
 
-  /** Sends the sample (fresh ids) over MLLP and returns the case as the requester sees it. */
-  async function newCaseOverMllp(name: SampleName): Promise<{ task: Task; sr: ServiceRequest; requestId: string }> {
-    const { text, requestId } = freshSample(name);
-    if (name === 'v23') {
-      const peer = await rawMllp(h.mllpPort);
-      await peer.write(frame(text));
-      expect((await peer.waitFor(2)).map((a) => msa(a).code)).toEqual(['CA', 'AA']);
-      await peer.close();
-    } else {
-      expect(msa(await sendWithMedplum(h.mllpPort, text)).code).toBe('AA');
-    }
-    const who = h.as[SAMPLES[name].requester];
-    const sr = entries<ServiceRequest>((await who.get<Bundle>(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`${requestSystem(SAMPLES[name].requester)}|${requestId}`)}`)).body, 'ServiceRequest')[0];
-    const task = entries<Task>((await who.get<Bundle>(`/fhir/Task?focus=ServiceRequest/${sr.id}`)).body, 'Task')[0];
-    return { task, sr, requestId };
-  }
-
   async function move(who: Party, taskId: string, change: (t: Task) => void): Promise<void> {
     const r = await changeTask(who, taskId, change);
     if (r.status !== 200) throw new Error(`move: ${r.status} ${JSON.stringify(r.body)}`);
@@ -71,7 +54,7 @@ describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
 
   it('when the provider accepts and then completes with a report, then the requester EPR receives RRI^I12 (accepted), RRI^I12 and ORU^R01 (report) in that order, and the outbox shows them sent', async () => {
     const provider = h.as.SGH01;
-    const { task, sr, requestId } = await newCaseOverMllp('v251');
+    const { task, sr, requestId } = await newCaseOverMllp(h, 'v251');
     const nhs = SAMPLES.v251.nhsNumber;
     await accept(provider, task.id!);
     await until(() => accepting.received.length >= 1, 10_000, 'the RRI^I12 for accepted');
@@ -127,7 +110,7 @@ describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
   });
 
   it("when the requester's EPR answers AE, then the message is failed, not resent, and its error is visible in the outbox", async () => {
-    const { task } = await newCaseOverMllp('v24');
+    const { task } = await newCaseOverMllp(h, 'v24');
     await accept(h.as.RJ101, task.id!);
     let failed: OutboxView[] = [];
     await until(async () => (failed = await outbox(h.as.RGT, '?status=failed')).length >= 1, 10_000, 'the failed message');
@@ -140,7 +123,7 @@ describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
   });
 
   it("when the requester's EPR is down at first, then the message stays pending with its attempts and error, and is delivered once the EPR is up", async () => {
-    const { task, requestId } = await newCaseOverMllp('v23');
+    const { task, requestId } = await newCaseOverMllp(h, 'v23');
     await accept(h.as.RYJ01, task.id!);
     let pending: OutboxView[] = [];
     await until(async () => (pending = await outbox(h.as.RTH, '?status=pending')).some((m) => m.attempts >= 1 && m.lastError !== null), 10_000, 'a failed attempt');
@@ -174,11 +157,8 @@ describe('HL7 v2 return messages without polling', () => {
   });
 
   it('when a change queues a message, then the dispatcher sends it at once rather than at its next poll', async () => {
-    const { text, requestId } = freshSample('v251');
-    expect(msa(await sendWithMedplum(h.mllpPort, text)).code).toBe('AA');
+    const { task } = await newCaseOverMllp(h, 'v251');
     await new Promise((r) => setTimeout(r, 300)); // the dispatcher is asleep in its long poll by now
-    const sr = entries<ServiceRequest>((await h.as.RA7.get<Bundle>(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`${requestSystem('RA7')}|${requestId}`)}`)).body, 'ServiceRequest')[0];
-    const task = entries<Task>((await h.as.RA7.get<Bundle>(`/fhir/Task?focus=ServiceRequest/${sr.id}`)).body, 'Task')[0];
     for (const change of [
       (t: Task) => { t.status = 'received'; t.businessStatus = step('received'); },
       (t: Task) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },

@@ -15,7 +15,7 @@ import { openStorage } from '../../../src/storage/open.ts';
 import type { Storage } from '../../../src/storage/types.ts';
 import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
 import { until } from '../hl7/harness.ts';
-import { scriptedEpr } from './scripted-epr.ts';
+import { scriptedEpr } from '../../helpers/epr-stand-in.ts';
 
 const LEASE_MS = 2000;
 const ENDPOINTS = { RA7: { host: '127.0.0.1', port: 9 } };

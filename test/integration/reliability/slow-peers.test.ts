@@ -21,19 +21,19 @@ import type net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bundle, ServiceRequest, Task } from 'fhir/r4.js';
+import type { Bundle, Task } from 'fhir/r4.js';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxView } from '../../../src/http/admin-routes.ts';
 import { signClientAssertion } from '../../../src/auth/client-assertion.ts';
 import { clientsFileIn, fhirFetch, getToken, postTokenRequest, registerClient } from '../../helpers/auth.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { changeTask, declaration, entries, step, type Party } from '../eso/harness.ts';
+import { changeTask, declaration, step, type Party } from '../eso/harness.ts';
 import {
-  closedPort, frame, freshSample, msa, rawMllp, requestSystem, SAMPLES, sendWithMedplum, startHl7Server, until,
+  closedPort, newCaseOverMllp, SAMPLES, startHl7Server, until,
   type Hl7Party, type Hl7Server, type SampleName,
 } from '../hl7/harness.ts';
-import { scriptedEpr, type EprStep } from './scripted-epr.ts';
+import { scriptedEpr, type EprStep } from '../../helpers/epr-stand-in.ts';
 
 const ANSWER_TIMEOUT_MS = 1000;
 const BACKOFF_BASE_MS = 300;
@@ -72,23 +72,6 @@ describe.each(['sqlite'] as const)('slow and dead EPRs on %s', (backend) => {
     await Promise.all(Object.values(epr).map((e) => e.close()));
   });
 
-  /** Sends the sample (fresh ids) over MLLP, expects AA, and returns the case as the requester sees it. */
-  async function newCaseOverMllp(name: SampleName): Promise<{ task: Task; sr: ServiceRequest }> {
-    const { text, requestId } = freshSample(name);
-    if (name === 'v23') {
-      const peer = await rawMllp(h.mllpPort);
-      await peer.write(frame(text));
-      expect((await peer.waitFor(2)).map((a) => msa(a).code)).toEqual(['CA', 'AA']);
-      await peer.close();
-    } else {
-      expect(msa(await sendWithMedplum(h.mllpPort, text)).code).toBe('AA');
-    }
-    const who = h.as[SAMPLES[name].requester];
-    const sr = entries<ServiceRequest>((await who.get<Bundle>(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`${requestSystem(SAMPLES[name].requester)}|${requestId}`)}`)).body, 'ServiceRequest')[0];
-    const task = entries<Task>((await who.get<Bundle>(`/fhir/Task?focus=ServiceRequest/${sr.id}`)).body, 'Task')[0];
-    return { task, sr };
-  }
-
   async function move(who: Party, taskId: string, change: (t: Task) => void): Promise<void> {
     const r = await changeTask(who, taskId, change);
     if (r.status !== 200) throw new Error(`move: ${r.status} ${JSON.stringify(r.body)}`);
@@ -111,7 +94,7 @@ describe.each(['sqlite'] as const)('slow and dead EPRs on %s', (backend) => {
   async function queueAccepted(sample: SampleName): Promise<{ id: number; task: Task }> {
     const requester = h.as[SAMPLES[sample].requester];
     const before = Math.max(0, ...(await outbox(requester)).map((m) => m.id));
-    const { task } = await newCaseOverMllp(sample);
+    const { task } = await newCaseOverMllp(h, sample);
     await accept(h.as[SAMPLES[sample].provider], task.id!);
     const queued = (await outbox(requester)).filter((m) => m.id > before);
     expect(queued.map((m) => m.kind)).toEqual(['hl7v2:RRI^I12']);
