@@ -62,7 +62,20 @@ async function caseEvent(reader: Reader, task: Task, kind: CaseEvent['kind']): P
   return event;
 }
 
-/** After a Task write: its Provenance, the case grants (on create) and the case event. */
+/** The ESO request's status once its Task ends (FHIR request-status): done, or ended early. */
+const REQUEST_STATUS_OF_ENDED_TASK: Partial<Record<Task['status'], ServiceRequest['status']>> = {
+  completed: 'completed', rejected: 'revoked', cancelled: 'revoked', failed: 'revoked',
+};
+
+/** The request follows its ESO Task to the end, written by the system (either side may end the Task). */
+async function followTask(task: Task, previous: Task | undefined, repo: Repository, reader: Reader): Promise<void> {
+  const status = REQUEST_STATUS_OF_ENDED_TASK[task.status];
+  if (!status || previous?.status === task.status || isTransferOffer(task)) return;
+  const sr = await reader.ref<ServiceRequest>(task.focus);
+  if (sr?.resourceType === 'ServiceRequest' && sr.status !== status) await repo.asSystem().update({ ...sr, status });
+}
+
+/** After a Task write: its Provenance, the case grants (on create), the case event and the request's status. */
 async function afterTaskWrite(stored: StoredResource<Task>, previous: Task | undefined, repo: Repository, tx: StorageTx, sink?: CaseEventSink): Promise<void> {
   const reader = Reader.ofRepo(repo);
   const task = stored.resource;
@@ -80,6 +93,7 @@ async function afterTaskWrite(stored: StoredResource<Task>, previous: Task | und
     const event = await caseEvent(reader, task, task.status as CaseEvent['kind']);
     if (event) await sink.onCaseEvent(tx, event);
   }
+  await followTask(task, previous, repo, reader);
 }
 
 /** The domain's WriteHook; `caseEvents` is told of accepted/rejected/completed/cancelled in the same transaction. */

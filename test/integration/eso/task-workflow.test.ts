@@ -28,20 +28,25 @@ describe('ESO Task workflow', () => {
   });
 
   it('when the requester cancels after the work started, then 409: cancelling is only before in-progress', async () => {
-    const { task } = await newCase(s);
+    const { task, serviceRequest } = await newCase(s);
     await startWork(s, task.id!);
     const res = await changeTask(s.as.requester, task.id!, (t) => { t.status = 'cancelled'; t.businessStatus = step('withdrawn'); });
     expect(res.status).toBe(409);
+    expect((await s.as.requester.get(`/fhir/ServiceRequest/${serviceRequest.id}`)).body.status).toBe('active'); // a refused move changes nothing
   });
 
-  it('when the provider declines without a reason, then 422; with one, the case is rejected', async () => {
-    const { task } = await newCase(s);
+  it('when the provider declines without a reason, then 422; with one, the case is rejected and its request revoked', async () => {
+    const { task, serviceRequest } = await newCase(s);
     const bare = await changeTask(s.as.provider, task.id!, (t) => { t.status = 'rejected'; t.businessStatus = step('declined'); });
     expect(bare.status).toBe(422);
     const reasoned = await changeTask(s.as.provider, task.id!, (t) => {
       t.status = 'rejected'; t.businessStatus = step('declined'); t.statusReason = { text: 'Outside our specialty; we suggest a metabolic team' };
     });
     expect(reasoned.status).toBe(200);
+    // The declined request is ended, written by the system; still the requester's own to read.
+    const request = await s.as.requester.get(`/fhir/ServiceRequest/${serviceRequest.id}`);
+    expect(request.body.status).toBe('revoked');
+    expect(request.body.meta.versionId).toBe('2');
     const texts = (await s.as.requester.get(`/eso/cases/${task.id}/timeline`)).body.events.map((e: { text: string }) => e.text);
     expect(texts.at(-1)).toBe("Paediatric Neurology, Northern Children's Trust declined to give a second opinion. Reason: Outside our specialty; we suggest a metabolic team");
   });

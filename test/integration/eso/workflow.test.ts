@@ -28,6 +28,8 @@ describe.each(backends())('ESO workflow on %s', (backend) => {
     });
     expect(done.status).toBe(200);
     expectValidR4(done.body);
+    const finished = await s.as.requester.get(`/fhir/ServiceRequest/${sr.id}`);
+    expect(finished.body.status).toBe('completed'); // the request follows its Task to the end
 
     // The treating team goes through the opinion with the family and records that it shared the report.
     expect((await changeTask(s.as.requester, task.id!, (t) => { t.businessStatus = step('discussed-with-family'); })).status).toBe(200);
@@ -88,6 +90,7 @@ describe.each(backends())('ESO workflow on %s', (backend) => {
       t.statusReason = { text: 'The family have decided not to go ahead' };
     });
     expect(cancelled.status).toBe(200);
+    expect((await s.as.requester.get(`/fhir/ServiceRequest/${sr.id}`)).body.status).toBe('revoked');
     const late = await changeTask(s.as.provider, task.id!, (t) => { t.status = 'received'; t.businessStatus = step('received'); });
     expect(late.status).toBe(409);
     expect(late.body.issue[0].diagnostics).toContain("is 'cancelled' and cannot move to 'received'");
