@@ -89,11 +89,12 @@ async function afterTaskWrite(stored: StoredResource<Task>, previous: Task | und
     const sr = await reader.ref<ServiceRequest>(task.focus);
     if (sr) await grantCase(tx, reader, sr, [...new Set([...odsOf([parties.requester, parties.owner]), ...(await caseOrgsOf(reader, sr))])]);
   }
+  await followTask(task, previous, repo, reader);
+  // Last: queuing an outbound message holds its destination until commit.
   if (sink && !isTransferOffer(task) && previous?.status !== task.status && CASE_EVENT_KINDS.has(task.status)) {
     const event = await caseEvent(reader, task, task.status as CaseEvent['kind']);
     if (event) await sink.onCaseEvent(tx, event);
   }
-  await followTask(task, previous, repo, reader);
 }
 
 /** The domain's WriteHook; `caseEvents` is told of accepted/rejected/completed/cancelled in the same transaction. */

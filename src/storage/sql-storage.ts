@@ -142,6 +142,10 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
     },
     getKey: (scope, key) => getKey(c, scope, key),
     async enqueueOutbound(destination, kind, payload) {
+      // Transactions that queue for one destination commit in the order of their ids (held to
+      // commit on PostgreSQL; SQLite writes are serial anyway), so a message never becomes
+      // visible after a later one to the same EPR was sent: order per destination, across cases.
+      await lock(`outbox:${destination}`);
       const at = now();
       const rows = await c.all<{ id: number | string }>(
         `INSERT INTO outbox (destination, kind, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id`,

@@ -153,6 +153,30 @@ describe.each(backends())('storage on %s', (backend) => {
     expect(heard).toHaveLength(1);
   });
 
+  it('when a transaction has queued a message for a destination, then another queuing for it waits until the first commits', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let queued!: () => void;
+    const aQueued = new Promise<void>((r) => { queued = r; });
+    const a = storage.transaction(async (tx) => {
+      await tx.enqueueOutbound('epr-order', 'RRI^I12', 'a');
+      queued();
+      await held;
+    }).then(() => order.push('a committed'));
+    await aQueued;
+    const b = storage.transaction(async (tx) => {
+      await tx.enqueueOutbound('epr-order', 'RRI^I12', 'b');
+      order.push('b queued');
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    order.push('a released');
+    release();
+    await Promise.all([a, b]);
+    // b's id is higher, and it could not be queued (so not committed, nor sent) before a was done.
+    expect(order.indexOf('b queued')).toBeGreaterThan(order.indexOf('a released'));
+  });
+
   it('when the database is checked, then it reports ok', async () => {
     expect(await storage.integrityCheck()).toBe('ok');
   });
