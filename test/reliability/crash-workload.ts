@@ -9,7 +9,7 @@
 import type { DiagnosticReport, ServiceRequest, Task } from 'fhir/r4.js';
 import { declaration, report, requestInput, step, type Party } from '../integration/eso/harness.ts';
 import { freshSample, requestSystem, SAMPLES, type SampleName } from '../integration/hl7/harness.ts';
-import { MllpPeer, msaOf } from './crash-mllp.ts';
+import { MllpConnection } from './mllp-sender.ts';
 
 export const HTTP_TIMEOUT_MS = 10_000;
 export const MLLP_TIMEOUT_MS = 10_000;
@@ -232,12 +232,7 @@ export async function esoWriter(ctx: RoundContext): Promise<void> {
 export async function mllpWriter(ctx: RoundContext, sample: SampleName): Promise<void> {
   const { ledger } = ctx;
   const s = SAMPLES[sample];
-  let peer: MllpPeer;
-  try {
-    peer = await MllpPeer.connect(ctx.mllpPort, MLLP_TIMEOUT_MS);
-  } catch {
-    return;
-  }
+  const peer = new MllpConnection(ctx.mllpPort, MLLP_TIMEOUT_MS);
   try {
     while (await room(ctx)) {
       let intake = ledger.random() < 0.4 ? ledger.retryable('mllp', s.requester) : undefined;
@@ -253,8 +248,7 @@ export async function mllpWriter(ctx: RoundContext, sample: SampleName): Promise
       intake.inFlight = true;
       intake.sends++;
       try {
-        const ack = await peer.send(intake.payload as string, intake.controlId!, MLLP_TIMEOUT_MS);
-        const { code } = msaOf(ack);
+        const { code, ack } = await peer.send(intake.payload as string, intake.controlId!);
         if (code === 'AA') {
           if (!intake.acked) ledger.count('acked', intake.sends > 1 ? 'ref-i12 (resent)' : 'ref-i12');
           intake.acked = true;
@@ -269,7 +263,7 @@ export async function mllpWriter(ctx: RoundContext, sample: SampleName): Promise
       }
     }
   } finally {
-    peer.close();
+    await peer.close();
   }
 }
 

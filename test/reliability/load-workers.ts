@@ -9,7 +9,7 @@ import type { registerClient } from '../helpers/auth.ts';
 import { declaration, requestInput, step } from '../integration/eso/harness.ts';
 import { freshSample, requestSystem, SAMPLES, setField, uniqueId, type SampleName } from '../integration/hl7/harness.ts';
 import { NoAnswer, OrgClient, type Answer } from './load-client.ts';
-import { MllpConnection } from './load-mllp.ts';
+import { MllpConnection } from './mllp-sender.ts';
 import { Stat, type Outcome } from './load-stats.ts';
 import { caseKey, type CaseEntry, type Ledger, type TaskEntry } from './load-verify.ts';
 

@@ -1,5 +1,5 @@
 /**
- * One persistent MLLP connection for the load (test/reliability/load.ts), with its own framing
+ * One persistent MLLP connection for the load and crash harnesses, with its own framing
  * (independent of src/hl7/mllp-framer.ts). It sends one message at a time and waits for the
  * *application* acknowledgement (MSA-1 AA, AE or AR) naming the message's MSH-10; an enhanced-mode
  * commit ACK (CA) before it is skipped, a CE/CR ends the wait (nothing more will come). A time
