@@ -6,6 +6,10 @@
  *              [--jwks-uri https://...] [--file data/clients.json] [--key-out data/keys/rq1-epr.private.jwk.json] [--replace]
  *   client list [--file ...]
  *   client remove --id rq1-epr [--file ...]
+ *   org add --ods RZ2NP --name "Paediatric Neurology" [--part-of RZ2] [--directory data/directory.json]
+ *   org move --ods RZ2NP (--part-of RZ2 | --top-level) [--directory ...]
+ *   org list [--directory ...]
+ *              (the administered directory: where each organisation sits; a running server applies it)
  *   keys rotate [--key-file data/signing-keys.json]
  *   token --id rq1-epr [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key data/keys/rq1-epr.private.jwk.json]
  *         (acts as the client: signs an assertion with its private key and prints an access token, for curl)
@@ -14,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addClient, listClients, removeClient, type ClientAlg } from './auth/client-admin.ts';
+import { addOrganization, listOrganizations, moveOrganization } from './auth/directory-admin.ts';
 import { requestAccessToken } from './auth/client-assertion.ts';
 import { rotateKeyFile } from './auth/server-keys.ts';
 import { splitScopeParam } from './auth/scopes.ts';
@@ -23,15 +28,20 @@ const USAGE = `usage:
                             [--jwks-uri <url>] [--file <clients.json>] [--key-out <private.jwk.json>] [--replace]
   npm run cli -- client list [--file <clients.json>]
   npm run cli -- client remove --id <client_id> [--file <clients.json>]
+  npm run cli -- org add --ods <ODS> --name <name> [--part-of <ODS>] [--directory <directory.json>]
+  npm run cli -- org move --ods <ODS> (--part-of <ODS> | --top-level) [--directory <directory.json>]
+  npm run cli -- org list [--directory <directory.json>]
   npm run cli -- keys rotate [--key-file <signing-keys.json>]
   npm run cli -- token --id <client_id> [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key <private.jwk.json>]
-Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json.
+Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json;
+ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json.
 `;
 
 const env = process.env;
 const dataDir = env.ESO_DATA_DIR || './data';
 const defaultClientsFile = env.ESO_CLIENTS_FILE || join(dataDir, 'clients.json');
 const defaultKeyFile = env.ESO_SIGNING_KEY_FILE || join(dataDir, 'signing-keys.json');
+const defaultDirectoryFile = env.ESO_DIRECTORY_FILE || join(dataDir, 'directory.json');
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -39,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       id: { type: 'string' }, org: { type: 'string' }, 'org-name': { type: 'string' }, scopes: { type: 'string' }, alg: { type: 'string' },
       'jwks-uri': { type: 'string' }, file: { type: 'string' }, 'key-out': { type: 'string' }, replace: { type: 'boolean' },
+      ods: { type: 'string' }, name: { type: 'string' }, 'part-of': { type: 'string' }, 'top-level': { type: 'boolean' }, directory: { type: 'string' },
       'key-file': { type: 'string' }, scope: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(removed ? `removed ${values.id}; its tokens expire within their lifetime\n` : `${values.id} was not registered\n`);
     return removed ? 0 : 1;
   }
+  if (command.startsWith('org ')) return orgCommand(command, values);
   if (command === 'keys rotate') {
     const lifetime = Number(env.ESO_TOKEN_LIFETIME_SECONDS || 300);
     const r = await rotateKeyFile(values['key-file'] ?? defaultKeyFile, lifetime);
@@ -85,6 +97,30 @@ async function main(argv: string[]): Promise<number> {
     const base = (values.url ?? env.ESO_BASE_URL ?? `http://${env.HOST || '127.0.0.1'}:${env.PORT || '8080'}`).replace(/\/+$/, '');
     const t = await requestAccessToken(`${base}/auth/token`, values.id, JSON.parse(readFileSync(keyFile, 'utf8')), values.scope ?? 'system/*.cruds');
     process.stdout.write(`${t.access_token}\n`);
+    return 0;
+  }
+  process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+  return 2;
+}
+
+/** `org add|move|list`: edits the directory file, which a running server re-reads and applies. */
+async function orgCommand(command: string, values: { ods?: string; name?: string; 'part-of'?: string; 'top-level'?: boolean; directory?: string }): Promise<number> {
+  const file = values.directory ?? defaultDirectoryFile;
+  const where = (partOf?: string) => (partOf ? `under ${partOf}` : 'at the top level');
+  if (command === 'org add') {
+    if (!values.ods || !values.name) throw new Error('org add needs --ods and --name');
+    const e = await addOrganization(file, { ods: values.ods, name: values.name, partOf: values['part-of'] });
+    process.stdout.write(`added ${e.ods} (${e.name}) ${where(e.partOf)} in ${file}\n`);
+    return 0;
+  }
+  if (command === 'org move') {
+    if (!values.ods || !values['part-of'] === !values['top-level']) throw new Error('org move needs --ods and one of --part-of <ODS> and --top-level');
+    const e = await moveOrganization(file, values.ods, values['part-of']);
+    process.stdout.write(`moved ${e.ods} ${where(e.partOf)} in ${file}\n`);
+    return 0;
+  }
+  if (command === 'org list') {
+    for (const e of await listOrganizations(file)) process.stdout.write(`${e.ods}\t${e.partOf ?? '-'}\t${e.name}\n`);
     return 0;
   }
   process.stderr.write(`unknown command: ${command}\n${USAGE}`);

@@ -30,6 +30,7 @@ export const configSchema = {
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   maxBodyBytes: key('ESO_MAX_BODY_BYTES', 'Largest request body accepted (bytes); larger is 413', '5242880', positiveInt),
   clientsFile: key('ESO_CLIENTS_FILE', 'JSON file of registered SMART Backend Services clients ({"clients":[...]}); default: ESO_DATA_DIR/clients.json, re-read when it changes', undefined, optionalString),
+  directoryFile: key('ESO_DIRECTORY_FILE', 'JSON file of the administered directory ({"organizations":[{"ods","name","partOf"}]}): where each organisation sits; default: ESO_DATA_DIR/directory.json, re-read when it changes', undefined, optionalString),
   tokenLifetimeSeconds: key('ESO_TOKEN_LIFETIME_SECONDS', 'Lifetime of issued access tokens (at most 300)', '300', z.coerce.number().int().min(10).max(300)),
   signingKeyFile: key('ESO_SIGNING_KEY_FILE', 'Server signing keys (JWK or {"keys":[...]} JSON, ES384); default: ESO_DATA_DIR/signing-keys.json, created on first start', undefined, optionalString),
   externalIssuer: key('ESO_EXTERNAL_ISSUER', 'Issuer of tokens from an external authorization server (national gateway) to accept', undefined, optionalString),

@@ -13,10 +13,10 @@ import { authorizeFor } from '../auth/authorize.ts';
 import { ClientKeys } from '../auth/client-keys.ts';
 import { ClientRegistry } from '../auth/client-registry.ts';
 import { assertAuthMayBeDisabled } from '../auth/dev-mode.ts';
+import { DirectorySync } from '../auth/directory-sync.ts';
 import { ExternalIssuer } from '../auth/external-issuer.ts';
 import { GroupCommit } from '../auth/group-commit.ts';
 import { jtiRecorder } from '../auth/jti-store.ts';
-import { ensureClientOrganizations } from '../auth/organizations.ts';
 import type { Principal } from '../auth/principal.ts';
 import { RemoteJwks } from '../auth/remote-jwks.ts';
 import { ServerKeyStore } from '../auth/server-key-store.ts';
@@ -61,10 +61,11 @@ export interface SecurityDeps {
   validate?: (resource: Resource) => void;
 }
 
-/** Where the clients file and the signing key file are, from config. */
-export function securityFiles(config: Pick<Config, 'clientsFile' | 'signingKeyFile' | 'dataDir'>): { clientsFile: string; signingKeyFile: string } {
+/** Where the clients file, the directory file and the signing key file are, from config. */
+export function securityFiles(config: Pick<Config, 'clientsFile' | 'signingKeyFile' | 'dataDir'> & Partial<Pick<Config, 'directoryFile'>>): { clientsFile: string; directoryFile: string; signingKeyFile: string } {
   return {
     clientsFile: config.clientsFile ?? join(config.dataDir, 'clients.json'),
+    directoryFile: config.directoryFile ?? join(config.dataDir, 'directory.json'),
     signingKeyFile: config.signingKeyFile ?? join(config.dataDir, 'signing-keys.json'),
   };
 }
@@ -81,13 +82,10 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
   const urls = () => authUrls(deps.baseUrl());
 
   const systemRepo = () => new Repository(storage, { baseUrl: fhirBase(), validate: deps.validate ?? (() => undefined) });
-  const provisioned = new Set<string>();
-  const clients = await ClientRegistry.open(files.clientsFile, log, {
-    onLoad: async (list) => {
-      const created = await ensureClientOrganizations(systemRepo(), list, provisioned);
-      if (created.length) log.info({ organizations: created }, 'Organizations created for registered clients');
-    },
-  });
+  // The directory file and the clients' own organisations decide the stored Organizations.
+  const directory = await DirectorySync.open(files.directoryFile, systemRepo, log);
+  const clients = await ClientRegistry.open(files.clientsFile, log, { onLoad: (list) => directory.clientsLoaded(list) });
+  await directory.start();
   const keys = await ServerKeyStore.open(files.signingKeyFile, config.tokenLifetimeSeconds, log);
   const commit = new GroupCommit(storage);
   const trail = new AuditTrail({ commit, baseUrl: deps.baseUrl, fhirBase });
@@ -129,6 +127,6 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     auditIn: async (tx, record) => { await trail.writeIn(tx, record); },
     auditErrors: auditRefusals(audit, log),
     clientOrganizations: () => clients.organizations(),
-    close: () => commit.close(),
+    close: () => { directory.close(); return commit.close(); },
   };
 }

@@ -29,17 +29,14 @@ export async function providerOrg(d: Directory, ods: string): Promise<Organizati
   return org;
 }
 
-/** The requesting organisation, created (ODS code only) when the caller is that organisation and it is new. */
-export async function requesterOrg(d: Directory, ods: string, mayCreate: boolean): Promise<Organization | undefined> {
-  // Almost always known: look first, and lock (then look again) only to create, so one
-  // organisation's requests do not queue behind each other on PostgreSQL.
-  const known = await orgByOds(d.reader, ods);
-  if (known || !mayCreate) return known;
-  await d.tx.lock(identityLockKey('Organization', { value: ods }));
-  const found = await orgByOds(d.reader, ods);
-  if (found) return found;
-  const { stored } = await d.repo.create<Organization>({ resourceType: 'Organization', active: true, identifier: [{ system: Systems.odsCode, value: ods }] });
-  return stored.resource;
+/**
+ * The requesting organisation, which must already be in the directory: the directory is
+ * administered, so intake never creates an organisation (DESIGN.md "Security model").
+ */
+export async function requesterOrg(d: Directory, ods: string): Promise<Organization> {
+  const org = await orgByOds(d.reader, ods);
+  if (!org) throw unprocessable(`unknown requesting organisation: no Organization with ODS code ${ods} is in the directory (the operator adds it: directory file or npm run cli -- org add)`, 'requester.organization');
+  return org;
 }
 
 /** The child, by NHS number; an existing record is reused as it is (never duplicated, never overwritten). */

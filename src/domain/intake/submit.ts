@@ -20,24 +20,39 @@ import { buildConditions, buildConsent, buildRecords, buildServiceRequest, build
 import { parentsFor, patientFor, providerOrg, refTo, requesterOrg, roleFor, type Directory } from './directory.ts';
 import { parseEsoRequest } from './input.ts';
 
-/** idempotency keys: scope -> "system|value" -> Task id. */
+/** idempotency keys: scope -> "<requesting ODS code>|system|value" -> Task id. */
 export const REQUEST_KEY_SCOPE = 'eso-request';
 
-/** The case a requestId already made, if any (under the lock, so replays see it). */
-async function existingCase(d: Directory, key: string, system: string, value: string): Promise<IntakeResult | undefined> {
+/**
+ * The key of a request identifier. It is the requesting organisation's own: what another
+ * organisation has sent never changes the answer (no oracle, no clash across Trusts).
+ */
+export function requestKey(requesterOds: string, system: string, value: string): string {
+  return `${requesterOds}|${system}|${value}`;
+}
+
+/** The case this requester's requestId already made, if any (under the lock, so replays see it). */
+async function existingCase(d: Directory, requester: Organization, key: string, system: string, value: string): Promise<IntakeResult | undefined> {
   const taskId = await d.tx.getKey(REQUEST_KEY_SCOPE, key);
-  let sr: ServiceRequest | undefined = (await d.reader.search<ServiceRequest>('ServiceRequest', { identifier: `${system}|${value}` }))[0];
   let task = taskId ? await d.reader.byKey<Task>(`Task/${taskId}`) : undefined;
-  if (!sr && task) sr = await d.reader.ref<ServiceRequest>(task.focus);
-  if (sr && !task) task = (await d.reader.search<Task>('Task', { focus: `ServiceRequest/${sr.id}` }))[0];
+  let sr = task ? await d.reader.ref<ServiceRequest>(task.focus) : undefined;
+  if (!task) {
+    // A case written over FHIR (no key): the requester's own ServiceRequest with that identifier.
+    for (const found of await d.reader.search<ServiceRequest>('ServiceRequest', { identifier: `${system}|${value}` })) {
+      const tasks = await d.reader.search<Task>('Task', { focus: `ServiceRequest/${found.id}` });
+      const own = tasks.find((t) => d.reader.key(t.requester) === `Organization/${requester.id}`);
+      if (own) [sr, task] = [found, own];
+      if (own) break;
+    }
+  }
   if (!sr || !task) return undefined;
   return { created: false, task, serviceRequest: sr };
 }
 
 /** The caller may ask on behalf of the requester organisation (itself, or one of its sites/teams). */
 async function checkActor(d: Directory, actor: Actor | undefined, ods: string): Promise<Organization> {
-  const org = await requesterOrg(d, ods, !actor || actor.organization === ods);
-  if (!org || (actor && !(await actsFor(d.reader, actor.organization, org)))) {
+  const org = await requesterOrg(d, ods);
+  if (actor && !(await actsFor(d.reader, actor.organization, org))) {
     throw unprocessable(`The requesting organisation ${ods} must be the caller's own organisation (${actor?.organization}) or one of its sites or teams`, 'requester.organization');
   }
   return org;
@@ -54,8 +69,7 @@ function newIds(input: EsoRequestInput): CaseIds {
 }
 
 /** Writes a new case in the transaction `d` belongs to. */
-async function createCase(d: Directory, input: EsoRequestInput, actor: Actor | undefined): Promise<IntakeResult> {
-  const requester = await checkActor(d, actor, input.requester.organization);
+async function createCase(d: Directory, input: EsoRequestInput, requester: Organization): Promise<IntakeResult> {
   const provider = await providerOrg(d, input.provider.organization);
   await assertIndependent(d.reader, requester, provider, 'provider.organization');
   const now = new Date().toISOString();
@@ -93,20 +107,18 @@ export function makeSubmit(repoFor: (actor: Actor | undefined) => Repository) {
   return async (raw: unknown, actor: Actor | undefined, opts: SubmitOptions = {}): Promise<IntakeResult> => {
     const input = parseEsoRequest(raw);
     const system = input.requestId.system ?? Systems.esoRequestId;
-    const key = `${system}|${input.requestId.value}`;
     return repoFor(actor).inTx(async (repo, tx) => {
       const d: Directory = { repo, tx, reader: Reader.ofRepo(repo) };
-      await tx.lock(identityLockKey('ServiceRequest', { system, value: input.requestId.value }));
-      const existing = await existingCase(d, key, system, input.requestId.value);
+      // Who asks comes first: everything after is looked up in the requester's own records.
+      const requester = await checkActor(d, actor, input.requester.organization);
+      const key = requestKey(input.requester.organization, system, input.requestId.value);
+      await tx.lock(`${identityLockKey('ServiceRequest', { system, value: input.requestId.value })}@${input.requester.organization}`);
+      const existing = await existingCase(d, requester, key, system, input.requestId.value);
       if (existing) {
-        // Same identifier from another organisation: a clash, not a replay. Say so without details.
-        if (actor && !(await actsFor(d.reader, actor.organization, await d.reader.ref<Organization>(existing.task.requester)))) {
-          throw conflict(`requestId ${input.requestId.value} is already in use in ${system}`, 'requestId');
-        }
         await opts.within?.(tx, existing);
         return existing;
       }
-      const result = await createCase(d, input, actor);
+      const result = await createCase(d, input, requester);
       await tx.putKey(REQUEST_KEY_SCOPE, key, result.task.id as string);
       await opts.within?.(tx, result);
       return result;
