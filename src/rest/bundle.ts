@@ -27,17 +27,30 @@ function parseEntry(e: BundleEntry, i: number): Parsed {
   return { method: e.request.method, path: pathPart.split('/').filter(Boolean), query, ifMatch: e.request.ifMatch, ifNoneExist: e.request.ifNoneExist };
 }
 
-/** Replaces every `reference: "urn:uuid:..."` found in `value` using `map`. */
+type Container = Record<string, unknown> | unknown[];
+const isContainer = (v: unknown): v is Container => v !== null && typeof v === 'object';
+const emptyLike = (v: Container): Container => (Array.isArray(v) ? new Array<unknown>(v.length) : {});
+
+/**
+ * A copy of `value` with every `reference: "urn:uuid:..."` replaced using `map`. Iterative (an
+ * explicit stack), not recursive: an entry nested thousands of levels deep must reach
+ * validation, which refuses it with 400, instead of overflowing the call stack here.
+ */
 function rewrite(value: unknown, map: Map<string, string>): unknown {
-  if (Array.isArray(value)) return value.map((v) => rewrite(v, map));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = k === 'reference' && typeof v === 'string' && map.has(v) ? map.get(v) : rewrite(v, map);
+  if (!isContainer(value)) return value;
+  const root = emptyLike(value);
+  const stack: [Container, Container][] = [[value, root]];
+  while (stack.length) {
+    const [src, dst] = stack.pop()!;
+    for (const [k, v] of Object.entries(src)) {
+      let copy: unknown = v;
+      if (k === 'reference' && !Array.isArray(src) && typeof v === 'string' && map.has(v)) copy = map.get(v);
+      else if (isContainer(v)) stack.push([v, (copy = emptyLike(v)) as Container]);
+      // defineProperty: a "__proto__" key from JSON stays a plain key (an assignment would set the prototype).
+      Object.defineProperty(dst, k, { value: copy, enumerable: true, writable: true, configurable: true });
     }
-    return out;
   }
-  return value;
+  return root;
 }
 
 function prefixExpressions(e: unknown, i: number): unknown {

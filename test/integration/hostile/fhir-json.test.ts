@@ -265,6 +265,10 @@ describe.each(backends())('hostile FHIR JSON on %s', (backend) => {
 
   describe('when the body is extreme', () => {
     const patient = (inner: string) => `{"resourceType":"Patient","extension":[${inner}]}`;
+    const URN = 'urn:uuid:6f1c2d3e-0000-4000-8000-00000000dee9';
+    /** A transaction whose one entry (a new or updated Patient) carries `inner` deep inside; built as text, never walked here. */
+    const deepEntry = (method: 'POST' | 'PUT', inner: string) => `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"${URN}",`
+      + `"request":{"method":"${method}","url":"Patient${method === 'PUT' ? '/deep-1' : ''}"},"resource":{"resourceType":"Patient",${method === 'PUT' ? '"id":"deep-1",' : ''}"extension":[${inner}]}}]}`;
     const cases: [string, string, string, () => string, number?][] = [
       ['10,000 nested arrays as the whole body', 'POST', '/fhir/Patient', () => deepJson(10_000, 'array')],
       ['10,000 nested objects as the whole body', 'POST', '/fhir/Patient', () => deepJson(10_000, 'object')],
@@ -275,6 +279,9 @@ describe.each(backends())('hostile FHIR JSON on %s', (backend) => {
       ['a 200,000-entry array', 'POST', '/fhir/Patient', () => JSON.stringify({ resourceType: 'Patient', name: Array.from({ length: 200_000 }, () => ({ family: 'x' })) })],
       ['a 100,000-key object', 'POST', '/fhir/Patient', () => JSON.stringify(Object.fromEntries([['resourceType', 'Patient'], ...Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])]))],
       ['10,000 nested arrays in a transaction', 'POST', '/fhir', () => `{"resourceType":"Bundle","type":"transaction","entry":${deepJson(10_000, 'array')}}`],
+      ['a transaction entry whose resource nests 10,000 objects', 'POST', '/fhir', () => deepEntry('POST', deepJson(10_000, 'object', `{"reference":"${URN}"}`))],
+      ['a transaction entry whose resource nests 10,000 arrays', 'POST', '/fhir', () => deepEntry('POST', deepJson(10_000, 'array', `{"reference":"${URN}"}`))],
+      ['a transaction update whose resource nests 10,000 objects', 'POST', '/fhir', () => deepEntry('PUT', deepJson(10_000, 'object'))],
       ['2,000 transaction entries', 'POST', '/fhir', () => JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 2000 }, () => ({ request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } })) })],
       ['10,000 nested objects as an ESO request', 'POST', '/eso/requests', () => deepJson(10_000, 'object')],
       ['an ESO request with a 200,000-entry array', 'POST', '/eso/requests', () => JSON.stringify({ ...requestFixture('full.json'), records: Array.from({ length: 200_000 }, () => ({ title: 'x', contentType: 'text/plain', data: 'QQ==' })) })],
