@@ -5,7 +5,7 @@
  * (a Patient, a Condition, or Bundle entries in any order) are granted when the case is written.
  */
 import type { Binary, Consent, DiagnosticReport, DocumentReference, Provenance, Reference, RelatedPerson, Resource, ServiceRequest, Task } from 'fhir/r4.js';
-import { TENANT_SCOPED } from '../fhir/repository.ts';
+import { TENANT_SCOPED, type Repository } from '../fhir/repository.ts';
 import type { ResourceType, StorageTx } from '../storage/types.ts';
 import { odsOf, partiesOfRequest, partiesOfTask } from './case.ts';
 import { splitKey } from './codes.ts';
@@ -91,18 +91,21 @@ export async function caseOrgsOf(reader: Reader, resource: Resource, depth = 0):
   return [...new Set(orgs)];
 }
 
-/** DomainWiring.grants: the case's organisations for a resource being written. */
-export function grantsFor(baseUrl: () => string) {
-  return async (resource: Resource, tx: StorageTx): Promise<string[]> => {
-    if (!TENANT_SCOPED.has(resource.resourceType)) return [];
-    return caseOrgsOf(Reader.ofTx(tx, baseUrl()), resource);
-  };
+/**
+ * DomainWiring.grants: the case's organisations for a resource being written, following only
+ * references the writer can see (a reference into another Trust's case grants nothing).
+ */
+export async function grantsFor(resource: Resource, repo: Repository): Promise<string[]> {
+  if (!TENANT_SCOPED.has(resource.resourceType)) return [];
+  return caseOrgsOf(Reader.ofRepo(repo), resource);
 }
 
-async function grant(tx: StorageTx, key: string | undefined, orgs: string[]): Promise<void> {
+/** Grants `orgs` the resource `key` names, when the deciding reader (the writer's view) sees it. */
+async function grant(tx: StorageTx, reader: Reader, key: string | undefined, orgs: string[]): Promise<void> {
   if (!key || !orgs.length) return;
   const [type, id] = splitKey(key);
-  if (TENANT_SCOPED.has(type)) await tx.grantAccess(type as ResourceType, id, orgs);
+  if (!TENANT_SCOPED.has(type) || !(await reader.byKey(key))) return;
+  await tx.grantAccess(type as ResourceType, id, orgs);
 }
 
 /**
@@ -113,16 +116,16 @@ async function grant(tx: StorageTx, key: string | undefined, orgs: string[]): Pr
 export async function grantCase(tx: StorageTx, reader: Reader, sr: ServiceRequest, orgs: string[]): Promise<void> {
   if (!orgs.length) return;
   const srKey = `ServiceRequest/${sr.id}`;
-  await grant(tx, srKey, orgs);
+  await grant(tx, reader, srKey, orgs);
   const patientKey = reader.key(sr.subject);
-  await grant(tx, patientKey, orgs);
-  if (patientKey) for (const rp of await reader.search<RelatedPerson>('RelatedPerson', { patient: patientKey })) await grant(tx, `RelatedPerson/${rp.id}`, orgs);
-  for (const ref of sr.reasonReference ?? []) await grant(tx, reader.key(ref), orgs);
+  await grant(tx, reader, patientKey, orgs);
+  if (patientKey) for (const rp of await reader.search<RelatedPerson>('RelatedPerson', { patient: patientKey })) await grant(tx, reader, `RelatedPerson/${rp.id}`, orgs);
+  for (const ref of sr.reasonReference ?? []) await grant(tx, reader, reader.key(ref), orgs);
   const records = new Set<string>((sr.supportingInfo ?? []).map((r) => reader.key(r)).filter((k): k is string => !!k));
   for (const d of await reader.search<DocumentReference>('DocumentReference', { related: srKey })) records.add(`DocumentReference/${d.id}`);
   for (const key of records) {
-    await grant(tx, key, orgs);
+    await grant(tx, reader, key, orgs);
     const doc = key.startsWith('DocumentReference/') ? await reader.byKey<DocumentReference>(key) : undefined;
-    for (const c of doc?.content ?? []) await grant(tx, c.attachment.url ? reader.key({ reference: c.attachment.url }) : undefined, orgs);
+    for (const c of doc?.content ?? []) await grant(tx, reader, c.attachment.url ? reader.key({ reference: c.attachment.url }) : undefined, orgs);
   }
 }

@@ -84,7 +84,8 @@ async function afterTaskWrite(stored: StoredResource<Task>, previous: Task | und
   const side = await sideOf(reader, actor, parties);
   const onBehalfOf = side === 'provider' ? parties.owner : side === 'requester' ? parties.requester : undefined;
   const actorOrg = actor ? await orgByOds(reader, actor.organization) : undefined;
-  await repo.create(taskProvenance({ stored, previous, actor, actorOrg, onBehalfOf }));
+  // Provenance is written by the server alone (access/server-written.ts): as the system, naming the actor.
+  await repo.asSystem().create(taskProvenance({ stored, previous, actor, actorOrg, onBehalfOf }));
   if (!previous) {
     const sr = await reader.ref<ServiceRequest>(task.focus);
     if (sr) await grantCase(tx, reader, sr, [...new Set([...odsOf([parties.requester, parties.owner]), ...(await caseOrgsOf(reader, sr))])]);

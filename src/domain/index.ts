@@ -5,13 +5,12 @@
  * a repository already acting for it. See docs/WORKFLOW.md.
  */
 import type { Bundle, Resource } from 'fhir/r4.js';
-import type { Repository, WriteHook } from '../fhir/repository.ts';
-import type { StorageTx } from '../storage/types.ts';
+import type { AccessPolicy, Repository, WriteHook } from '../fhir/repository.ts';
+import { caseAccessChain } from './access/chain.ts';
 import { grantsFor } from './grants.ts';
 import { domainHook } from './hooks.ts';
 import { makeSubmit } from './intake/submit.ts';
 import type { Actor, CaseEventSink, SubmitEsoRequest } from './ports.ts';
-import { consentGate } from './rules/consent.ts';
 import { overdueTasks, registerEsoSearchParameters } from './search.ts';
 import { buildTimeline, type CaseTimeline } from './timeline/build.ts';
 
@@ -19,8 +18,9 @@ export type { CaseTimeline, TimelineEvent } from './timeline/build.ts';
 
 export interface DomainWiring {
   hooks: WriteHook[];
-  grants: (resource: Resource, tx: StorageTx) => Promise<string[]>;
-  readGuards: ((resource: Resource, repo: Repository) => Promise<boolean>)[];
+  grants: (resource: Resource, repo: Repository) => Promise<string[]>;
+  /** The case-access chain (access/chain.ts) every repository acting for a caller asks. */
+  access: AccessPolicy;
   /** The one intake function; `repoFor(actor)` gives it a repository acting for the caller. */
   submit: SubmitEsoRequest;
   /** The plain-language timeline of the case whose ESO Task is `taskId` (404 for other organisations). */
@@ -43,12 +43,10 @@ export interface DomainDeps {
  */
 export function createDomain(deps: DomainDeps): DomainWiring {
   registerEsoSearchParameters();
-  // The FHIR base URL is known only once the server listens: ask a repository when needed.
-  const baseUrl = () => deps.repoFor(undefined).opts.baseUrl;
   return {
     hooks: [domainHook(deps.caseEvents)],
-    grants: grantsFor(baseUrl),
-    readGuards: [consentGate(deps.now)],
+    grants: grantsFor,
+    access: caseAccessChain(deps.now),
     submit: makeSubmit(deps.repoFor),
     timeline: (taskId, actor) => buildTimeline(deps.repoFor(actor), taskId),
     overdue: (actor, now) => overdueTasks(deps.repoFor(actor), now),

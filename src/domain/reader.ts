@@ -1,12 +1,17 @@
 /**
- * What the domain reads while deciding: resources by reference and simple searches, with no
- * tenancy filter (rules need the whole picture) and, inside a write, the same transaction.
- * Grants get only a StorageTx, hooks a Repository, read guards a Repository: all become a Reader.
+ * What the domain reads while deciding: resources by reference and simple searches, inside a
+ * write in the same transaction. Two views:
+ * - `ofRepo`: as the repository's caller sees it. Write rules and grants decide with this one,
+ *   so a reference to something the writer cannot see is exactly a reference to nothing (no
+ *   oracle, and no grant follows it).
+ * - `ofSystem`: the whole picture, for the read checks themselves (the consent gate) and for
+ *   what the server shows a party about its own case (the timeline).
  */
 import type { Reference, Resource } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
 import { parseSearch } from '../fhir/search-parse.ts';
 import type { ResourceType, SearchQuery, SearchResult, StoredResource } from '../storage/types.ts';
+import { isOutcomeError } from '../shared/outcomes.ts';
 import { keyOf, splitKey } from './codes.ts';
 
 /** The two storage operations a Reader needs (StorageTx and a Repository both offer them). */
@@ -28,19 +33,24 @@ export class Reader {
     return new Reader(tx, baseUrl);
   }
 
-  /** A Reader over a repository, without its tenancy filter (same transaction if it has one). */
+  /** A Reader that sees what the repository's caller sees (same transaction if it has one). */
   static ofRepo(repo: Repository): Reader {
-    const system = repo.asSystem();
     return new Reader({
       readResource: async (type, id) => {
         try {
-          return await system.read(type, id);
-        } catch {
-          return null;
+          return await repo.read(type, id);
+        } catch (e) {
+          if (isOutcomeError(e)) return null;
+          throw e;
         }
       },
-      search: (q) => system.search(q),
+      search: (q) => repo.search(q),
     }, repo.opts.baseUrl);
+  }
+
+  /** A Reader over a repository without its read checks: the whole picture (same transaction if it has one). */
+  static ofSystem(repo: Repository): Reader {
+    return Reader.ofRepo(repo.asSystem());
   }
 
   /** The resource a "Type/id" key names; cached for the life of this Reader (one decision). */

@@ -11,7 +11,30 @@ import { parseSearch, queryParams } from './search-parse.ts';
 import { extractIndex } from './search-params.ts';
 
 /** Types whose instances belong to cases (tenancy applies); the rest is a shared directory. */
+/** A count made after the read checks pages through matches this many at a time, up to MAX_FILTERED_COUNT. */
+const COUNT_PAGE = 500;
+const MAX_FILTERED_COUNT = 20_000;
+
 export const TENANT_SCOPED = new Set(['Patient', 'RelatedPerson', 'ServiceRequest', 'Task', 'Consent', 'DiagnosticReport', 'DocumentReference', 'Binary', 'Condition', 'Provenance', 'AuditEvent']);
+
+/**
+ * Who may see and write what: the case-access chain (domain/access/chain.ts), asked by every
+ * read, search and write of a repository acting for an organisation. The system (no orgs) is
+ * not asked. The Repository enforces; the policy decides.
+ */
+export interface AccessPolicy {
+  /** Narrows a search before it runs (the storage form of the read checks that have one). */
+  scope(query: SearchQuery, repo: Repository): SearchQuery;
+  /**
+   * false = the resource is invisible to the caller (404 / absent, as if it did not exist).
+   * `afterSearch`: the resource came from a scoped search (checks with a storage form were asked there).
+   */
+  canSee(resource: Resource, repo: Repository, afterSearch?: boolean): Promise<boolean>;
+  /** True when canSee may hide resources a scoped search returns (their count is then made after it). */
+  filtersAfterSearch(type: string): boolean;
+  /** Throws an OperationOutcomeError when the caller may not make this write. */
+  checkWrite(next: Resource, previous: StoredResource | undefined, repo: Repository, tx: StorageTx): Promise<void>;
+}
 
 /**
  * Domain rules that must hold whichever way a write arrives (REST, transaction, ESO API, HL7):
@@ -39,14 +62,11 @@ export interface RepositoryOptions {
   validate: (resource: Resource) => void;
   /** The organisations the caller acts for; undefined = the system itself (no tenancy filter). */
   orgs?: string[];
-  /** Organisations to grant access to when a resource is written (beyond the caller's own). */
-  grants?: (resource: Resource, tx: StorageTx) => Promise<string[]>;
+  /** Organisations to grant access to when a resource is written (beyond the caller's own); `repo` is the writer's, in the write's transaction. */
+  grants?: (resource: Resource, repo: Repository) => Promise<string[]>;
   hooks?: WriteHook[];
-  /**
-   * Checks made on every resource about to be returned to a tenant-limited caller (e.g. the
-   * consent gate on shared records). false = the resource is invisible (404 / absent).
-   */
-  readGuards?: ((resource: Resource, repo: Repository) => Promise<boolean>)[];
+  /** The case-access chain; without one, a tenant-limited repository refuses nothing and hides nothing beyond grants. */
+  access?: AccessPolicy;
   /** Who acts (client id or 'mllp'), for Provenance written by hooks. */
   agent?: string;
 }
@@ -74,33 +94,43 @@ export class Repository {
     return this.storage.transaction((tx) => fn(this.withTx(tx), tx));
   }
 
-  private async visible(type: string, id: string): Promise<boolean> {
+  /** True when the organisations the caller acts for were granted this resource (tenancy's storage form). */
+  async isGranted(type: string, id: string): Promise<boolean> {
     if (!this.opts.orgs || !TENANT_SCOPED.has(type)) return true;
     const orgs = this.tx ? await this.tx.accessOf(type as ResourceType, id) : await this.storage.accessOf(type as ResourceType, id);
     return orgs.some((o) => this.opts.orgs!.includes(o));
   }
 
-  private async guarded(resource: Resource): Promise<boolean> {
+  /** The case-access chain's read checks, for a caller acting for an organisation. */
+  private async canSee(resource: Resource): Promise<boolean> {
     if (!this.opts.orgs) return true;
-    for (const guard of this.opts.readGuards ?? []) if (!(await guard(resource, this))) return false;
-    return true;
+    return this.opts.access ? this.opts.access.canSee(resource, this) : this.isGranted(resource.resourceType, resource.id as string);
   }
 
   private scoped(query: SearchQuery): SearchQuery {
-    if (!this.opts.orgs || !TENANT_SCOPED.has(query.type)) return query;
+    if (!this.opts.orgs) return query;
+    if (this.opts.access) return this.opts.access.scope(query, this);
+    if (!TENANT_SCOPED.has(query.type)) return query;
     return { ...query, criteria: [...query.criteria, { kind: 'org', orgs: this.opts.orgs }] };
   }
 
   async read<T extends Resource = Resource>(type: string, id: string): Promise<StoredResource<T>> {
     const found = this.tx ? await this.tx.readResource(type as ResourceType, id) : await this.storage.readResource(type as ResourceType, id);
-    if (!found || !(await this.visible(type, id)) || !(await this.guarded(found.resource))) throw notFound(`${type}/${id} is not known`);
+    if (!found || !(await this.canSee(found.resource))) throw notFound(`${type}/${id} is not known`);
     return found as StoredResource<T>;
   }
 
   async vread(type: string, id: string, versionId: number): Promise<StoredResource> {
     const found = await this.storage.readVersion(type as ResourceType, id, versionId);
-    if (!found || !(await this.visible(type, id)) || !(await this.guarded(found.resource))) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+    // The caller must see the resource as it is now (tenancy, consent) and the version asked for.
+    if (!found || !(await this.canSeeCurrent(type, id)) || !(await this.canSee(found.resource))) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
     return found;
+  }
+
+  private async canSeeCurrent(type: string, id: string): Promise<boolean> {
+    if (!this.opts.orgs) return true;
+    const current = this.tx ? await this.tx.readResource(type as ResourceType, id) : await this.storage.readResource(type as ResourceType, id);
+    return !!current && this.canSee(current.resource);
   }
 
   async history(type: string, id: string): Promise<StoredResource[]> {
@@ -110,11 +140,20 @@ export class Repository {
 
   async search(query: SearchQuery): Promise<SearchResult> {
     const q = this.scoped(query);
-    const result = this.tx ? await this.tx.search(q) : await this.storage.search(q);
-    if (!this.opts.orgs || !this.opts.readGuards?.length) return result;
+    const run = (x: SearchQuery) => (this.tx ? this.tx.search(x) : this.storage.search(x));
+    const result = await run(q);
+    if (!this.opts.orgs || !this.opts.access?.filtersAfterSearch(q.type)) return result;
     const kept: StoredResource[] = [];
-    for (const r of result.resources) if (await this.guarded(r.resource)) kept.push(r);
-    return { ...result, resources: kept };
+    for (const r of result.resources) if (await this.opts.access.canSee(r.resource, this, true)) kept.push(r);
+    if (q.total !== 'accurate') return { ...result, resources: kept };
+    // Counts after the filters: a total never counts what the caller would not be shown.
+    let total = 0;
+    for (let offset = 0; ; offset += COUNT_PAGE) {
+      const page = await run({ ...q, count: COUNT_PAGE, offset, total: 'none' });
+      for (const r of page.resources) if (await this.opts.access.canSee(r.resource, this, true)) total++;
+      if (!page.hasMore || offset >= MAX_FILTERED_COUNT) break;
+    }
+    return { ...result, resources: kept, total };
   }
 
   /** Search with URL-style parameters (e.g. for If-None-Exist). */
@@ -124,7 +163,7 @@ export class Repository {
   }
 
   private async grant(tx: StorageTx, stored: StoredResource): Promise<void> {
-    const orgs = [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(stored.resource, tx) : [])];
+    const orgs = [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(stored.resource, this) : [])];
     if (orgs.length) await tx.grantAccess(stored.resource.resourceType, stored.resource.id as string, orgs);
   }
 
@@ -147,6 +186,7 @@ export class Repository {
         if (found.resources.length > 1) throw preconditionFailed(`If-None-Exist matched ${found.resources.length} resources`);
         if (found.resources.length === 1) return { stored: found.resources[0] as StoredResource<T>, created: false };
       }
+      if (this.opts.orgs) await this.opts.access?.checkWrite(clean, undefined, repo, tx);
       for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, undefined, repo, tx);
       const stored = await tx.insertResource(clean, extractIndex(clean, this.opts.baseUrl));
       await repo.grant(tx, stored);
@@ -170,6 +210,7 @@ export class Repository {
       if (opts.ifMatch !== undefined && opts.ifMatch !== current.versionId) {
         throw preconditionFailed(`Version conflict: ${resource.resourceType}/${resource.id} is at version ${current.versionId}, If-Match was ${opts.ifMatch}`);
       }
+      if (this.opts.orgs) await this.opts.access?.checkWrite(clean, current, repo, tx);
       for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, current, repo, tx);
       const stored = await tx.updateResource(clean, current.versionId, extractIndex(clean, this.opts.baseUrl));
       if (!stored) {

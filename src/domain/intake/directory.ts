@@ -39,10 +39,14 @@ export async function requesterOrg(d: Directory, ods: string): Promise<Organizat
   return org;
 }
 
-/** The child, by NHS number; an existing record is reused as it is (never duplicated, never overwritten). */
+/**
+ * The requester's own record of the child, by NHS number among the Patients it manages; an
+ * existing record is reused as it is (never duplicated, never overwritten). Another Trust's
+ * record of the same child is never found, touched or hinted at: that Trust keeps its own.
+ */
 export async function patientFor(d: Directory, input: EsoRequestInput, managingOrg: Reference): Promise<Patient> {
-  await d.tx.lock(identityLockKey('Patient', { value: input.child.nhsNumber }));
-  const found = await d.reader.search<Patient>('Patient', { identifier: `${Systems.nhsNumber}|${input.child.nhsNumber}` });
+  await d.tx.lock(`${identityLockKey('Patient', { value: input.child.nhsNumber })}@${d.reader.key(managingOrg)}`);
+  const found = await d.reader.search<Patient>('Patient', { identifier: `${Systems.nhsNumber}|${input.child.nhsNumber}`, organization: d.reader.key(managingOrg) ?? '' });
   if (found[0]) return found[0];
   return (await d.repo.create(buildPatient(input, managingOrg))).stored.resource;
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Condition, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
-import { conflict, unprocessable } from '../../shared/outcomes.ts';
+import { unprocessable } from '../../shared/outcomes.ts';
 import { actsFor } from '../orgs.ts';
 import type { Actor, IntakeResult, SubmitOptions } from '../ports.ts';
 import { Reader } from '../reader.ts';

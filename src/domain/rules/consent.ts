@@ -4,7 +4,7 @@
  * provision.actor and `now` is inside provision.period; the consent is given by a parent/carer
  * with parental responsibility or by the young person. Withdrawal takes effect on the next request.
  */
-import type { Binary, Consent, DocumentReference, Organization, Patient, Reference, RelatedPerson, Resource, ServiceRequest } from 'fhir/r4.js';
+import type { Consent, DocumentReference, Organization, Patient, Reference, RelatedPerson, ServiceRequest } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo } from '../case.ts';
@@ -56,9 +56,25 @@ async function assertConsenter(reader: Reader, consent: Consent): Promise<void> 
   }
 }
 
+/** A withdrawal (inactive) or a recorded refusal (rejected): statuses that stop sharing. */
+const STOPS_SHARING = new Set<Consent['status']>(['inactive', 'rejected']);
+
+/**
+ * Withdrawal is never refused for what no longer holds about the consent (its consenter, its
+ * period): only who withdraws it and which consent it is are checked.
+ */
+async function checkWithdrawal(next: Consent, previous: Consent, repo: Repository, reader: Reader): Promise<void> {
+  if (reader.key(previous.patient) !== reader.key(next.patient)) throw unprocessable('A consent cannot be moved to another patient', 'Consent.patient');
+  const actor = actorOfRepo(repo);
+  if (!actor) return;
+  const holders = (await Promise.all((previous.organization ?? []).map((o) => orgOfRef(reader, o)))).filter((o): o is Organization => !!o);
+  if (!(await actsForAny(reader, actor.organization, holders))) throw forbidden('Only the organisation that holds the records may record or withdraw this consent');
+}
+
 /** Consent beforeWrite: who may consent, to whom, and who may record or change it. */
 export async function checkConsentWrite(next: Consent, previous: Consent | undefined, repo: Repository): Promise<void> {
   const reader = Reader.ofRepo(repo);
+  if (previous && previous.status !== next.status && STOPS_SHARING.has(next.status)) return checkWithdrawal(next, previous, repo, reader);
   await assertConsenter(reader, next);
   const recipients = await recipientsOf(reader, next);
   if (!recipients.length) throw unprocessable('The consent must name the provider organisation that may receive the records (provision.actor)', 'Consent.provision.actor');
@@ -126,23 +142,7 @@ export async function consentAllows(reader: Reader, doc: DocumentReference, ods:
   return false;
 }
 
-/**
- * The consent gate (a read guard for tenant-limited callers): a DocumentReference, or a Binary
- * whose securityContext is one, is visible to the organisations that hold it, and to others
- * only under consent. `now` is injectable for tests.
- */
-export function consentGate(now: () => number = Date.now) {
-  return async (resource: Resource, repo: Repository): Promise<boolean> => {
-    if (resource.resourceType !== 'DocumentReference' && resource.resourceType !== 'Binary') return true;
-    const actor = actorOfRepo(repo);
-    if (!actor) return true;
-    const reader = Reader.ofRepo(repo);
-    const doc = resource.resourceType === 'DocumentReference'
-      ? (resource as DocumentReference)
-      : await reader.ref<DocumentReference>((resource as Binary).securityContext);
-    // A Binary outside any record is limited by tenancy alone.
-    if (!doc || doc.resourceType !== 'DocumentReference') return true;
-    if (await actsForAny(reader, actor.organization, await holdersOf(reader, doc))) return true;
-    return consentAllows(reader, doc, actor.organization, now());
-  };
+/** True when `ods` acts for an organisation that holds the record (custodian, author, requester of its request). */
+export async function holdsRecord(reader: Reader, ods: string, doc: DocumentReference): Promise<boolean> {
+  return actsForAny(reader, ods, await holdersOf(reader, doc));
 }

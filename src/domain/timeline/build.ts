@@ -105,7 +105,8 @@ async function caseConsents(reader: Reader, task: Task): Promise<Consent[]> {
 /** Builds the timeline of the case whose ESO Task is `taskId`, as `repo`'s caller may see it. */
 export async function buildTimeline(repo: Repository, taskId: string): Promise<CaseTimeline> {
   const task = (await repo.read<Task>('Task', taskId)).resource;
-  const reader = Reader.ofRepo(repo);
+  // The caller may see the Task (read above): the server describes the whole case to its party.
+  const reader = Reader.ofSystem(repo);
   const system = repo.asSystem();
   const sr = await reader.ref<ServiceRequest>(task.focus);
   const patient = await reader.ref<Patient>(task.for);

@@ -33,7 +33,7 @@ describe('ESO domain: case events and the consent clock', () => {
     const validate = loadConformance().validate;
     repoFor = (actor) => new Repository(storage, {
       baseUrl: 'http://eso.test/fhir', validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
-      hooks: domain.hooks, grants: domain.grants, readGuards: domain.readGuards,
+      hooks: domain.hooks, grants: domain.grants, access: domain.access,
     });
     domain = createDomain({
       repoFor,

@@ -69,17 +69,21 @@ describe.each(backends())('tenancy on %s', (backend) => {
     expect(ids((await post.json()) as Bundle)).toEqual([]);
   });
 
-  it('when another organisation _includes a record it references, then the record is absent', async () => {
-    const own = await create(tokenB, { resourceType: 'Condition', subject: { reference: `Patient/${patientA}` }, code: { text: 'points at RQ1 patient' } });
-    const res = await get(tokenB, `Condition?_id=${own.id}&_include=Condition:patient`);
-    expect(ids(res.body)).toEqual([`Condition/${own.id}`]);
+  it('when another organisation writes a record about a child it cannot see, then 422 exactly as for a child that never existed, and nothing is stored', async () => {
+    const write = (subject: string) => fhirFetch(tokenB, `${h.fhir}/Condition`, { method: 'POST', json: { resourceType: 'Condition', subject: { reference: subject }, code: { text: 'points elsewhere' } } });
+    const theirs = await write(`Patient/${patientA}`);
+    const nobody = await write('Patient/00000000-0000-0000-0000-000000000000');
+    expect([theirs.status, nobody.status]).toEqual([422, 422]);
+    const [t, n] = [(await theirs.json()) as { issue: { diagnostics: string }[] }, (await nobody.json()) as { issue: { diagnostics: string }[] }];
+    expect(t.issue[0].diagnostics.replace(patientA, 'ID')).toBe(n.issue[0].diagnostics.replace('00000000-0000-0000-0000-000000000000', 'ID'));
+    expect(ids((await get(tokenB, 'Condition?_total=accurate')).body)).toEqual([]);
+    expect(ids((await get(tokenA, `Condition?patient=${patientA}`)).body)).toEqual([`Condition/${conditionA}`]);
   });
 
-  it('when another organisation _revincludes records that point at its own, then the others\' records are absent', async () => {
-    const pointing = await create(tokenA, { resourceType: 'Condition', subject: { reference: `Patient/${patientB}` }, code: { text: 'RQ1 condition on RJ7 patient' } });
-    expect(ids((await get(tokenA, `Condition?_id=${pointing.id}`)).body)).toHaveLength(1);
-    const res = await get(tokenB, `Patient?_id=${patientB}&_revinclude=Condition:patient`);
-    expect(ids(res.body)).toEqual([`Patient/${patientB}`]);
+  it('when an organisation _revincludes its own patient, then only its own records come back', async () => {
+    const res = await get(tokenA, `Patient?_id=${patientA}&_revinclude=Condition:patient`);
+    expect(ids(res.body).sort()).toEqual([`Condition/${conditionA}`, `Patient/${patientA}`].sort());
+    expect(ids((await get(tokenB, `Patient?_id=${patientB}&_revinclude=Condition:patient`)).body)).toEqual([`Patient/${patientB}`]);
   });
 
   it('when another organisation updates a record, then 404 and the record is unchanged', async () => {

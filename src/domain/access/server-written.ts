@@ -1,0 +1,14 @@
+/** Check 3 (write): what only the server writes. DESIGN.md "Security model: Write rights follow parties". */
+import { forbidden } from '../../shared/outcomes.ts';
+import type { WriteCheck } from './types.ts';
+
+const SERVER_WRITTEN = new Set(['Provenance', 'AuditEvent']);
+
+export const serverWritten: WriteCheck = {
+  name: 'server-written',
+  rule: 'Provenance and AuditEvent are written by the server alone: no client creates or changes them.',
+  types: SERVER_WRITTEN,
+  check(next) {
+    throw forbidden(`${next.resourceType} is written by the server only`);
+  },
+};
