@@ -15,12 +15,12 @@ import type { Actor, SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { adminRoutes } from './http/admin-routes.ts';
-import { answerClientError } from './http/client-error.ts';
 import { esoRoutes } from './http/eso-routes.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
 import type { V2Receiver } from './hl7/v2-receiver.ts';
 import { createSecurity } from './http/security.ts';
+import { applySocketLimits } from './http/socket-limits.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
@@ -106,9 +106,7 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
     errorAudit: security.auditErrors,
   });
   const server: Server = createServer(app);
-  server.on('clientError', answerClientError);
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
+  applySocketLimits(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
