@@ -97,10 +97,12 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
     publicRoutes: (a) => security.publicRoutes(a),
     authenticate: security.authenticate,
     protectedRoutes: (a) => {
-      esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl,
+      // /eso/* and /hl7/v2 check scopes like /fhir does (src/auth/endpoint-scopes.ts).
+      const authorize = (res: Response) => security.authorizeFor(res.locals.principal as Principal | undefined);
+      esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl, authorize,
         audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
           principal: res.locals.principal as Principal | undefined, requestId: String(res.locals.requestId) }) });
-      hl7Routes(a, () => receiver);
+      hl7Routes(a, { receiver: () => receiver, authorize, audit: (r) => security.audit(r) });
       adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled });
     },
     errorAudit: security.auditErrors,

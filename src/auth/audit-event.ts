@@ -24,6 +24,8 @@ export interface AuditRecord {
   network?: string;
   /** A fixed, non-sensitive note (e.g. which check refused). */
   detail?: string;
+  /** Overrides the outcome the status implies: an HL7 v2 AR/AE answered in an HTTP 200 is still a failure. */
+  outcome?: AuditEvent['outcome'];
 }
 
 export const CLIENT_ID_SYSTEM = `${ESO_BASE}/Id/client-id`;
@@ -81,7 +83,7 @@ export function buildAuditEvent(r: AuditRecord, observer: string, recorded = new
     subtype: [SUBTYPE[r.interaction]],
     action: ACTION[r.interaction],
     recorded: recorded.toISOString(),
-    outcome: outcomeOf(r.status),
+    outcome: r.outcome ?? outcomeOf(r.status),
     outcomeDesc: r.detail ? `HTTP ${r.status}: ${r.detail}` : `HTTP ${r.status}`,
     agent: agents(r),
     source: { site: observer, observer: { display: 'eso-bridge', identifier: { value: observer } },

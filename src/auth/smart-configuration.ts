@@ -5,6 +5,7 @@
  */
 import type { CapabilityStatementRestSecurity } from 'fhir/r4.js';
 import { RESOURCE_TYPES } from '../fhir/search-params.ts';
+import { endpointScopesDescription } from './endpoint-scopes.ts';
 import { ASSERTION_ALGORITHMS } from './token-request.ts';
 
 export interface AuthUrls {
@@ -44,6 +45,6 @@ export function capabilitySecurity(baseUrl: string): CapabilityStatementRestSecu
       url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
       extension: [{ url: 'token', valueUri: authUrls(baseUrl).token }],
     }],
-    description: `Bearer tokens from ${authUrls(baseUrl).token} (SMART v1 and v2 system scopes). Each client acts for one organisation and sees only its cases. Discovery: ${baseUrl}/fhir/.well-known/smart-configuration`,
+    description: `Bearer tokens from ${authUrls(baseUrl).token} (SMART v1 and v2 system scopes). Each client acts for one organisation and sees only its cases. Discovery: ${baseUrl}/fhir/.well-known/smart-configuration. ${endpointScopesDescription()}`,
   };
 }

@@ -3,10 +3,12 @@
  * Express only: every decision is in domain/ (see docs/WORKFLOW.md for the API).
  */
 import type { Express, Request, Response } from 'express';
+import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
 import type { DomainWiring } from '../domain/index.ts';
 import type { Actor } from '../domain/ports.ts';
 import { renderTimelineHtml } from '../domain/timeline/html.ts';
 import type { Repository } from '../fhir/repository.ts';
+import type { Interaction } from '../rest/types.ts';
 import { badRequest, notFound, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
 
 export interface EsoRouteDeps {
@@ -15,6 +17,8 @@ export interface EsoRouteDeps {
   actorOf: (res: Response) => Actor | undefined;
   repoFor: (actor: Actor | undefined) => Repository;
   baseUrl: () => string;
+  /** The caller's scope check (throws 403/401); every route runs it before reading or writing anything. */
+  authorize: (res: Response) => (interaction: Interaction, type: string) => void;
   /** Records the access (AuditEvent) before the response leaves; optional until security wires it. */
   audit?: (res: Response, record: EsoAuditRecord) => Promise<void>;
 }
@@ -67,6 +71,7 @@ function sendJson(res: Response, status: number, body: unknown, type = 'applicat
 export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
   // 201 + { created, task, serviceRequest } for a new case; 200 with the same body on a replay.
   app.post('/eso/requests', async (req, res) => {
+    requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.esoRequest);
     requireJson(req);
     // No field of a request may hold U+0000 (and PostgreSQL text cannot): refused before intake looks anything up.
     if (holdsNul(req.body)) throw badRequest('The request holds a NUL character (U+0000)');
@@ -78,6 +83,7 @@ export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
   });
 
   app.get('/eso/cases/:taskId/timeline', async (req, res) => {
+    requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.timeline);
     const taskId = String(req.params.taskId);
     if (!ID_RE.test(taskId)) throw notFound(`Task/${taskId} is not known`);
     const timeline = await deps.domain.timeline(taskId, deps.actorOf(res));
@@ -91,6 +97,7 @@ export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
   });
 
   app.get('/eso/overdue', async (_req, res) => {
+    requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.overdue);
     const bundle = await deps.domain.overdue(deps.actorOf(res));
     await deps.audit?.(res, { operation: 'eso-overdue', status: 200, entities: (bundle.entry ?? []).map((e) => `Task/${e.resource?.id}`) });
     sendJson(res, 200, bundle, 'application/fhir+json');
