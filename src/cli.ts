@@ -4,6 +4,7 @@
  *
  *   client add --id rq1-epr --org RQ1 [--org-name "..."] [--scopes "system/*.cruds"] [--alg ES384|RS384]
  *              [--jwks-uri https://...] [--file data/clients.json] [--key-out data/keys/rq1-epr.private.jwk.json] [--replace]
+ *              [--mllp-address 10.1.2.3 ...] [--mllp-cert sender-client-cert.pem]   (who may send HL7 v2 over MLLP for --org)
  *   client list [--file ...]
  *   client remove --id rq1-epr [--file ...]
  *   org add --ods RZ2NP --name "Paediatric Neurology" [--part-of RZ2] [--directory data/directory.json]
@@ -18,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addClient, listClients, removeClient, type ClientAlg } from './auth/client-admin.ts';
+import { certificateFingerprint } from './auth/mllp-binding.ts';
 import { addOrganization, listOrganizations, moveOrganization } from './auth/directory-admin.ts';
 import { requestAccessToken } from './auth/client-assertion.ts';
 import { rotateKeyFile } from './auth/server-keys.ts';
@@ -26,6 +28,7 @@ import { splitScopeParam } from './auth/scopes.ts';
 const USAGE = `usage:
   npm run cli -- client add --id <client_id> --org <ODS> [--org-name <name>] [--scopes "system/*.cruds"] [--alg ES384|RS384]
                             [--jwks-uri <url>] [--file <clients.json>] [--key-out <private.jwk.json>] [--replace]
+                            [--mllp-address <ip> (repeatable)] [--mllp-cert <client-cert.pem>]
   npm run cli -- client list [--file <clients.json>]
   npm run cli -- client remove --id <client_id> [--file <clients.json>]
   npm run cli -- org add --ods <ODS> --name <name> [--part-of <ODS>] [--directory <directory.json>]
@@ -48,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       id: { type: 'string' }, org: { type: 'string' }, 'org-name': { type: 'string' }, scopes: { type: 'string' }, alg: { type: 'string' },
-      'jwks-uri': { type: 'string' }, file: { type: 'string' }, 'key-out': { type: 'string' }, replace: { type: 'boolean' },
+      'jwks-uri': { type: 'string' }, file: { type: 'string' }, 'mllp-address': { type: 'string', multiple: true }, 'mllp-cert': { type: 'string' }, 'key-out': { type: 'string' }, replace: { type: 'boolean' },
       ods: { type: 'string' }, name: { type: 'string' }, 'part-of': { type: 'string' }, 'top-level': { type: 'boolean' }, directory: { type: 'string' },
       'key-file': { type: 'string' }, scope: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -64,17 +67,21 @@ async function main(argv: string[]): Promise<number> {
     const alg = (values.alg ?? 'ES384').toUpperCase();
     if (alg !== 'ES384' && alg !== 'RS384') throw new Error('--alg must be ES384 or RS384');
     const keyOut = values['jwks-uri'] ? undefined : values['key-out'] ?? join(dirname(file), 'keys', `${values.id}.private.jwk.json`);
+    const mllpAddresses = values['mllp-address'] ?? [];
+    const mllpCert = values['mllp-cert'] ? certificateFingerprint(readFileSync(values['mllp-cert'])) : undefined;
     const { client } = await addClient(file, {
       clientId: values.id, organization: values.org, organizationName: values['org-name'], scopes: values.scopes ? splitScopeParam(values.scopes) : undefined,
       alg: alg as ClientAlg, jwksUri: values['jwks-uri'], keyOut, replace: values.replace,
+      mllp: mllpAddresses.length || mllpCert ? { addresses: mllpAddresses, certificateSha256: mllpCert } : undefined,
     });
     process.stdout.write(`registered ${client.clientId} for ${client.organization} with scopes ${client.scopes.join(' ')} in ${file}\n`);
+    if (client.mllp) process.stdout.write(`may send HL7 v2 over MLLP for ${client.organization} from ${mllpDescription(client.mllp)}\n`);
     if (keyOut) process.stdout.write(`private key (keep it secret; give it to the client only): ${keyOut}\n`);
     return 0;
   }
   if (command === 'client list') {
     for (const c of await listClients(file)) {
-      process.stdout.write(`${c.clientId}\t${c.organization}\t${c.scopes.join(' ')}\t${c.jwksUri ?? `${c.jwks?.keys.length ?? 0} key(s)`}\n`);
+      process.stdout.write(`${c.clientId}\t${c.organization}\t${c.scopes.join(' ')}\t${c.jwksUri ?? `${c.jwks?.keys.length ?? 0} key(s)`}${c.mllp ? `\tmllp: ${mllpDescription(c.mllp)}` : ''}\n`);
     }
     return 0;
   }
@@ -125,6 +132,10 @@ async function orgCommand(command: string, values: { ods?: string; name?: string
   }
   process.stderr.write(`unknown command: ${command}\n${USAGE}`);
   return 2;
+}
+
+function mllpDescription(m: { addresses: string[]; certificateSha256?: string }): string {
+  return [...m.addresses, ...(m.certificateSha256 ? [`certificate sha256 ${m.certificateSha256}`] : [])].join(', ');
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {

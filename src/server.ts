@@ -18,6 +18,7 @@ import { adminRoutes } from './http/admin-routes.ts';
 import { esoRoutes } from './http/eso-routes.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
+import { senderRefusalRecord } from './hl7/sender-refusal-audit.ts';
 import type { V2Receiver } from './hl7/v2-receiver.ts';
 import { createSecurity } from './http/security.ts';
 import { applySocketLimits } from './http/socket-limits.ts';
@@ -115,7 +116,11 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = baseUrlOf(config, port);
-  const started = await hl7.start(auditedSubmit, (ods) => security.clientOrganizations().includes(ods));
+  // MLLP senders are who their client entries' `mllp` bindings say; each refusal leaves an AuditEvent.
+  const started = await hl7.start(auditedSubmit, {
+    bindingsOf: (ods) => security.mllpBindings(ods),
+    onRefused: (refusal) => security.audit(senderRefusalRecord(refusal, randomUUID())),
+  });
   const purge = setInterval(() => {
     storage.purgeExpiredKeys(new Date().toISOString()).catch((e: unknown) => log.warn({ err: String(e) }, 'key purge failed'));
   }, PURGE_EVERY_MS).unref();

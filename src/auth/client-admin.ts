@@ -21,6 +21,8 @@ export interface AddClientOptions {
   keyOut?: string;
   /** Replace an existing client with the same id. */
   replace?: boolean;
+  /** Which MLLP connections may send HL7 v2 for the organisation: source addresses and/or a client certificate's SHA-256. */
+  mllp?: { addresses?: string[]; certificateSha256?: string };
 }
 
 export const DEFAULT_SCOPES = ['system/*.cruds'];
@@ -51,12 +53,20 @@ export async function addClient(file: string, opts: AddClientOptions): Promise<{
     ...(opts.organizationName ? { organization_name: opts.organizationName } : {}),
     scopes: opts.scopes?.length ? opts.scopes : DEFAULT_SCOPES,
     ...(key ? { jwks: { keys: [key.publicJwk] } } : { jwks_uri: opts.jwksUri }),
+    ...(opts.mllp ? { mllp: mllpEntry(opts.mllp) } : {}),
   };
   const next = { ...raw, clients: [...raw.clients.filter((c) => c.client_id !== opts.clientId), entry] };
   const client = parseClientsFile(next).find((c) => c.clientId === opts.clientId)!;
   if (key && opts.keyOut) await writeJsonFileAtomic(opts.keyOut, key.privateJwk, 0o600);
   await writeJsonFileAtomic(file, next, 0o644);
   return { client, privateJwk: key?.privateJwk };
+}
+
+function mllpEntry(m: NonNullable<AddClientOptions['mllp']>): Record<string, unknown> {
+  return {
+    ...(m.addresses?.length ? { addresses: m.addresses } : {}),
+    ...(m.certificateSha256 ? { certificate_sha256: m.certificateSha256 } : {}),
+  };
 }
 
 /** Removes a client; false when it was not registered. Its tokens die within their lifetime (≤ 5 min). */

@@ -1,10 +1,11 @@
 /**
  * The clients file (ESO_CLIENTS_FILE), in the shape other tools write:
- * {"clients": [{"client_id", "organization", "scopes", "jwks" | "jwks_uri"}]}.
+ * {"clients": [{"client_id", "organization", "scopes", "jwks" | "jwks_uri", "mllp"?}]}.
  * A file that does not parse is refused whole: a half-loaded registry is worse than none.
  */
 import type { JWK } from 'jose';
 import { z } from 'zod';
+import { canonicalAddress, canonicalFingerprint, type MllpBinding } from './mllp-binding.ts';
 import { parseScope } from './scopes.ts';
 
 export interface RegisteredClient {
@@ -18,6 +19,8 @@ export interface RegisteredClient {
   jwks?: { keys: JWK[] };
   /** ... a JWKS URL (https, or http on a loopback host). */
   jwksUri?: string;
+  /** Which MLLP connections may send HL7 v2 for the organisation (none: this entry admits none). */
+  mllp?: MllpBinding;
 }
 
 export const CLIENT_ID_RE = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -31,6 +34,13 @@ function isLoopback(hostname: string): boolean {
 const jwk = z.looseObject({ kty: z.enum(['RSA', 'EC']), kid: z.string().min(1).max(256) })
   .refine((k) => !PRIVATE_MEMBERS.some((m) => m in k), 'a registered key must be public (no private members)');
 
+// Strict: a misspelt member in a rule about who may send must not be silently ignored.
+const mllp = z.strictObject({
+  addresses: z.array(z.string().refine((a) => canonicalAddress(a) !== undefined, 'must be an IP address literal (e.g. 10.1.2.3 or fd00::5), not a host name or a range')).min(1).optional(),
+  certificate_sha256: z.string().refine((f) => canonicalFingerprint(f) !== undefined,
+    'must be the SHA-256 fingerprint of the client certificate: 64 hex digits, colons allowed').optional(),
+}).refine((m) => m.addresses !== undefined || m.certificate_sha256 !== undefined, 'give addresses, certificate_sha256 or both');
+
 const entry = z.looseObject({
   client_id: z.string().regex(CLIENT_ID_RE, 'client_id: letters, digits and . _ ~ - only'),
   organization: z.string().regex(ODS_CODE_RE, 'organization must be an ODS code (A-Z, 0-9)'),
@@ -39,6 +49,7 @@ const entry = z.looseObject({
   jwks: z.object({ keys: z.array(jwk).min(1) }).optional(),
   jwks_uri: z.url().refine((u) => { const x = new URL(u); return x.protocol === 'https:' || (x.protocol === 'http:' && isLoopback(x.hostname)); },
     'jwks_uri must be https (http only on a loopback host)').optional(),
+  mllp: mllp.optional(),
 }).refine((c) => (c.jwks === undefined) !== (c.jwks_uri === undefined), 'give exactly one of jwks and jwks_uri');
 
 export const clientsFileSchema = z.looseObject({ clients: z.array(entry) })
@@ -59,5 +70,9 @@ export function parseClientsFile(json: unknown): RegisteredClient[] {
     scopes: c.scopes,
     jwks: c.jwks as { keys: JWK[] } | undefined,
     jwksUri: c.jwks_uri,
+    mllp: c.mllp && {
+      addresses: (c.mllp.addresses ?? []).map((a) => canonicalAddress(a)!),
+      certificateSha256: c.mllp.certificate_sha256 === undefined ? undefined : canonicalFingerprint(c.mllp.certificate_sha256),
+    },
   }));
 }

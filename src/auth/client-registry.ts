@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../shared/logger.ts';
 import { parseClientsFile, type RegisteredClient } from './client-file.ts';
+import type { MllpBinding } from './mllp-binding.ts';
 import { fileStamp, readJsonFile } from './json-file.ts';
 
 export interface ClientRegistryOptions {
@@ -71,5 +72,11 @@ export class ClientRegistry {
   /** ODS codes of the registered clients. */
   organizations(): string[] {
     return [...new Set([...this.clients.values()].map((c) => c.organization))];
+  }
+
+  /** The MLLP bindings of the organisation's client entries, after a (rate-limited) look at the file. */
+  async mllpBindings(ods: string): Promise<MllpBinding[]> {
+    await this.refresh();
+    return [...this.clients.values()].filter((c) => c.organization === ods && c.mllp).map((c) => c.mllp!);
   }
 }

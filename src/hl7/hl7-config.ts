@@ -39,20 +39,16 @@ export function parseEprEndpoints(value: string | undefined): Record<string, V2E
   return Object.fromEntries(Object.entries(parsed.data).map(([k, v]) => [k.toUpperCase(), v]));
 }
 
-/** MLLP_ALLOWED_SENDERS: comma-separated ODS codes; undefined (not set) means "any organisation with a registered client". */
+/** MLLP_ALLOWED_SENDERS: comma-separated ODS codes; undefined (not set) means no narrowing. */
 export function parseAllowedSenders(value: string | undefined): Set<string> | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   return new Set(value.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean));
 }
 
 /**
- * The MLLP sender rule: a registered client's organisation, narrowed by MLLP_ALLOWED_SENDERS when set.
- * `isRegistered` is the auth module's lookup (any client registered for this ODS code).
+ * MLLP_ALLOWED_SENDERS as a rule. It only narrows: a sender must first be admitted by one of its
+ * organisation's client entries (the connection check in the receiver); registration alone is not enough.
  */
-export function senderPolicy(allowed: Set<string> | undefined, isRegistered: (ods: string) => boolean | Promise<boolean>): (ods: string) => Promise<boolean> {
-  return async (ods) => {
-    const code = ods.toUpperCase();
-    if (allowed && !allowed.has(code)) return false;
-    return await isRegistered(code);
-  };
+export function senderAllowList(allowed: Set<string> | undefined): (ods: string) => boolean {
+  return (ods) => !allowed || allowed.has(ods.toUpperCase());
 }

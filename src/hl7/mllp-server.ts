@@ -7,15 +7,19 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { MllpPeer } from '../auth/mllp-binding.ts';
 import { silentLogger, type Hl7Logger } from './hl7-logger.ts';
 import { decodeFrame, frameMessage, MllpFramer } from './mllp-framer.ts';
 
 export interface MllpTlsOptions {
   key: string | Buffer;
   cert: string | Buffer;
-  /** CA bundle for client certificates; with `requestCert`, unauthorised clients are refused. */
+  /**
+   * CA bundle for client certificates. With it, every sender is asked for one; a connection without
+   * one, or with one that does not verify, is still accepted (a listed source address may speak for
+   * it) but reaches the handler with no certificate, so a certificate never counts unless it verified.
+   */
   ca?: string | Buffer;
-  requestCert?: boolean;
 }
 
 export interface MllpServerOptions {
@@ -25,8 +29,11 @@ export interface MllpServerOptions {
   maxMessageBytes: number;
   /** A connection with no traffic and nothing in progress for this long is closed. */
   idleTimeoutMs: number;
-  /** Message text → reply message(s), sent in order. An empty array sends nothing. A rejection closes the connection unanswered. */
-  handler: (text: string) => Promise<string | string[]>;
+  /**
+   * Message text → reply message(s), sent in order. An empty array sends nothing. A rejection closes the
+   * connection unanswered. `peer` is who sent it: the source address and, over mutual TLS, the verified certificate.
+   */
+  handler: (text: string, peer: MllpPeer) => Promise<string | string[]>;
   /** Reply to an oversize message (from its first bytes); without it the connection is closed. */
   rejectOversize?: (head: string, maxBytes: number) => string | undefined;
   /** Messages a connection may have waiting before reading from it pauses; default 64. */
@@ -57,6 +64,7 @@ export function createMllpServer(o: MllpServerOptions): MllpServer {
     if (closing) return void socket.destroy();
     const framer = new MllpFramer({ maxMessageBytes: o.maxMessageBytes });
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const from = peerOf(socket);
     let queue: Promise<void> = Promise.resolve();
     let pending = 0;
     let ended = false;
@@ -107,7 +115,7 @@ export function createMllpServer(o: MllpServerOptions): MllpServer {
       for (const ev of framer.push(chunk)) {
         if (ev.type === 'frame') {
           const text = decodeFrame(ev.data);
-          enqueue(async () => write(await o.handler(text)));
+          enqueue(async () => write(await o.handler(text, from)));
         } else if (ev.type === 'oversize') {
           const head = decodeFrame(ev.head);
           enqueue(async () => {
@@ -134,7 +142,9 @@ export function createMllpServer(o: MllpServerOptions): MllpServer {
   };
 
   const server: net.Server = o.tls
-    ? tls.createServer({ key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: o.tls.requestCert ?? false, rejectUnauthorized: o.tls.requestCert ?? false, allowHalfOpen: true }, onConnection)
+    // rejectUnauthorized false: a sender without a client certificate may still be admitted by its
+    // address; peerOf() passes a certificate on only when `socket.authorized` (it verified against `ca`).
+    ? tls.createServer({ key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: o.tls.ca !== undefined, rejectUnauthorized: false, allowHalfOpen: true }, onConnection)
     : net.createServer({ allowHalfOpen: true }, onConnection);
   if (o.maxConnections !== undefined) server.maxConnections = o.maxConnections;
   server.on('tlsClientError', (e: NodeJS.ErrnoException) => log.debug({ code: e.code }, 'mllp tls handshake failed'));
@@ -166,4 +176,12 @@ export function createMllpServer(o: MllpServerOptions): MllpServer {
       clearTimeout(grace);
     },
   };
+}
+
+/** The connection as the handler sees it; a client certificate only when it verified against the configured CA. */
+function peerOf(socket: net.Socket): MllpPeer {
+  const remoteAddress = socket.remoteAddress;
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return { remoteAddress };
+  const fingerprint = socket.getPeerCertificate().fingerprint256;
+  return fingerprint ? { remoteAddress, certificateSha256: fingerprint } : { remoteAddress };
 }

@@ -3,28 +3,38 @@
  * through, the receiver shared by MLLP and POST /hl7/v2, the MLLP listener and the outbox dispatcher.
  */
 import { readFileSync } from 'node:fs';
+import { admitsConnection, type MllpBinding } from '../auth/mllp-binding.ts';
 import type { Config } from '../config/schema.ts';
 import type { SubmitEsoRequest } from '../domain/ports.ts';
 import type { Storage } from '../storage/types.ts';
 import { V2CaseEventSink } from './case-event-sink.ts';
-import { parseAllowedSenders, parseEprEndpoints, senderPolicy } from './hl7-config.ts';
+import { parseAllowedSenders, parseEprEndpoints, senderAllowList } from './hl7-config.ts';
 import type { Hl7Logger } from './hl7-logger.ts';
 import { createMllpServer } from './mllp-server.ts';
 import { OutboxDispatcher } from './outbox-dispatcher.ts';
-import { createV2Receiver, type V2Receiver } from './v2-receiver.ts';
+import { createV2Receiver, type SenderRefusal, type V2Receiver } from './v2-receiver.ts';
 
 export const OUR_IDENTITY = { application: 'ESO_BRIDGE', facility: 'ESO' };
+
+/** What the receiver needs from the composition root to authenticate MLLP senders. */
+export interface MllpSenders {
+  /** What the client entries of this organisation (ODS code) say about its MLLP connections. */
+  bindingsOf: (ods: string) => MllpBinding[] | Promise<MllpBinding[]>;
+  /** Records a refused sender (the AuditEvent). */
+  onRefused?: (refusal: SenderRefusal) => Promise<void>;
+}
 
 export interface Hl7Service {
   sink: V2CaseEventSink;
   /** Starts the receiver, the MLLP listener (if enabled) and the dispatcher (if enabled). */
-  start(submit: SubmitEsoRequest, isRegistered: (ods: string) => boolean): Promise<{ receiver: V2Receiver; mllpPort?: number }>;
+  start(submit: SubmitEsoRequest, senders: MllpSenders): Promise<{ receiver: V2Receiver; mllpPort?: number }>;
   stop(): Promise<void>;
 }
 
 export function createHl7Service(config: Config, storage: Storage, logger: Hl7Logger): Hl7Service {
   const endpoints = parseEprEndpoints(config.eprEndpoints);
   const allowed = parseAllowedSenders(config.mllpAllowedSenders);
+  if (config.mllpTlsCa && !(config.mllpTlsKey && config.mllpTlsCert)) throw new Error('MLLP_TLS_CA needs MLLP_TLS_KEY and MLLP_TLS_CERT (client certificates are asked for over TLS only)');
   const sink = new V2CaseEventSink(endpoints, { facility: OUR_IDENTITY, logger });
   const dispatcher = new OutboxDispatcher({
     storage, endpoints, logger, pollMs: config.outboxPollMs, leaseMs: config.outboxLeaseMs,
@@ -35,13 +45,18 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
   let unsubscribe: (() => void) | undefined;
   return {
     sink,
-    async start(submit, isRegistered) {
-      const receiver = createV2Receiver({ storage, submit, facility: OUR_IDENTITY, logger, isSenderAllowed: senderPolicy(allowed, isRegistered) });
+    async start(submit, senders) {
+      const receiver = createV2Receiver({
+        storage, submit, facility: OUR_IDENTITY, logger, isSenderAllowed: senderAllowList(allowed), onRefused: senders.onRefused,
+        admitsConnection: async (ods, connection) => connection !== undefined && admitsConnection(await senders.bindingsOf(ods), connection),
+      });
       let mllpPort: number | undefined;
       if (config.mllpEnabled) {
-        const tls = config.mllpTlsKey && config.mllpTlsCert ? { key: readFileSync(config.mllpTlsKey), cert: readFileSync(config.mllpTlsCert) } : undefined;
+        const tls = config.mllpTlsKey && config.mllpTlsCert
+          ? { key: readFileSync(config.mllpTlsKey), cert: readFileSync(config.mllpTlsCert), ca: config.mllpTlsCa ? readFileSync(config.mllpTlsCa) : undefined }
+          : undefined;
         mllp = createMllpServer({ host: config.mllpHost, port: config.mllpPort, tls, maxMessageBytes: config.mllpMaxMessageBytes, idleTimeoutMs: config.mllpIdleTimeoutMs,
-          handler: (text) => receiver.handleFrames(text), rejectOversize: receiver.rejectOversize, logger });
+          handler: (text, connection) => receiver.handleFrames(text, { connection }), rejectOversize: receiver.rejectOversize, logger });
         mllpPort = (await mllp.listen()).port;
       }
       if (config.outboxEnabled) {

@@ -4,6 +4,7 @@
  * only after submitEsoRequest has committed, and a repeated MSH-10 gets the stored ACK back.
  * @see HL7 v2.5.1 section 2.9 (acknowledgment modes), 2.10 (duplicates), mappings/README.md
  */
+import type { MllpPeer } from '../auth/mllp-binding.ts';
 import type { Actor, SubmitEsoRequest } from '../domain/ports.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
 import type { Storage } from '../storage/types.ts';
@@ -22,8 +23,15 @@ export const ACK_KEY_SCOPE = 'hl7-ack';
 export interface V2ReceiverOptions {
   storage: Pick<Storage, 'transaction' | 'getKey'>;
   submit: SubmitEsoRequest;
-  /** Whether an organisation (MSH-4) may send over MLLP: registered client, MLLP_ALLOWED_SENDERS. */
+  /**
+   * Whether the connection speaks for the organisation MSH-4 names (one of its client entries lists
+   * the source address or the verified certificate). Asked for every message without a token.
+   */
+  admitsConnection: (ods: string, connection: MllpPeer | undefined) => boolean | Promise<boolean>;
+  /** Extra narrowing of who may send without a token (MLLP_ALLOWED_SENDERS), after the connection is admitted. */
   isSenderAllowed: (ods: string) => boolean | Promise<boolean>;
+  /** Told of each sender refused over MLLP (for the AuditEvent); a failure answers AE instead of AR. */
+  onRefused?: (refusal: SenderRefusal) => void | Promise<void>;
   /** Our MSH-3/MSH-4 in ACKs. */
   facility: AckIdentity;
   /** MSH-11.1 values accepted; default ['P']. */
@@ -42,6 +50,18 @@ export interface HandleOptions {
   authenticatedOrg?: string;
   /** Agent for Provenance/AuditEvent: the client id over HTTP; default 'mllp' (or 'hl7-http' with a token). */
   agent?: string;
+  /** The MLLP connection the message came on: without a token, it must be admitted for MSH-4. */
+  connection?: MllpPeer;
+}
+
+/** A message refused because its connection may not speak for MSH-4 (or MLLP_ALLOWED_SENDERS leaves it out). */
+export interface SenderRefusal {
+  /** MSH-4 as sent (upper case): who the message claimed to come from. */
+  sender: string;
+  /** MSH-10. */
+  controlId: string;
+  reason: 'connection-not-registered' | 'sender-not-allowed';
+  connection?: MllpPeer;
 }
 
 export interface V2Receiver {
@@ -86,10 +106,19 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     if (opts.authenticatedOrg !== undefined && sender.toUpperCase() !== opts.authenticatedOrg.toUpperCase()) {
       return ar(207, `Sending facility '${sender}' is not the organisation of the access token`, 4);
     }
-    // Without a token (MLLP), only allowed senders.
-    if (opts.authenticatedOrg === undefined && !(await o.isSenderAllowed(sender.toUpperCase()))) {
-      return ar(207, `Sending facility '${sender}' may not send on this interface`, 4);
+    if (opts.authenticatedOrg !== undefined) return undefined;
+    // Without a token (MLLP), MSH-4 proves nothing: the connection must be one its client entries admit.
+    const ods = sender.toUpperCase();
+    const refuse = async (reason: SenderRefusal['reason'], text: string) => {
+      log.warn({ controlId: h.get(10), sender, peer: opts.connection?.remoteAddress, reason }, 'hl7 sender refused');
+      await o.onRefused?.({ sender: ods, controlId: h.get(10)!, reason, connection: opts.connection });
+      return ar(207, text, 4);
+    };
+    if (!(await o.admitsConnection(ods, opts.connection))) {
+      return refuse('connection-not-registered', `This connection is not registered for sending facility '${sender}'`);
     }
+    // MLLP_ALLOWED_SENDERS narrows further.
+    if (!(await o.isSenderAllowed(ods))) return refuse('sender-not-allowed', `Sending facility '${sender}' may not send on this interface`);
     return undefined;
   }
 

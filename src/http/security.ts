@@ -17,6 +17,7 @@ import { DirectorySync } from '../auth/directory-sync.ts';
 import { ExternalIssuer } from '../auth/external-issuer.ts';
 import { GroupCommit } from '../auth/group-commit.ts';
 import { jtiRecorder } from '../auth/jti-store.ts';
+import type { MllpBinding } from '../auth/mllp-binding.ts';
 import type { Principal } from '../auth/principal.ts';
 import { RemoteJwks } from '../auth/remote-jwks.ts';
 import { ServerKeyStore } from '../auth/server-key-store.ts';
@@ -46,8 +47,8 @@ export interface SecurityWiring {
   auditIn(tx: StorageTx, record: AuditRecord): Promise<void>;
   /** Audits refusals (401/403/404) then passes the error on. */
   auditErrors: ErrorRequestHandler;
-  /** ODS codes of registered clients (who may send HL7 v2 over MLLP by default). */
-  clientOrganizations(): string[];
+  /** What the client entries of an organisation (ODS code) say about its MLLP connections; the clients file is re-read when it changed. */
+  mllpBindings(ods: string): Promise<MllpBinding[]>;
   close(): Promise<void>;
 }
 
@@ -126,7 +127,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     audit,
     auditIn: async (tx, record) => { await trail.writeIn(tx, record); },
     auditErrors: auditRefusals(audit, log),
-    clientOrganizations: () => clients.organizations(),
+    mllpBindings: (ods) => clients.mllpBindings(ods),
     close: () => { directory.close(); return commit.close(); },
   };
 }

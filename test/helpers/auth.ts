@@ -26,6 +26,8 @@ export interface RegisterOptions {
   /** Allowed scopes (default system/*.cruds). */
   scopes?: string[];
   alg?: ClientAlg;
+  /** Which MLLP connections may send HL7 v2 for the organisation (source addresses, client certificate SHA-256). */
+  mllp?: { addresses?: string[]; certificateSha256?: string };
 }
 
 /** The clients file inside `dir`. */
@@ -35,7 +37,7 @@ export function clientsFileIn(dir: string): string {
 
 /** Adds the client to `dir`/clients.json (created if needed); returns its private JWK (with kid and alg). */
 export async function registerClient(dir: string, opts: RegisterOptions): Promise<JWK> {
-  const { privateJwk } = await addClient(clientsFileIn(dir), { clientId: opts.clientId, organization: opts.organization, scopes: opts.scopes, alg: opts.alg, replace: true });
+  const { privateJwk } = await addClient(clientsFileIn(dir), { clientId: opts.clientId, organization: opts.organization, scopes: opts.scopes, alg: opts.alg, mllp: opts.mllp, replace: true });
   return privateJwk!;
 }
 

@@ -1,13 +1,14 @@
 /**
  * HL7 v2 end to end: the real server in-process (MLLP on a loopback ephemeral port, auth on),
- * one registered client per organisation of the samples (which is what lets an MSH-4 send over
- * MLLP), and the providers in the directory under Trusts of their own so every case is
+ * one registered client per organisation of the samples, the requesters' entries admitting MLLP
+ * connections from 127.0.0.1 (what lets a connection speak for their MSH-4), and the providers in the directory under Trusts of their own so every case is
  * independent. Also: MLLP senders (Medplum's Hl7Client, and a raw socket), an EPR stand-in built
  * on Medplum's Hl7Connection, and row counts straight from storage for "nothing stored".
  * Task moves and reports come from the ESO harness (test/integration/eso/harness.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hl7Message } from '@medplum/core';
@@ -106,15 +107,22 @@ export async function setUpHl7Directory(as: Record<string, Hl7Party>): Promise<R
   return ids;
 }
 
+/** The address the harness's MLLP senders connect from, and that the requesters' client entries list. */
+export const SENDER_ADDRESS = '127.0.0.1';
+/** Each requester's client entry admits MLLP connections from SENDER_ADDRESS. */
+export const DEFAULT_MLLP: Record<string, MllpRegistration> = Object.fromEntries(REQUESTERS.map((ods) => [ods, { addresses: [SENDER_ADDRESS] }]));
+export type MllpRegistration = { addresses?: string[]; certificateSha256?: string };
+
 /**
  * The server with authentication on and MLLP on an ephemeral loopback port. `env` adds or
- * overrides settings (ESO_EPR_ENDPOINTS, MLLP_ALLOWED_SENDERS, MLLP_MAX_MESSAGE_BYTES, ...).
+ * overrides settings (ESO_EPR_ENDPOINTS, MLLP_ALLOWED_SENDERS, MLLP_MAX_MESSAGE_BYTES, ...);
+ * `mllp` is what each organisation's client entry says about its MLLP connections (by ODS code).
  */
-export async function startHl7Server(backend: Backend, env: Record<string, string> = {}): Promise<Hl7Server> {
+export async function startHl7Server(backend: Backend, env: Record<string, string> = {}, mllp: Record<string, MllpRegistration> = DEFAULT_MLLP): Promise<Hl7Server> {
   const clientsDir = mkdtempSync(join(tmpdir(), 'eso-hl7-clients-'));
   const keys: Record<string, ClientPrivateKey> = {};
   for (const ods of [...REQUESTERS, ...Object.keys(PROVIDERS)]) {
-    keys[ods] = await registerClient(clientsDir, { clientId: `${ods.toLowerCase()}-client`, organization: ods });
+    keys[ods] = await registerClient(clientsDir, { clientId: `${ods.toLowerCase()}-client`, organization: ods, mllp: mllp[ods] });
   }
   const server = await startTestServer(backend, {
     ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir),
@@ -152,11 +160,23 @@ export async function sendWithMedplum(port: number, text: string): Promise<strin
 /** MLLP frames, our own minimal parser (independent of src/hl7/mllp-framer.ts). */
 export const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0x0b]), Buffer.from(text.endsWith('\r') ? text : `${text}\r`, 'utf8'), Buffer.from([0x1c, 0x0d])]);
 
-/** A raw TCP peer that collects every answer frame, for the cases Hl7Connection cannot see (several frames in one read). */
-export async function rawMllp(port: number) {
-  const socket = net.connect({ host: '127.0.0.1', port });
+/** Where a raw peer connects from, and (with `tls`) its TLS options: client certificate, CA of the server's. */
+export interface RawPeerOptions {
+  localAddress?: string;
+  tls?: tls.ConnectionOptions;
+}
+
+/**
+ * A raw TCP (or TLS) peer that collects every answer frame, for the cases Hl7Connection cannot see
+ * (several frames in one read), and for choosing the source address and the client certificate.
+ */
+export async function rawMllp(port: number, opts: RawPeerOptions = {}) {
+  const socket = opts.tls
+    // tls.connect hands localAddress to net.connect (its type does not list it).
+    ? tls.connect({ host: '127.0.0.1', port, ...opts.tls, ...({ localAddress: opts.localAddress } as tls.ConnectionOptions) })
+    : net.connect({ host: '127.0.0.1', port, localAddress: opts.localAddress });
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
+    socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
     socket.once('error', reject);
   });
   let buffer = Buffer.alloc(0);

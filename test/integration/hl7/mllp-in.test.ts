@@ -232,7 +232,8 @@ describe.each(backends())('HL7 v2 REF^I12 over MLLP on %s', (backend) => {
     const ack = await sendWithMedplum(h.mllpPort, setField(text, 'MSH', 4, 'RZZ'));
     expect(msa(ack)).toMatchObject({ code: 'AR', controlId });
     expect(field(ack, 'ERR', 2)).toMatch(/^MSH\^1\^4/);
-    expect(field(ack, 'ERR', 8)).toBe("Sending facility 'RZZ' may not send on this interface");
+    // Registered or not, the answer is the same: an unauthenticated peer learns nothing about who is registered.
+    expect(field(ack, 'ERR', 8)).toBe("This connection is not registered for sending facility 'RZZ'");
     expect(await storedCounts(h.server.storage)).toEqual(before);
   });
 });
@@ -242,7 +243,7 @@ describe('HL7 v2 over MLLP with MLLP_ALLOWED_SENDERS', () => {
   beforeAll(async () => { h = await startHl7Server('sqlite', { MLLP_ALLOWED_SENDERS: 'RA7' }); });
   afterAll(async () => { await h?.stop(); });
 
-  it('when the list names only RA7, then RGT gets AR although it has a registered client, and RA7 still gets AA', async () => {
+  it('when the list names only RA7, then RGT gets AR although its client entry admits the connection, and RA7 still gets AA', async () => {
     const before = await storedCounts(h.server.storage);
     const rgt = await sendWithMedplum(h.mllpPort, freshSample('v24').text);
     expect(msa(rgt).code).toBe('AR');

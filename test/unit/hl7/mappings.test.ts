@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseAllowedSenders, parseEprEndpoints, senderPolicy } from '../../../src/hl7/hl7-config.ts';
+import { parseAllowedSenders, parseEprEndpoints, senderAllowList } from '../../../src/hl7/hl7-config.ts';
 import { loadInboundMapping, MAPPINGS_DIR } from '../../../src/hl7/mapping-types.ts';
 import { V2Message } from '../../../src/hl7/v2-message.ts';
 import { parseV2Path, readPath } from '../../../src/hl7/v2-path.ts';
@@ -61,11 +61,11 @@ describe('HL7 configuration values', () => {
     expect(() => parseEprEndpoints(v)).toThrow();
   });
 
-  it('when MLLP_ALLOWED_SENDERS is set, then only those registered organisations may send', async () => {
-    const allowed = senderPolicy(parseAllowedSenders('ra7, RGT'), (ods) => ods !== 'RGT');
-    expect(await allowed('RA7')).toBe(true);
-    expect(await allowed('RGT')).toBe(false); // listed but no registered client
-    expect(await allowed('RTH')).toBe(false);
-    expect(await senderPolicy(parseAllowedSenders(''), () => true)('RTH')).toBe(true);
+  it('when MLLP_ALLOWED_SENDERS is set, then only those organisations pass the narrowing; unset, it narrows nothing', () => {
+    const allowed = senderAllowList(parseAllowedSenders('ra7, RGT'));
+    expect(allowed('RA7')).toBe(true);
+    expect(allowed('rgt')).toBe(true);
+    expect(allowed('RTH')).toBe(false);
+    expect(senderAllowList(parseAllowedSenders(''))('RTH')).toBe(true);
   });
 });

@@ -67,7 +67,7 @@ describe('MLLP server over loopback', () => {
   });
 
   it('when an enhanced-mode message (v2.3 sample) is sent, then the commit ACK CA comes first and the application ACK AA follows', async () => {
-    const receiver = createV2Receiver({ storage: new FakeStorage(), submit: async () => ({}) as never, isSenderAllowed: () => true, facility: ours });
+    const receiver = createV2Receiver({ storage: new FakeStorage(), submit: async () => ({}) as never, admitsConnection: () => true, isSenderAllowed: () => true, facility: ours });
     const port = await start({ handler: (t) => receiver.handleFrames(t) });
     const message = fixture('REF_I12-v23-enhanced-ack.prd4-fixed.hl7');
     // Medplum's Hl7Connection reads one socket read as one message, so it sees the CA only.
@@ -130,7 +130,7 @@ describe('MLLP server over loopback', () => {
   });
 
   it('when a frame contains no HL7 at all, then the answer is whatever the handler says (the receiver answers AR), not a crash', async () => {
-    const receiver = createV2Receiver({ storage: new FakeStorage(), submit: async () => ({}) as never, isSenderAllowed: () => true, facility: ours });
+    const receiver = createV2Receiver({ storage: new FakeStorage(), submit: async () => ({}) as never, admitsConnection: () => true, isSenderAllowed: () => true, facility: ours });
     const port = await start({ handler: (t) => receiver.handleFrames(t) });
     const c = await rawClient(port);
     c.socket.write(frameMessage('\x00\x01 not hl7'));

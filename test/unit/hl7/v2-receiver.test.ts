@@ -22,6 +22,7 @@ function setup(overrides: Partial<V2ReceiverOptions> = {}) {
   const receiver = createV2Receiver({
     storage,
     submit,
+    admitsConnection: () => true,
     isSenderAllowed: (ods) => ['RA7', 'RGT', 'RTH'].includes(ods),
     facility: { application: 'ESO_BRIDGE', facility: 'ESO' },
     now: () => new Date('2026-11-21T14:30:06Z'),
@@ -96,7 +97,7 @@ describe('v2 receiver: accepted messages', () => {
   });
 
   it('when the HTTP route gives the token organisation and it matches MSH-4, then the agent is the client id', async () => {
-    const { receiver, calls } = setup({ isSenderAllowed: () => false });
+    const { receiver, calls } = setup({ admitsConnection: () => false, isSenderAllowed: () => false });
     expect(msa(await receiver.handle(v251, { authenticatedOrg: 'RA7', agent: 'client-123' }))).toBe('AA');
     expect(calls[0].actor).toEqual({ organization: 'RA7', agent: 'client-123' });
   });
@@ -201,6 +202,39 @@ describe('v2 receiver: rejected (AR) and errored (AE) messages', () => {
     expect(msa(await receiver.handle(v251))).toBe('AE');
     expect((await receiver.handleFrames(v23)).map(msa)).toEqual(['CE']);
     expect(submit).not.toHaveBeenCalled();
+  });
+
+  it('when the connection is not admitted for MSH-4, then AR 207 at MSH-4 saying so, the refusal is reported without the message, and nothing is submitted', async () => {
+    const refusals: unknown[] = [];
+    const seen: unknown[] = [];
+    const { receiver, submit } = setup({
+      admitsConnection: (ods, connection) => { seen.push([ods, connection]); return false; },
+      onRefused: (r) => { refusals.push(r); },
+    });
+    const connection = { remoteAddress: '127.0.0.9' };
+    const ack = await receiver.handle(v251, { connection });
+    expect(msa(ack)).toBe('AR');
+    expect(errs(ack)[0]).toContain("This connection is not registered for sending facility 'RA7'");
+    expect(field(ack, 'ERR', 2)).toMatch(/^MSH\^1\^4/);
+    expect(seen).toEqual([['RA7', connection]]);
+    expect(refusals).toEqual([{ sender: 'RA7', controlId: 'RA7-000918273', reason: 'connection-not-registered', connection }]);
+    expect(submit).not.toHaveBeenCalled();
+  });
+
+  it('when the connection is admitted but MLLP_ALLOWED_SENDERS leaves the sender out, then AR and the refusal is reported', async () => {
+    const refusals: { reason: string }[] = [];
+    const { receiver, submit } = setup({ isSenderAllowed: () => false, onRefused: (r) => { refusals.push(r); } });
+    expect(msa(await receiver.handle(v251, { connection: { remoteAddress: '127.0.0.1' } }))).toBe('AR');
+    expect(refusals.map((r) => r.reason)).toEqual(['sender-not-allowed']);
+    expect(submit).not.toHaveBeenCalled();
+  });
+
+  it('when a refused connection repeats the control id of an accepted message, then it gets AR, not the stored AA', async () => {
+    let admit = true;
+    const { receiver } = setup({ admitsConnection: () => admit });
+    expect(msa(await receiver.handle(v251))).toBe('AA');
+    admit = false;
+    expect(msa(await receiver.handle(v251))).toBe('AR');
   });
 
   it('when the sender check itself fails, then AE 207', async () => {
