@@ -31,7 +31,9 @@ export async function createWorld(backend: Backend): Promise<World> {
   const b = await backendEnv(backend);
   const clientsDir = mkdtempSync(join(tmpdir(), 'eso-rel-clients-'));
   const keys: Record<string, ClientPrivateKey> = {};
-  for (const ods of ODS_CODES) keys[ods] = await registerClient(clientsDir, { clientId: clientIdOf(ods), organization: ods });
+  // The HL7 samples' senders connect to MLLP from 127.0.0.1 (mllp-sender.ts): their client entries admit that address.
+  const mllpOf = (ods: string) => ((REQUESTERS as readonly string[]).includes(ods) ? { addresses: ['127.0.0.1'] } : undefined);
+  for (const ods of ODS_CODES) keys[ods] = await registerClient(clientsDir, { clientId: clientIdOf(ods), organization: ods, mllp: mllpOf(ods) });
   const parties = (url: string) => Object.fromEntries(ODS_CODES.map((ods) => [ods, party({ url }, ods, clientIdOf(ods), keys[ods])]));
   return {
     backend,
