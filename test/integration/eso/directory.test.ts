@@ -1,7 +1,8 @@
 /**
  * The directory rule: tenancy and independence are worked out from Organization.partOf and ODS
- * codes, so an organisation changes only its own entry (or one below it); nobody re-parents or
- * re-codes another organisation to get around independence or redirect access.
+ * codes, so the directory is administered: an organisation changes only its own entry's name and
+ * contact details; nobody adds, re-parents or re-codes an organisation to get around independence
+ * or redirect access (test/integration/security/directory-admin.test.ts has the rest).
  */
 import type { Bundle, Organization } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,16 +23,17 @@ describe.each(backends())('the directory on %s', (backend) => {
     expect((await read(team.id!)).partOf?.reference).toBe(`Organization/${s.orgIds.RZ2}`);
   });
 
-  it('when an organisation updates its own entry, then it is saved', async () => {
+  it('when an organisation updates its own entry\'s contact details, then it is saved', async () => {
     const own = await read(s.orgIds.RZ2NP);
-    const res = await s.as.provider.put(`/fhir/Organization/${own.id}`, { ...own, alias: ['Neurology North'] });
+    const res = await s.as.provider.put(`/fhir/Organization/${own.id}`, { ...own, telecom: [{ system: 'phone', value: '0191 496 0000' }] });
     expect(res.status).toBe(200);
   });
 
-  it('when a Trust updates a team below it, then it is saved', async () => {
+  it('when a Trust updates a team below it, then 403: each organisation keeps its own entry', async () => {
     const team = await read(s.orgIds.RZ2NP);
-    const res = await s.as.providerTrust.put(`/fhir/Organization/${team.id}`, { ...team, alias: ['Paediatric Neurology (North)'] });
-    expect(res.status).toBe(200);
+    const res = await s.as.providerTrust.put(`/fhir/Organization/${team.id}`, { ...team, name: 'Paediatric Neurology (North)' });
+    expect(res.status).toBe(403);
+    expect((await read(team.id!)).name).toBe(team.name);
   });
 
   it('when a team updates its Trust, then 403', async () => {
@@ -45,12 +47,12 @@ describe.each(backends())('the directory on %s', (backend) => {
     expect(res.status).toBe(422);
   });
 
-  it('when anyone adds a new organisation, then it is created; a second one with the same ODS code is 409', async () => {
+  it('when a client adds a new organisation, then 403 and nothing is stored: the operator adds organisations', async () => {
     const org = { resourceType: 'Organization', name: 'New Team', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RZ7AB' }] };
-    expect((await s.as.stranger.post('/fhir/Organization', org)).status).toBe(201);
-    expect((await s.as.requester.post('/fhir/Organization', org)).status).toBe(409);
+    expect((await s.as.stranger.post('/fhir/Organization', org)).status).toBe(403);
+    expect((await s.as.requester.post('/fhir/Organization', org)).status).toBe(403);
     const found = await s.as.requester.get<Bundle>('/fhir/Organization?identifier=https://fhir.nhs.uk/Id/ods-organization-code|RZ7AB');
-    expect(found.body.entry).toHaveLength(1);
+    expect(found.body.entry ?? []).toHaveLength(0);
   });
 
   it('when a PractitionerRole at another organisation is changed, then 403; its own organisation may change it', async () => {

@@ -1,7 +1,8 @@
 /**
  * The real server in-process with authentication on, one registered client per organisation
  * (real keys, real tokens through POST /auth/token), and the organisation directory of
- * test/fixtures/eso-requests/organisations.json (Trusts, teams with partOf, one provider abroad).
+ * test/fixtures/eso-requests/organisations.json (Trusts, teams with partOf, one provider abroad):
+ * placed by the operator's directory file, each organisation then adding its own address.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import type { Bundle, DiagnosticReport, Extension, Organization, Resource, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
 import { clientsFileIn, getToken, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
+import { directoryFileIn, writeDirectory, type DirectoryEntry } from '../../helpers/directory.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const FIXTURES = new URL('../../fixtures/eso-requests/', import.meta.url);
@@ -72,24 +74,32 @@ export function party(server: Pick<TestServer, 'url'>, ods: string, clientId: st
   };
 }
 
-/** Creates or completes each organisation (the security module may have made it from the client list, with no partOf). */
+const fixtureOrgs = () => (fixture<Bundle>('organisations.json').entry ?? []).map((e) => ({ fullUrl: e.fullUrl!, org: e.resource as Organization }));
+const odsOf = (org: Organization) => org.identifier![0].value!;
+
+/** organisations.json as the operator's directory file says it: ODS code, name and place. */
+export function esoDirectoryEntries(): DirectoryEntry[] {
+  const orgs = fixtureOrgs();
+  const byUrn = new Map(orgs.map(({ fullUrl, org }) => [fullUrl, odsOf(org)]));
+  return orgs.map(({ org }) => ({ ods: odsOf(org), name: org.name!, ...(org.partOf ? { partOf: byUrn.get(org.partOf.reference!)! } : {}) }));
+}
+
+/**
+ * With the directory file in place, each organisation adds its own address (what tells a provider
+ * abroad): an organisation keeps only its own entry's contact details.
+ */
 export async function setUpDirectory(parties: Record<Role, Party>): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
-  const urns: Record<string, string> = {};
-  for (const e of fixture<Bundle>('organisations.json').entry ?? []) {
-    const org = { ...(e.resource as Organization) };
-    const ods = org.identifier![0].value!;
-    if (org.partOf?.reference) org.partOf = { reference: urns[org.partOf.reference] };
-    // An organisation keeps its own directory entry (the directory rule), so each completes its own.
+  for (const { org } of fixtureOrgs()) {
+    const ods = odsOf(org);
     const as = Object.values(parties).find((p) => p.ods === ods) ?? parties.requester;
     const found = await as.get<Bundle>(`/fhir/Organization?identifier=${encodeURIComponent(`${ODS}|${ods}`)}`);
     const existing = found.body.entry?.[0]?.resource as Organization | undefined;
-    const res = existing
-      ? await as.put(`/fhir/Organization/${existing.id}`, { ...org, id: existing.id })
-      : await as.post('/fhir/Organization', org);
+    if (!existing) throw new Error(`organisation ${ods} is not in the directory`);
+    ids[ods] = existing.id!;
+    if (as.ods !== ods || !org.address) continue;
+    const res = await as.put(`/fhir/Organization/${existing.id}`, { ...existing, address: org.address });
     if (res.status >= 300) throw new Error(`organisation ${ods}: ${res.status} ${JSON.stringify(res.body)}`);
-    ids[ods] = res.body.id;
-    urns[e.fullUrl!] = `Organization/${res.body.id}`;
   }
   return ids;
 }
@@ -100,7 +110,8 @@ export async function startEsoServer(backend: Backend = 'sqlite'): Promise<EsoSe
   for (const [role, ods] of Object.entries(ORGS) as [Role, string][]) {
     keys[role] = await registerClient(clientsDir, { clientId: `${ods.toLowerCase()}-client`, organization: ods });
   }
-  const server = await startTestServer(backend, { ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir) });
+  const directory = await writeDirectory(directoryFileIn(clientsDir), esoDirectoryEntries());
+  const server = await startTestServer(backend, { ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir), ESO_DIRECTORY_FILE: directory });
   const as = Object.fromEntries((Object.entries(ORGS) as [Role, string][]).map(([role, ods]) => [role, party(server, ods, `${ods.toLowerCase()}-client`, keys[role]!)])) as Record<Role, Party>;
   const orgIds = await setUpDirectory(as);
   return { server, as, orgIds, async stop() { await server.stop(); rmSync(clientsDir, { recursive: true, force: true }); } };

@@ -1,8 +1,8 @@
 /**
  * HL7 v2 end to end: the real server in-process (MLLP on a loopback ephemeral port, auth on),
  * one registered client per organisation of the samples, the requesters' entries admitting MLLP
- * connections from 127.0.0.1 (what lets a connection speak for their MSH-4), and the providers in the directory under Trusts of their own so every case is
- * independent. Also: MLLP senders (Medplum's Hl7Client, and a raw socket), an EPR stand-in built
+ * connections from 127.0.0.1 (what lets a connection speak for their MSH-4), and the providers placed by the directory file under Trusts of their own so every
+ * case is independent. Also: MLLP senders (Medplum's Hl7Client, and a raw socket), an EPR stand-in built
  * on Medplum's Hl7Connection, and row counts straight from storage for "nothing stored".
  * Task moves and reports come from the ESO harness (test/integration/eso/harness.ts).
  */
@@ -16,6 +16,7 @@ import { Hl7Client } from '@medplum/hl7';
 import type { Bundle, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
 import { clientsFileIn, registerClient, type ClientPrivateKey } from '../../helpers/auth.ts';
+import { directoryFileIn, writeDirectory, type DirectoryEntry } from '../../helpers/directory.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { entries, party, type Party, type Reply } from '../eso/harness.ts';
 import type { ResourceType, Storage } from '../../../src/storage/types.ts';
@@ -86,7 +87,12 @@ export type Hl7Party = Party;
 
 const partyFor = party;
 
-/** Each provider site goes under a Trust of its own; each organisation completes its own entry. */
+/** The directory file's part: each provider site under a Trust of its own. */
+export function hl7DirectoryEntries(): DirectoryEntry[] {
+  return Object.entries(PROVIDERS).flatMap(([ods, p]) => [{ ods: p.trust, name: p.trustName }, { ods, name: p.name, partOf: p.trust }]);
+}
+
+/** With the directory file in place, each provider site adds its own address (its own entry's contact details). */
 export async function setUpHl7Directory(as: Record<string, Hl7Party>): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
   const find = async (who: Party, ods: string) =>
@@ -98,10 +104,9 @@ export async function setUpHl7Directory(as: Record<string, Hl7Party>): Promise<R
   for (const ods of REQUESTERS) ids[ods] = (await find(as[ods], ods))!.id!;
   for (const [ods, p] of Object.entries(PROVIDERS)) {
     const who = as[ods];
-    const trust: Organization = { resourceType: 'Organization', active: true, name: p.trustName, identifier: [{ system: ODS_SYSTEM, value: p.trust }], address: [{ city: p.city, country: 'GB' }] };
-    ids[p.trust] = must(await who.post('/fhir/Organization', trust), `trust ${p.trust}`).id!;
+    ids[p.trust] = (await find(who, p.trust))!.id!;
     const existing = (await find(who, ods))!;
-    const site: Organization = { ...existing, name: p.name, address: [{ city: p.city, country: 'GB' }], partOf: { reference: `Organization/${ids[p.trust]}` } };
+    const site: Organization = { ...existing, address: [{ city: p.city, country: 'GB' }] };
     ids[ods] = must(await who.put(`/fhir/Organization/${existing.id}`, site), `site ${ods}`).id!;
   }
   return ids;
@@ -124,8 +129,9 @@ export async function startHl7Server(backend: Backend, env: Record<string, strin
   for (const ods of [...REQUESTERS, ...Object.keys(PROVIDERS)]) {
     keys[ods] = await registerClient(clientsDir, { clientId: `${ods.toLowerCase()}-client`, organization: ods, mllp: mllp[ods] });
   }
+  const directory = await writeDirectory(directoryFileIn(clientsDir), hl7DirectoryEntries());
   const server = await startTestServer(backend, {
-    ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir),
+    ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir), ESO_DIRECTORY_FILE: directory,
     MLLP_ENABLED: 'true', MLLP_PORT: '0', MLLP_HOST: '127.0.0.1', ...env,
   });
   try {
