@@ -62,7 +62,7 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
   let domain: ReturnType<typeof createDomain>;
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
     baseUrl: fhirBase(baseUrl), validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
-    hooks: domain.hooks, grants: domain.grants, readGuards: domain.readGuards,
+    hooks: domain.hooks, grants: domain.grants, access: domain.access,
   });
   const hl7 = createHl7Service(config, storage, log);
   domain = createDomain({ repoFor, caseEvents: hl7.sink });
