@@ -6,17 +6,22 @@
  *   npm run cli -- client add --id demo-rz1 --org RZ1
  *   npm run cli -- client add --id demo-rz2np --org RZ2NP
  * (the demo finds them in ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json and data/keys/).
- * The request is test/fixtures/eso-requests/full.json, the organisations organisations.json.
+ * The request is test/fixtures/eso-requests/full.json, the organisations organisations.json: the
+ * demo places them in the directory file (ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json) as
+ * `npm run cli -- org add` does, and waits until the server has applied it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Bundle, DiagnosticReport, Extension, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import { signClientAssertion, tokenRequestBody } from './auth/client-assertion.ts';
+import { addOrganization, listOrganizations, moveOrganization } from './auth/directory-admin.ts';
+import type { DirectoryEntry } from './auth/directory-file.ts';
 import { Extensions, Profiles, REPORT_LOINC, Systems } from './fhir/eso-urls.ts';
 
 const BASE = (process.env.ESO_DEMO_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const DATA_DIR = process.env.ESO_DATA_DIR ?? './data';
 const CLIENTS_FILE = process.env.ESO_CLIENTS_FILE ?? join(DATA_DIR, 'clients.json');
+const DIRECTORY_FILE = process.env.ESO_DIRECTORY_FILE ?? join(DATA_DIR, 'directory.json');
 const FIXTURES = new URL('../test/fixtures/eso-requests/', import.meta.url);
 const REQUESTER = 'RZ1';
 const PROVIDER = 'RZ2NP';
@@ -74,25 +79,47 @@ async function call<T>(ods: string, method: string, path: string, body?: unknown
   return { status: res.status, body: parsed, etag: res.headers.get('etag') };
 }
 
-/** The directory: each organisation created, or completed with its name and partOf. */
-async function setUpOrganisations(): Promise<void> {
-  const ids = new Map<string, string>();
-  for (const e of fixture<Bundle>('organisations.json').entry ?? []) {
-    const org = { ...(e.resource as Organization) };
-    const ods = org.identifier![0].value!;
-    if (org.partOf?.reference) org.partOf = { reference: ids.get(org.partOf.reference) };
-    const found = await call<Bundle>(REQUESTER, 'GET', `/fhir/Organization?identifier=${encodeURIComponent(`${Systems.odsCode}|${ods}`)}`);
-    const existing = found.body.entry?.[0]?.resource as Organization | undefined;
-    // An organisation keeps its own directory entry: an existing one is completed by itself, and only if it differs.
-    const same = existing && existing.name === org.name && existing.partOf?.reference === org.partOf?.reference;
-    const saved = same
-      ? { body: existing }
-      : existing
-        ? await call<Organization>(ods, 'PUT', `/fhir/Organization/${existing.id}`, { ...org, id: existing.id })
-        : await call<Organization>(REQUESTER, 'POST', '/fhir/Organization', org);
-    ids.set(e.fullUrl!, `Organization/${saved.body.id}`);
-    say(`  ${ods.padEnd(6)} ${org.name}`);
+/** organisations.json as directory entries: ODS code, name and place (partOf). */
+function demoDirectory(): DirectoryEntry[] {
+  const orgs = (fixture<Bundle>('organisations.json').entry ?? []).map((e) => ({ urn: e.fullUrl!, org: e.resource as Organization }));
+  const odsByUrn = new Map(orgs.map(({ urn, org }) => [urn, org.identifier![0].value!]));
+  return orgs.map(({ org }) => ({ ods: org.identifier![0].value!, name: org.name!, ...(org.partOf ? { partOf: odsByUrn.get(org.partOf.reference!)! } : {}) }));
+}
+
+/** The ODS code of each demo organisation's stored parent (null = top level), undefined for one not stored yet. */
+async function storedPlaces(wanted: DirectoryEntry[]): Promise<Map<string, string | null | undefined>> {
+  const found = new Map<string, Organization>();
+  for (const e of wanted) {
+    const res = await call<Bundle>(REQUESTER, 'GET', `/fhir/Organization?identifier=${encodeURIComponent(`${Systems.odsCode}|${e.ods}`)}`);
+    const org = res.body.entry?.[0]?.resource as Organization | undefined;
+    if (org) found.set(e.ods, org);
   }
+  const odsById = new Map([...found].map(([ods, o]) => [`Organization/${o.id}`, ods]));
+  return new Map(wanted.map((e) => {
+    const org = found.get(e.ods);
+    return [e.ods, org ? (org.partOf ? odsById.get(org.partOf.reference ?? '') ?? '?' : null) : undefined];
+  }));
+}
+
+/**
+ * The directory is administered: the demo's organisations go into the directory file (as
+ * `npm run cli -- org add/move` would put them), and the server applies the file when it changes.
+ */
+async function setUpOrganisations(): Promise<void> {
+  const wanted = demoDirectory();
+  const listed = new Map((await listOrganizations(DIRECTORY_FILE)).map((e) => [e.ods, e]));
+  for (const e of wanted) {
+    const had = listed.get(e.ods);
+    if (!had) await addOrganization(DIRECTORY_FILE, e);
+    else if (had.partOf !== e.partOf) await moveOrganization(DIRECTORY_FILE, e.ods, e.partOf);
+    say(`  ${e.ods.padEnd(6)} ${e.name}${e.partOf ? `, part of ${e.partOf}` : ''}`);
+  }
+  for (let i = 0; i < 100; i++) {
+    const places = await storedPlaces(wanted);
+    if (wanted.every((e) => places.get(e.ods) === (e.partOf ?? null))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new DemoError(`The server has not applied ${DIRECTORY_FILE}: start it with the same ESO_DATA_DIR (or ESO_DIRECTORY_FILE) as the demo`);
 }
 
 /** Reads the Task, changes it, writes it back with If-Match (as a real client would). */
