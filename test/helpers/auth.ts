@@ -1,12 +1,17 @@
 /**
  * SMART Backend Services for tests: register a client in a clients file (a real key pair) and
- * get a real access token through POST /auth/token. For every suite that runs with
- * authentication on:
+ * get a real access token through POST /auth/token. Tests run with authentication on by default:
+ * `startTestServer` registers a default client and hands out its (cached) token, so most suites
+ * need nothing from here but `server.authHeaders()`:
  *
- *   const a = await registerClient(dataDir, { clientId: 'rq1-epr', organization: 'RQ1' });
- *   const server = await startTestServer('sqlite', { ESO_AUTH_DISABLED: 'false' }); // same data dir: see below
+ *   const server = await startTestServer('sqlite', {}, { client: { organization: 'RQ1' } });
+ *   await fetch(`${server.fhir}/Task`, { headers: await server.authHeaders() });
+ *
+ * Suites with clients of their own register them here and pass ESO_CLIENTS_FILE:
+ *
+ *   const a = await registerClient(dir, { clientId: 'rq1-epr', organization: 'RQ1' });
+ *   const server = await startTestServer('sqlite', { ESO_CLIENTS_FILE: clientsFileIn(dir) });
  *   const token = await getToken(server.url, 'rq1-epr', a, 'system/Task.rs');
- *   await fetch(`${server.url}/fhir/Task`, { headers: { authorization: `Bearer ${token}` } });
  *
  * `dir` is the directory of the clients file (clients.json): the server's ESO_DATA_DIR (read by
  * default), or any directory with ESO_CLIENTS_FILE pointing at `clientsFileIn(dir)`. A client
@@ -70,4 +75,21 @@ export function fhirFetch(token: string | undefined, url: string, init: RequestI
   if (token) headers.authorization = `Bearer ${token}`;
   if (init.json !== undefined) headers['content-type'] = 'application/fhir+json';
   return fetch(url, { ...init, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body });
+}
+
+/**
+ * A client's token, cached and fetched again before it runs out (tokens live at most
+ * ESO_TOKEN_LIFETIME_SECONDS, ≤ 300 s): refreshed once less than a third of its life is left.
+ */
+export function tokenSource(baseUrl: string, clientId: string, privateKey: ClientPrivateKey, scope = 'system/*.cruds'): () => Promise<string> {
+  let cached: { token: string; refreshAt: number } | undefined;
+  return async () => {
+    if (cached && Date.now() < cached.refreshAt) return cached.token;
+    const assertion = await signClientAssertion(privateKey, { clientId, tokenUrl: `${baseUrl}/auth/token` });
+    const res = await postTokenRequest(baseUrl, assertion, scope);
+    if (res.status !== 200 || !res.body.access_token) throw new Error(`token refused: ${res.status} ${res.body.error ?? ''}`);
+    const lifetimeMs = (res.body.expires_in ?? 60) * 1000;
+    cached = { token: res.body.access_token, refreshAt: Date.now() + (lifetimeMs * 2) / 3 };
+    return cached.token;
+  };
 }

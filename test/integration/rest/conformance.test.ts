@@ -8,7 +8,7 @@ describe('conformance resources', () => {
   let server: TestServer;
   beforeAll(async () => { server = await startTestServer('sqlite'); });
   afterAll(async () => server.stop());
-  const get = async <T>(path: string) => { const r = await fetch(`${server.fhir}${path}`); return { status: r.status, body: (await r.json()) as T }; };
+  const get = async <T>(path: string) => { const r = await fetch(`${server.fhir}${path}`, { headers: await server.authHeaders() }); return { status: r.status, body: (await r.json()) as T }; };
 
   it('when metadata is read, then each ESO resource type lists its profile in supportedProfile', async () => {
     const cs = (await get<CapabilityStatement>('/metadata')).body;
@@ -33,7 +33,7 @@ describe('conformance resources', () => {
   });
 
   it('when a conformance resource is written or is unknown, then 405 or 404', async () => {
-    const put = await fetch(`${server.fhir}/CodeSystem/eso`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: '{"resourceType":"CodeSystem","id":"eso","status":"draft","content":"complete"}' });
+    const put = await fetch(`${server.fhir}/CodeSystem/eso`, { method: 'PUT', headers: { ...(await server.authHeaders()), 'content-type': 'application/fhir+json' }, body: '{"resourceType":"CodeSystem","id":"eso","status":"draft","content":"complete"}' });
     expect(put.status).toBe(405);
     expect((await get('/StructureDefinition/not-there')).status).toBe(404);
   });
