@@ -19,7 +19,7 @@ export interface AppDeps {
   fhirContext: (req: Request, res: Response) => FhirContext;
   /** Routes that need no token (/auth/*, /fhir/.well-known/*), mounted first. */
   publicRoutes?: (app: Express) => void;
-  /** Authentication: sets res.locals.principal or answers 401 (absent = no authentication). */
+  /** Authentication: sets the call's caller or answers 401 (absent = no authentication). */
   authenticate?: express.RequestHandler;
   /** Routes that need a token besides /fhir (/eso/*, /hl7/v2, /admin/*). */
   protectedRoutes?: (app: Express) => void;

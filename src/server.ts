@@ -6,16 +6,16 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Request, Response } from 'express';
-import type { Principal } from './auth/principal.ts';
 import { createApp } from './app.ts';
 import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createDomain } from './domain/index.ts';
-import type { Actor, SubmitEsoRequest } from './domain/ports.ts';
+import { actorOfCall, type Actor, type SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { adminRoutes } from './http/admin-routes.ts';
 import { esoRoutes } from './http/eso-routes.ts';
+import { callOf } from './http/request-context.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
 import { senderRefusalRecord } from './hl7/sender-refusal-audit.ts';
@@ -75,21 +75,19 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
   });
   let receiver: V2Receiver | undefined;
 
-  const actorOf = (res: Response): Actor | undefined => {
-    const p = res.locals.principal as Principal | undefined;
-    return p ? { organization: p.organization, agent: p.clientId } : undefined;
-  };
+  // The one call context of the request (http/request-context.ts), as the domain's Actor.
+  const actorOf = (res: Response): Actor | undefined => actorOfCall(callOf(res));
   let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
   const fhirContext = (_req: Request, res: Response): FhirContext => {
-    const principal = res.locals.principal as Principal | undefined;
+    const call = callOf(res);
     capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types });
     return {
       repo: repoFor(actorOf(res)),
       baseUrl,
       capabilities: () => capabilities!,
       conformance,
-      authorize: security.authorizeFor(principal),
-      audit: (r) => security.audit({ ...r, principal, requestId: String(res.locals.requestId) }),
+      authorize: security.authorizeFor(call.caller),
+      audit: (r) => security.audit({ ...r, principal: call.caller, requestId: call.requestId }),
     };
   };
 
@@ -99,10 +97,10 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
     authenticate: security.authenticate,
     protectedRoutes: (a) => {
       // /eso/* and /hl7/v2 check scopes like /fhir does (src/auth/endpoint-scopes.ts).
-      const authorize = (res: Response) => security.authorizeFor(res.locals.principal as Principal | undefined);
+      const authorize = (res: Response) => security.authorizeFor(callOf(res).caller);
       esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl, authorize,
         audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
-          principal: res.locals.principal as Principal | undefined, requestId: String(res.locals.requestId) }) });
+          principal: callOf(res).caller, requestId: callOf(res).requestId }) });
       hl7Routes(a, { receiver: () => receiver, authorize, audit: (r) => security.audit(r) });
       adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled });
     },

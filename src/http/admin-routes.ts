@@ -9,6 +9,7 @@ import { permits } from '../auth/scopes.ts';
 import { destinationKey } from '../hl7/case-event-sink.ts';
 import { badRequest, forbidden, unauthorized } from '../shared/outcomes.ts';
 import type { OutboxMessage, Storage } from '../storage/types.ts';
+import { callOf } from './request-context.ts';
 
 export interface AdminRouteDeps {
   outbox: Pick<Storage, 'listOutbound'>;
@@ -76,7 +77,7 @@ function parseQuery(req: Request): { status?: OutboxMessage['status']; limit: nu
 /** Mounts GET /admin/outbox?status=pending|sent|failed&limit= (oldest first). */
 export function adminRoutes(app: Express, deps: AdminRouteDeps): void {
   app.get('/admin/outbox', async (req, res: Response) => {
-    const { destination } = outboxFilter(res.locals.principal as Principal | undefined, deps.authDisabled);
+    const { destination } = outboxFilter(callOf(res).caller, deps.authDisabled);
     const { status, limit } = parseQuery(req);
     const messages = await deps.outbox.listOutbound({ status, destination, limit });
     res.setHeader('Cache-Control', 'no-store');

@@ -9,6 +9,7 @@ import { InvalidToken, reasonOf } from '../auth/token-verifier.ts';
 import type { Logger } from '../shared/logger.ts';
 import { isOutcomeError, unauthorized } from '../shared/outcomes.ts';
 import { interactionOf } from './fhir-routes.ts';
+import { callOf, setCaller } from './request-context.ts';
 
 const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -19,7 +20,7 @@ export interface AuthenticateOptions {
   log: Logger;
 }
 
-/** Rule: every protected request carries a valid bearer token; its principal goes to res.locals.principal. */
+/** Rule: every protected request carries a valid bearer token; its principal becomes the call's caller. */
 export function bearerAuthentication(opts: AuthenticateOptions): RequestHandler {
   return (req, res, next) => {
     const header = req.headers.authorization;
@@ -34,12 +35,12 @@ export function bearerAuthentication(opts: AuthenticateOptions): RequestHandler 
       return next(unauthorized('The Authorization header must be: Bearer <token>'));
     }
     opts.verify(m[1]).then((principal) => {
-      res.locals.principal = principal;
+      setCaller(res, principal);
       next();
     }, (e: unknown) => {
       const reason = e instanceof InvalidToken ? e.reason : reasonOf(e);
       res.locals.authFailure = reason;
-      opts.log.info({ requestId: res.locals.requestId, reason }, 'bearer token refused');
+      opts.log.info({ requestId: callOf(res).requestId, reason }, 'bearer token refused');
       next(unauthorized(reason === 'token expired' ? 'The access token has expired' : 'The access token is not valid here'));
     });
   };
@@ -65,11 +66,11 @@ export function auditRefusals(audit: (r: AuditRecord) => Promise<void>, log: Log
     const record: AuditRecord = {
       interaction: fhir ? interactionOf(req.method, segments) : 'operation',
       resourceType: segments[0], id: segments.length >= 2 ? segments[1] : undefined,
-      status, principal: res.locals.principal as Principal | undefined, requestId: String(res.locals.requestId),
+      status, principal: callOf(res).caller, requestId: callOf(res).requestId,
       network: req.ip, detail: status === 401 ? (res.locals.authFailure as string | undefined) : undefined,
     };
     audit(record).then(() => next(err), (auditErr: unknown) => {
-      log.error({ requestId: res.locals.requestId, err: (auditErr as Error).message }, 'audit record not written');
+      log.error({ requestId: callOf(res).requestId, err: (auditErr as Error).message }, 'audit record not written');
       next(status >= 500 ? err : auditErr);
     });
   };

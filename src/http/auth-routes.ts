@@ -6,6 +6,7 @@ import type { Express, Request, Response } from 'express';
 import { invalidRequest, oauthErrorBody } from '../auth/oauth-error.ts';
 import type { TokenAnswer } from '../auth/token-service.ts';
 import { notFound } from '../shared/outcomes.ts';
+import { callOf, setCaller } from './request-context.ts';
 
 export interface AuthRouteDeps {
   smartConfiguration: () => Record<string, unknown>;
@@ -34,8 +35,8 @@ export function mountAuthRoutes(app: Express, deps: AuthRouteDeps): void {
       sendJson(res, 400, oauthErrorBody(invalidRequest('The body must be application/x-www-form-urlencoded')));
       return;
     }
-    const answer = await deps.token(req.body as Record<string, unknown>, { requestId: String(res.locals.requestId), network: req.ip });
-    if (answer.principal) res.locals.principal = answer.principal; // for the access log (ids only)
+    const answer = await deps.token(req.body as Record<string, unknown>, { requestId: callOf(res).requestId, network: req.ip });
+    if (answer.principal) setCaller(res, answer.principal); // for the access log (ids only)
     sendJson(res, answer.status, answer.body);
   });
   app.all('/auth/token', (_req, res) => {

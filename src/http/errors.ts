@@ -5,6 +5,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { badRequest, isOutcomeError, OperationOutcomeError, outcome, serverError, tooLarge } from '../shared/outcomes.ts';
 import type { Logger } from '../shared/logger.ts';
+import { callOf } from './request-context.ts';
 
 /** Errors thrown by body-parser, mapped to OperationOutcomes. */
 function fromBodyParser(e: { type?: string; status?: number }): OperationOutcomeError | undefined {
@@ -18,7 +19,7 @@ function fromBodyParser(e: { type?: string; status?: number }): OperationOutcome
 
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const requestId = String(res.locals.requestId ?? '-');
+    const requestId = callOf(res)?.requestId ?? '-';
     let e = isOutcomeError(err) ? err : fromBodyParser((err ?? {}) as { type?: string; status?: number });
     if (!e) {
       log.error({ requestId, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'unexpected error');

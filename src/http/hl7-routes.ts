@@ -10,10 +10,10 @@
 import type { Express, Request, Response } from 'express';
 import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
 import type { AuditRecord } from '../auth/audit-event.ts';
-import type { Principal } from '../auth/principal.ts';
 import type { V2Receiver } from '../hl7/v2-receiver.ts';
 import type { Interaction } from '../rest/types.ts';
 import { unsupportedMediaType } from '../shared/outcomes.ts';
+import { callOf } from './request-context.ts';
 
 const ER7 = 'x-application/hl7-v2+er7';
 
@@ -43,7 +43,7 @@ function refusalRecord(req: Request, res: Response, ack: ReturnType<typeof readA
   const internal = ack.code === 'AE' && (ack.text ?? '').startsWith('Application internal error');
   return {
     interaction: 'operation', status: 200, outcome: internal ? '8' : '4',
-    principal: res.locals.principal as Principal | undefined, requestId: String(res.locals.requestId), network: req.ip,
+    principal: callOf(res).caller, requestId: callOf(res).requestId, network: req.ip,
     detail: `hl7v2 ${ack.code ?? 'no MSA'}, MSH-10 ${controlId}`,
   };
 }
@@ -55,7 +55,7 @@ export function hl7Routes(app: Express, deps: Hl7RouteDeps): void {
     if (type !== ER7 && type !== 'application/hl7-v2') throw unsupportedMediaType(`Content-Type must be ${ER7}`);
     const r = deps.receiver();
     if (!r) throw new Error('HL7 receiver not started');
-    const principal = res.locals.principal as Principal | undefined;
+    const principal = callOf(res).caller;
     const text = typeof req.body === 'string' ? req.body : '';
     const ack = await r.handle(text, { authenticatedOrg: principal?.organization, agent: principal?.clientId });
     const read = readAck(ack);

@@ -36,7 +36,7 @@ export type { AuditRecord } from '../auth/audit-event.ts';
 
 export interface SecurityWiring {
   publicRoutes(app: Express): void;
-  /** Sets res.locals.principal or answers 401. */
+  /** Sets the call's caller (http/request-context.ts) or answers 401. */
   authenticate: RequestHandler;
   /** Scope check for a principal: throws 403 OperationOutcomeError. */
   authorizeFor(principal: Principal | undefined): (interaction: Interaction, type: string) => void;
