@@ -1,6 +1,9 @@
-/** Builds test data from the ESO fixtures (test/fixtures/eso/), with organisations of the test's own. */
+/**
+ * Builds test data from the ESO fixtures (test/fixtures/eso/), between organisations of the test's
+ * own (placed by the directory file: clients never create Organizations).
+ */
 import { readFileSync } from 'node:fs';
-import type { Bundle, Organization } from 'fhir/r4.js';
+import type { Bundle } from 'fhir/r4.js';
 
 export function fixture<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../fixtures/eso/${name}.json`, import.meta.url), 'utf8')) as T;
@@ -15,14 +18,6 @@ export const VALID_ESO_FIXTURES = [
   'diagnostic-report-issued-answers-all-questions',
   'transaction-new-case',
 ] as const;
-
-export function organization(ods: string, name: string, partOf?: string): Organization {
-  return {
-    resourceType: 'Organization', active: true, name,
-    identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods }],
-    ...(partOf ? { partOf: { reference: `Organization/${partOf}` } } : {}),
-  };
-}
 
 /** The new-case transaction (Patient, ServiceRequest, Task) between two organisations; no Consent. */
 export function caseTransaction(requesterId: string, providerId: string): Bundle {

@@ -18,3 +18,14 @@ export async function writeDirectory(file: string, organizations: DirectoryEntry
   await writeJsonFileAtomic(file, { organizations }, 0o644);
   return file;
 }
+
+const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+
+/** The id of the stored Organization with this ODS code, found by a search as `headers`' client makes it. */
+export async function organizationId(fhirBase: string, ods: string, headers: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(`${fhirBase}/Organization?identifier=${encodeURIComponent(`${ODS_SYSTEM}|${ods}`)}`, { headers: { accept: 'application/fhir+json', ...headers } });
+  const bundle = (await res.json()) as { entry?: { resource?: { id?: string } }[] };
+  const id = bundle.entry?.[0]?.resource?.id;
+  if (res.status !== 200 || !id) throw new Error(`organisation ${ods} is not in the directory (${res.status})`);
+  return id;
+}

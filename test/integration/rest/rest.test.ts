@@ -1,14 +1,21 @@
 /**
  * The FHIR REST core over real HTTP, driven by fhir-kit-client as an integration engine's Node
- * code would, on both backends. Every resource returned is checked with @medplum/core.
+ * code would, on both backends, with authentication on: the requesting Trust's client (RA7) with
+ * a real token, its providing Trust (RJ1) and a stranger (ZZ9) placed by the directory file.
+ * Every resource returned is checked with @medplum/core.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Client as FhirClient } from 'fhir-kit-client';
 import type { Bundle, Patient, Resource, Task } from 'fhir/r4.js';
 import { backends } from '../../helpers/backends.ts';
 import { expectValidR4 } from '../../helpers/r4.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { caseTransaction, organization } from '../../helpers/cases.ts';
+import { caseTransaction } from '../../helpers/cases.ts';
+import { organizationId } from '../../helpers/directory.ts';
+
+const REQUESTER = { clientId: 'ra7-epr', organization: 'RA7' };
+const PROVIDER = { clientId: 'rj1-epr', organization: 'RJ1' };
+const STRANGER = { clientId: 'zz9-epr', organization: 'ZZ9' };
 
 
 /** A Patient with a local record number (NHS numbers are unique per Patient: the domain refuses duplicates). */
@@ -30,15 +37,26 @@ async function statusOf(p: Promise<unknown>): Promise<{ status: number; data: Re
 describe.each(backends())('FHIR REST on %s', (backend) => {
   let server: TestServer;
   let client: InstanceType<typeof FhirClient>;
-  const raw = (path: string, init: RequestInit = {}) => fetch(`${server.fhir}${path}`, init);
+  /** Organization ids by ODS code. */
+  const orgId: Record<string, string> = {};
+  /** A raw request as `who` (the requester's client unless named). */
+  const raw = async (path: string, init: RequestInit = {}, who = REQUESTER.clientId) =>
+    fetch(`${server.fhir}${path}`, { ...init, headers: { ...(await server.clients[who].headers()), ...(init.headers as Record<string, string> | undefined) } });
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
+    server = await startTestServer(backend, {}, {
+      client: REQUESTER,
+      clients: [PROVIDER, STRANGER],
+      directory: [{ ods: 'RA7', name: 'Requesting Trust' }, { ods: 'RJ1', name: 'Providing Trust' }],
+    });
     client = new FhirClient({ baseUrl: server.fhir });
+    for (const ods of ['RA7', 'RJ1', 'ZZ9']) orgId[ods] = await organizationId(server.fhir, ods, await server.authHeaders());
   });
+  // The token is cached by the server helper and fetched again before it expires.
+  beforeEach(async () => { client.bearerToken = await server.token(); });
   afterAll(async () => server.stop());
 
-  it('when a Patient is created, then it gets a server id, version 1, Location and ETag', async () => {
+  it('when a Patient is created, then it gets a server id, version 1, Location and ETag, and belongs to the writer\'s organisation', async () => {
     const res = await raw('/Patient', { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ ...patient('Evans', '9000000009'), id: 'client-chosen' }) });
     expect(res.status).toBe(201);
     const body = (await res.json()) as unknown as Patient;
@@ -47,9 +65,15 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
     expect(body.meta?.versionId).toBe('1');
     expect(res.headers.get('etag')).toBe('W/"1"');
     expect(res.headers.get('location')).toBe(`${server.fhir}/Patient/${body.id}/_history/1`);
+    expect(body.managingOrganization?.reference).toBe(`Organization/${orgId.RA7}`);
     const read = (await client.read({ resourceType: 'Patient', id: body.id! })) as unknown as Patient;
     expectValidR4(read);
     expect(read.name?.[0].family).toBe('Evans');
+    // Another organisation is told nothing: the same 404 as an id that never existed.
+    const stranger = await raw(`/Patient/${body.id}`, {}, STRANGER.clientId);
+    expect(stranger.status).toBe(404);
+    const never = '00000000-0000-4000-8000-000000000000';
+    expect((await stranger.text()).replaceAll(body.id!, never)).toBe(await (await raw(`/Patient/${never}`, {}, STRANGER.clientId)).text());
   });
 
   it('when If-None-Exist matches one resource, then it is returned with 200; two matches are 412', async () => {
@@ -95,6 +119,9 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
     let page = (await client.search({ resourceType: 'Patient', searchParams: { family: 'pagerfam', _count: '2', _total: 'accurate' } })) as unknown as Bundle;
     expectValidR4(page);
     expect(page.total).toBe(5);
+    // The stranger's count leaves them out.
+    const theirs = await raw('/Patient?family=pagerfam&_total=accurate', {}, STRANGER.clientId);
+    expect(((await theirs.json()) as Bundle).total).toBe(0);
     for (;;) {
       seen.push(...(page.entry ?? []).map((e) => e.resource!.id!));
       const next = client.nextPage({ bundle: page as never });
@@ -151,9 +178,7 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
   });
 
   it('when Tasks are searched with _include and _revinclude, then focus and patient come along', async () => {
-    const req = (await client.create({ resourceType: 'Organization', body: organization('RA7', 'Requesting Trust') as never })) as unknown as Resource;
-    const prov = (await client.create({ resourceType: 'Organization', body: organization('RJ1', 'Providing Trust') as never })) as unknown as Resource;
-    const resp = (await client.transaction({ body: caseTransaction(req.id!, prov.id!) as never })) as unknown as Bundle;
+    const resp = (await client.transaction({ body: caseTransaction(orgId.RA7, orgId.RJ1) as never })) as unknown as Bundle;
     expectValidR4(resp);
     const byType = (t: string) => resp.entry!.find((e) => e.resource?.resourceType === t)!.resource!;
     const taskId = byType('Task').id!;
@@ -165,8 +190,13 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
     expect(found.entry?.map((e) => `${e.search?.mode}:${e.resource?.resourceType}`).sort()).toEqual(['include:Patient', 'include:ServiceRequest', 'match:Task']);
     const rev = (await client.search({ resourceType: 'ServiceRequest', searchParams: { _id: srId, _revinclude: 'Task:focus', _include: 'ServiceRequest:patient' } })) as unknown as Bundle;
     expect(rev.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['Patient', 'ServiceRequest', 'Task']);
-    const byFocus = (await client.search({ resourceType: 'Task', searchParams: { focus: `ServiceRequest/${srId}`, patient: patientId, status: 'requested', owner: `Organization/${prov.id}` } })) as unknown as Bundle;
+    const byFocus = (await client.search({ resourceType: 'Task', searchParams: { focus: `ServiceRequest/${srId}`, patient: patientId, status: 'requested', owner: `Organization/${orgId.RJ1}` } })) as unknown as Bundle;
     expect(byFocus.entry?.length).toBe(1);
+    // Tenancy: the provider (the Task's owner) sees the case; an organisation with no part in it does not.
+    expect((await raw(`/Task/${taskId}`, {}, PROVIDER.clientId)).status).toBe(200);
+    expect((await raw(`/Task/${taskId}`, {}, STRANGER.clientId)).status).toBe(404);
+    const strangers = (await (await raw(`/Task?_id=${taskId}&_include=Task:focus&_include=Task:patient`, {}, STRANGER.clientId)).json()) as Bundle;
+    expect(strangers.entry ?? []).toEqual([]);
   });
 
   it('when one entry of a transaction fails, then nothing of it is stored and the error points at the entry', async () => {
