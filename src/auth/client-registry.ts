@@ -69,11 +69,6 @@ export class ClientRegistry {
     return this.clients.get(clientId);
   }
 
-  /** ODS codes of the registered clients. */
-  organizations(): string[] {
-    return [...new Set([...this.clients.values()].map((c) => c.organization))];
-  }
-
   /** The MLLP bindings of the organisation's client entries, after a (rate-limited) look at the file. */
   async mllpBindings(ods: string): Promise<MllpBinding[]> {
     await this.refresh();
