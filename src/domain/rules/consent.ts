@@ -63,18 +63,20 @@ const STOPS_SHARING = new Set<Consent['status']>(['inactive', 'rejected']);
  * Withdrawal is never refused for what no longer holds about the consent (its consenter, its
  * period): only who withdraws it and which consent it is are checked.
  */
-async function checkWithdrawal(next: Consent, previous: Consent, repo: Repository, reader: Reader): Promise<void> {
-  if (reader.key(previous.patient) !== reader.key(next.patient)) throw unprocessable('A consent cannot be moved to another patient', 'Consent.patient');
+async function checkWithdrawal(next: Consent, previous: Consent | undefined, repo: Repository, reader: Reader): Promise<void> {
+  if (previous && reader.key(previous.patient) !== reader.key(next.patient)) throw unprocessable('A consent cannot be moved to another patient', 'Consent.patient');
   const actor = actorOfRepo(repo);
   if (!actor) return;
-  const holders = (await Promise.all((previous.organization ?? []).map((o) => orgOfRef(reader, o)))).filter((o): o is Organization => !!o);
+  const holders = (await Promise.all(((previous ?? next).organization ?? []).map((o) => orgOfRef(reader, o)))).filter((o): o is Organization => !!o);
   if (!(await actsForAny(reader, actor.organization, holders))) throw forbidden('Only the organisation that holds the records may record or withdraw this consent');
 }
 
 /** Consent beforeWrite: who may consent, to whom, and who may record or change it. */
 export async function checkConsentWrite(next: Consent, previous: Consent | undefined, repo: Repository): Promise<void> {
   const reader = Reader.ofRepo(repo);
+  // A withdrawal, or a refusal recorded as a new Consent ('rejected'): never refused for the rest.
   if (previous && previous.status !== next.status && STOPS_SHARING.has(next.status)) return checkWithdrawal(next, previous, repo, reader);
+  if (!previous && next.status === 'rejected') return checkWithdrawal(next, undefined, repo, reader);
   await assertConsenter(reader, next);
   const recipients = await recipientsOf(reader, next);
   if (!recipients.length) throw unprocessable('The consent must name the provider organisation that may receive the records (provision.actor)', 'Consent.provision.actor');

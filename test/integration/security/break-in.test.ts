@@ -217,6 +217,14 @@ describe.each(backends())('break-in across three Trusts on %s', (backend) => {
       for (const doc of docsA) expect((await get(B, doc)).status).toBe(404);
     });
 
+    it('then a refusal can still be recorded as a new Consent, and the provider is not the one to record it', async () => {
+      const consent = (await get<Consent>(A, `Consent/${consentA.id}`)).body;
+      const refusal = { ...consent, id: undefined, meta: undefined, status: 'rejected' };
+      const recorded = await write(A, 'POST', 'Consent', refusal);
+      expect(recorded.status, JSON.stringify(recorded.body)).toBe(201);
+      expect((await write(B, 'POST', 'Consent', refusal)).status).toBe(403);
+    });
+
     it('then counts do not count what the provider cannot read', async () => {
       const counted = await get(B, 'DocumentReference?_total=accurate');
       expect(counted.body.total).toBe(ids(counted.body).length);
