@@ -3,7 +3,7 @@
  * https://hl7.org/fhir/R4/search.html — unknown parameters are ignored (and left out of the
  * self link) unless `Prefer: handling=strict`, which makes them a 400.
  */
-import { badRequest, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
+import { badRequest, tooCostly } from '../shared/outcomes.ts';
 import type { DateComparison, SearchCriterion, SearchQuery } from '../storage/types.ts';
 import { dateRange } from './dates.ts';
 import { findSearchParam, normaliseString, referenceKey } from './search-params.ts';
@@ -47,7 +47,6 @@ function parseDate(param: string, raw: string): DateComparison {
   return { prefix, ...range };
 }
 
-const tooCostly = (diagnostics: string, expression: string) => new OperationOutcomeError(outcome('too-costly', diagnostics, expression), 400);
 
 function valueCount(c: SearchCriterion): number {
   if (c.kind === 'lastUpdated' || c.kind === 'date') return c.comparisons.length;

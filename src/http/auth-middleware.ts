@@ -7,7 +7,7 @@ import type { AuditRecord } from '../auth/audit-event.ts';
 import type { Principal } from '../auth/principal.ts';
 import { InvalidToken, reasonOf } from '../auth/token-verifier.ts';
 import type { Logger } from '../shared/logger.ts';
-import { isOutcomeError, unauthorized } from '../shared/outcomes.ts';
+import { statusOf, unauthorized } from '../shared/outcomes.ts';
 import { interactionOf } from './fhir-routes.ts';
 import { callOf, setCaller } from './request-context.ts';
 
@@ -46,20 +46,13 @@ export function bearerAuthentication(opts: AuthenticateOptions): RequestHandler 
   };
 }
 
-/** HTTP status of whatever was thrown (OperationOutcomeError, body-parser error, else 500). */
-function statusOfAny(err: unknown): number {
-  if (isOutcomeError(err)) return err.status;
-  const s = (err as { status?: unknown } | undefined)?.status;
-  return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
-}
-
 /**
  * Rule: every refused request (401, 403, 404, any 4xx) leaves an AuditEvent before it is
  * answered; if that cannot be written, the answer is a 500. Server errors are audited too, best effort.
  */
 export function auditRefusals(audit: (r: AuditRecord) => Promise<void>, log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
-    const status = statusOfAny(err);
+    const status = statusOf(err);
     const path = req.originalUrl.split('?')[0];
     const fhir = path === '/fhir' || path.startsWith('/fhir/');
     const segments = fhir ? path.slice(5).split('/').filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch { return s; } }) : [];

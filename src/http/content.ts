@@ -1,7 +1,7 @@
 /** Content negotiation and response writing for FHIR JSON. https://hl7.org/fhir/R4/http.html#mime-type */
 import type { Request, Response } from 'express';
 import type { Resource } from 'fhir/r4.js';
-import { allOk, badRequest, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
+import { allOk, badRequest, notAcceptable, unsupportedMediaType } from '../shared/outcomes.ts';
 
 const JSON_TYPES = new Set(['application/fhir+json', 'application/json', 'json', 'application/json+fhir', '*/*', 'application/*', '']);
 const FORMAT_ALIASES: Record<string, string> = { json: 'application/fhir+json', 'application/json': 'application/json', 'application/fhir+json': 'application/fhir+json' };
@@ -11,14 +11,14 @@ export function responseType(req: Request): string {
   const format = typeof req.query._format === 'string' ? req.query._format : undefined;
   if (format !== undefined) {
     const t = Object.hasOwn(FORMAT_ALIASES, format) ? FORMAT_ALIASES[format] : undefined;
-    if (!t) throw new OperationOutcomeError(outcome('not-supported', `_format ${format} is not supported: this server speaks FHIR JSON`), 406);
+    if (!t) throw notAcceptable(`_format ${format} is not supported: this server speaks FHIR JSON`);
     return t;
   }
   const accept = (req.headers.accept ?? '').split(',').map((s) => s.split(';')[0].trim().toLowerCase());
   if (accept.includes('application/json') && !accept.includes('application/fhir+json')) return 'application/json';
   if (accept.some((a) => JSON_TYPES.has(a)) || accept.every((a) => a === '')) return 'application/fhir+json';
   if (accept.some((a) => a.startsWith('text/html'))) return 'application/fhir+json';
-  throw new OperationOutcomeError(outcome('not-supported', 'Accept must allow application/fhir+json or application/json'), 406);
+  throw notAcceptable('Accept must allow application/fhir+json or application/json');
 }
 
 export function sendResource(req: Request, res: Response, status: number, resource: Resource | undefined, headers: Record<string, string> = {}): void {
@@ -46,7 +46,7 @@ export function requireJsonBody(req: Request): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') return;
   if (type !== 'application/fhir+json' && type !== 'application/json') {
-    throw new OperationOutcomeError(outcome('not-supported', `Content-Type must be application/fhir+json or application/json, not '${type || 'none'}'`), 415);
+    throw unsupportedMediaType(`Content-Type must be application/fhir+json or application/json, not '${type || 'none'}'`);
   }
   if (req.body === undefined) throw badRequest('A request body is required');
 }

@@ -3,7 +3,7 @@
  * generic 500 carrying the request id, which is also in the log. No stack trace leaves.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { badRequest, isOutcomeError, OperationOutcomeError, outcome, serverError, tooLarge } from '../shared/outcomes.ts';
+import { badRequest, isOutcomeError, refusedByParser, serverError, statusOf, tooLarge, unsupportedMediaType, type OperationOutcomeError } from '../shared/outcomes.ts';
 import type { Logger } from '../shared/logger.ts';
 import { callOf } from './request-context.ts';
 
@@ -11,9 +11,9 @@ import { callOf } from './request-context.ts';
 function fromBodyParser(e: { type?: string; status?: number }): OperationOutcomeError | undefined {
   if (e.type === 'entity.too.large') return tooLarge();
   if (e.type === 'entity.parse.failed') return badRequest('The body is not valid JSON');
-  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new OperationOutcomeError(outcome('not-supported', 'Unsupported content encoding'), 415);
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return unsupportedMediaType('Unsupported content encoding');
   if (e.type === 'request.aborted') return badRequest('Request aborted');
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new OperationOutcomeError(outcome('invalid', 'Bad request'), e.status);
+  if (statusOf(e) < 500) return refusedByParser(statusOf(e));
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import type { Actor } from '../domain/ports.ts';
 import { renderTimelineHtml } from '../domain/timeline/html.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Interaction } from '../rest/types.ts';
-import { badRequest, notFound, OperationOutcomeError, outcome } from '../shared/outcomes.ts';
+import { badRequest, notFound, unsupportedMediaType } from '../shared/outcomes.ts';
 
 export interface EsoRouteDeps {
   domain: DomainWiring;
@@ -36,7 +36,7 @@ const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 function requireJson(req: Request): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json' && type !== 'application/fhir+json') {
-    throw new OperationOutcomeError(outcome('not-supported', `Content-Type must be application/json, not '${type || 'none'}'`), 415);
+    throw unsupportedMediaType(`Content-Type must be application/json, not '${type || 'none'}'`);
   }
 }
 

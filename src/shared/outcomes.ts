@@ -31,13 +31,18 @@ function err(status: number, code: IssueCode, diagnostics: string, expression?: 
 export const badRequest = (diagnostics: string, expression?: string | string[]) => err(400, 'invalid', diagnostics, expression);
 export const unauthorized = (diagnostics = 'Authentication required') =>
   new OperationOutcomeError(outcome('login', diagnostics), 401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-export const forbidden = (diagnostics = 'Insufficient scope') => err(403, 'forbidden', diagnostics);
+export const forbidden = (diagnostics = 'Insufficient scope', expression?: string | string[]) => err(403, 'forbidden', diagnostics, expression);
 export const notFound = (diagnostics = 'Not found') => err(404, 'not-found', diagnostics);
 export const methodNotAllowed = (diagnostics: string) => err(405, 'not-supported', diagnostics);
+export const notAcceptable = (diagnostics: string) => err(406, 'not-supported', diagnostics);
 export const conflict = (diagnostics: string, expression?: string) => err(409, 'conflict', diagnostics, expression);
 export const preconditionFailed = (diagnostics: string) => err(412, 'conflict', diagnostics);
 export const tooLarge = (diagnostics = 'Request body too large') => err(413, 'too-costly', diagnostics);
 export const unsupportedMediaType = (diagnostics: string) => err(415, 'not-supported', diagnostics);
+/** A request the server will not run because it would cost too much (a search of too many values). */
+export const tooCostly = (diagnostics: string, expression?: string | string[]) => err(400, 'too-costly', diagnostics, expression);
+/** A 4xx that a library refused before our code ran (body-parser), with its own status. */
+export const refusedByParser = (status: number, diagnostics = 'Bad request') => err(status >= 400 && status < 500 ? status : 400, 'invalid', diagnostics);
 export const unprocessable = (diagnostics: string, expression?: string | string[]) => err(422, 'business-rule', diagnostics, expression);
 export const serverError = (requestId: string) => err(500, 'exception', `Internal error; quote request id ${requestId}`);
 
@@ -50,9 +55,14 @@ export function isOutcomeError(e: unknown): e is OperationOutcomeError {
   return e instanceof OperationOutcomeError;
 }
 
-/** HTTP status of any thrown value: an OperationOutcomeError's own, else 500. */
+/**
+ * The HTTP status of anything thrown (the one status function): an OperationOutcomeError's own,
+ * a library's 4xx (body-parser), else 500.
+ */
 export function statusOf(e: unknown): number {
-  return isOutcomeError(e) ? e.status : 500;
+  if (isOutcomeError(e)) return e.status;
+  const s = (e as { status?: unknown } | undefined)?.status;
+  return typeof s === 'number' && s >= 400 && s < 500 ? s : 500;
 }
 
 export function allOk(diagnostics = 'All OK'): OperationOutcome {
