@@ -1,5 +1,6 @@
 /**
- * Hostile FHIR JSON at the real service (in-process, real HTTP on loopback), on both backends:
+ * Hostile FHIR JSON at the real service (in-process, real HTTP on loopback, authentication on:
+ * the requesting Trust's client with a real token, organisations from the directory file), on both backends:
  * arbitrary JSON with prototype keys, mutated valid resources (wrong types, bad references,
  * nesting), transaction and batch Bundles with hostile entries, ESO requests, deep nesting,
  * huge arrays, bodies over the limit, invalid JSON and wrong content types. Every answer is
@@ -11,10 +12,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { backends } from '../../helpers/backends.ts';
 import { fixture, VALID_ESO_FIXTURES } from '../../helpers/cases.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { fixture as requestFixture } from '../eso/harness.ts';
+import { organizationId } from '../../helpers/directory.ts';
+import { esoDirectoryEntries, ORGS, fixture as requestFixture } from '../eso/harness.ts';
 import {
   PROPERTY_TIMEOUT_MS, badReference, deepJson, expectAlive, expectEntriesWithoutServerError, expectNoPollution, expectNoServerError, expectRefusal,
-  mutate, mutation, nastyJson, nastyKey, nastyString, PROTOTYPE_KEYS, prototypeShape, send, StoredData, type Answer,
+  mutate, mutation, nastyJson, nastyKey, nastyString, PROTOTYPE_KEYS, prototypeShape, sendAs, StoredData, type Answer,
 } from './hostile.ts';
 
 vi.setConfig({ testTimeout: PROPERTY_TIMEOUT_MS });
@@ -39,8 +41,9 @@ describe.each(backends())('hostile FHIR JSON on %s', (backend) => {
   /** Fewer runs on PostgreSQL: the properties are the same, its own risks (NUL, locks) are in the examples. */
   const runs = (n: number) => (backend === 'postgres' ? Math.ceil(n / 2) : n);
 
+  /** As the requesting Trust's client (RZ1), with its token. */
   const request = async (method: string, path: string, body: string | undefined, headers: Record<string, string> = {}): Promise<Answer> =>
-    send(`${server.url}${path}`, { method, body, headers: { accept: 'application/fhir+json', 'content-type': 'application/fhir+json', ...headers } });
+    sendAs(() => server.authHeaders())(`${server.url}${path}`, { method, body, headers: { accept: 'application/fhir+json', 'content-type': 'application/fhir+json', ...headers } });
 
   /** Sends one hostile request: never a 5xx; an error is an OperationOutcome; a refusal stores nothing. */
   async function hostile(method: string, path: string, body: string | undefined, headers: Record<string, string> = {}): Promise<Answer> {
@@ -59,14 +62,16 @@ describe.each(backends())('hostile FHIR JSON on %s', (backend) => {
   };
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    const orgs = await request('POST', '/fhir', JSON.stringify(requestFixture('organisations.json')));
-    expect(orgs.status, orgs.text).toBe(200);
+    // The organisations of the request fixtures, placed by the operator; the client acts for the requester.
+    server = await startTestServer(backend, {}, { client: { clientId: 'rz1-epr', organization: ORGS.requester }, directory: esoDirectoryEntries() });
     const created = await request('POST', '/eso/requests', JSON.stringify(freshRequest()), { 'content-type': 'application/json' });
     expect(created.status, created.text).toBe(201);
     ids.Task = created.json.task.id;
     ids.ServiceRequest = created.json.serviceRequest.id;
     ids.Patient = created.json.serviceRequest.subject.reference.split('/')[1];
+    // The child's record is the requester's.
+    const child = await request('GET', `/fhir/Patient/${ids.Patient}`, undefined);
+    expect(child.json?.managingOrganization?.reference).toBe(`Organization/${await organizationId(server.fhir, ORGS.requester, await server.authHeaders())}`);
     pristine = prototypeShape();
   }, 60_000);
   afterAll(async () => server?.stop());

@@ -1,8 +1,9 @@
 /**
  * Shared by the hostile-input suites: HTTP with a client-side timeout (a hang fails the test
- * instead of stalling it), what a refusal must look like (a 4xx OperationOutcome without
- * internals), a fingerprint of stored data (to prove a refused input changed nothing), the
- * "still alive" probe, and generators of hostile values for fast-check.
+ * instead of stalling it), also as a client with a real token (`sendAs`), what a refusal must
+ * look like (a 4xx OperationOutcome without internals), a fingerprint of stored data (to prove a
+ * refused input changed nothing), the "still alive" probe, and generators of hostile values for
+ * fast-check.
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
@@ -29,6 +30,19 @@ export async function send(url: string, init: RequestInit = {}, timeoutMs = REQU
   let json: unknown;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * `send` as a client: its authorization header (a test server's `authHeaders`) goes on every
+ * request. The token is real, so a 401 means the test lost its authentication (and every
+ * property would pass on refusals alone): that fails at once.
+ */
+export function sendAs(authHeaders: () => Promise<Record<string, string>>) {
+  return async (url: string, init: RequestInit = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> => {
+    const a = await send(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...(await authHeaders()) } }, timeoutMs);
+    expect(a.status, `a real token was refused: ${a.text.slice(0, 300)}`).not.toBe(401);
+    return a;
+  };
 }
 
 /** Text that would mean internals leaked: a stack frame, a runtime error class, a source path. */

@@ -1,5 +1,5 @@
 /**
- * Malformed search at the real service, on both backends: arbitrary names, modifiers, prefixes
+ * Malformed search at the real service, on both backends, as a Trust's client with a real token: arbitrary names, modifiers, prefixes
  * and values, paging and sorting garbage, chains, repeats, `_include` nonsense, percent-encoding
  * garbage, prototype names, NUL characters and huge query strings, by GET and by POST _search,
  * with and without `Prefer: handling=strict`; and malformed paths. Never a 5xx or a hang; a 4xx
@@ -11,8 +11,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { searchParamsOf } from '../../../src/fhir/search-params.ts';
 import { backends } from '../../helpers/backends.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { fixture as requestFixture } from '../eso/harness.ts';
-import { PROPERTY_TIMEOUT_MS, expectAlive, expectNoServerError, expectOperationOutcome, expectRefusal, nastyString, PROTOTYPE_KEYS, prototypeShape, expectNoPollution, send, StoredData, type Answer } from './hostile.ts';
+import { esoDirectoryEntries, ORGS, fixture as requestFixture } from '../eso/harness.ts';
+import { PROPERTY_TIMEOUT_MS, expectAlive, expectNoServerError, expectOperationOutcome, expectRefusal, nastyString, PROTOTYPE_KEYS, prototypeShape, expectNoPollution, sendAs, StoredData, type Answer } from './hostile.ts';
 
 vi.setConfig({ testTimeout: PROPERTY_TIMEOUT_MS });
 
@@ -64,15 +64,19 @@ describe.each(backends())('hostile search on %s', (backend) => {
   const stored = new StoredData(() => server.storage);
   /** Fewer runs on PostgreSQL: the properties are the same, its own risks (NUL, planner cost) are in the examples. */
   const runs = (n: number) => (backend === 'postgres' ? Math.ceil(n / 2) : n);
+  /** As the requesting Trust's client (RZ1), with its token. */
+  const send = sendAs(() => server.authHeaders());
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    const orgs = await send(`${server.fhir}`, { method: 'POST', body: JSON.stringify(requestFixture('organisations.json')), headers: { 'content-type': 'application/fhir+json' } });
-    expect(orgs.status, orgs.text).toBe(200);
+    // The organisations of the request fixtures, placed by the operator; the client acts for the requester.
+    server = await startTestServer(backend, {}, { client: { clientId: 'rz1-epr', organization: ORGS.requester }, directory: esoDirectoryEntries() });
     const request = requestFixture<any>('full.json');
     request.requestId.value = `HOSTILE-SEARCH-${process.pid}-${Date.now()}`;
     const created = await send(`${server.url}/eso/requests`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } });
     expect(created.status, created.text).toBe(201);
+    // The searches below run where tenancy lets the client see a case: its own.
+    const own = await send(`${server.fhir}/Task?_id=${created.json.task.id}&_include=Task:patient`, { headers: { accept: 'application/fhir+json' } });
+    expect(own.json?.entry?.map((e: any) => e.resource.resourceType).sort()).toEqual(['Patient', 'Task']);
     pristine = prototypeShape();
   }, 60_000);
   afterAll(async () => server?.stop());
