@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, configHelp, loadConfig } from '../../../src/config/load.ts';
 import { startServer } from '../../../src/server.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
+import { fhirFetch, getToken, registerClient } from '../../helpers/auth.ts';
 
 function captureLogger() {
   const lines: string[] = [];
@@ -15,7 +16,15 @@ function captureLogger() {
   return { log: createLogger('info', stream), lines };
 }
 
-const env = (extra: Record<string, string> = {}) => ({ PORT: '0', HOST: '127.0.0.1', MLLP_ENABLED: 'false', ESO_OUTBOX_ENABLED: 'false', ESO_AUTH_DISABLED: 'true', ESO_DATA_DIR: mkdtempSync(join(tmpdir(), 'eso-ops-')), ...extra });
+const CLIENT = { clientId: 'ops-epr', organization: 'TST01' };
+
+/** Settings with authentication on and a client registered in the data dir (whose clients.json is read by default). */
+async function secure(extra: Record<string, string> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'eso-ops-'));
+  const key = await registerClient(dataDir, CLIENT);
+  const env = { PORT: '0', HOST: '127.0.0.1', MLLP_ENABLED: 'false', ESO_OUTBOX_ENABLED: 'false', ESO_AUTH_DISABLED: 'false', ESO_DATA_DIR: dataDir, ...extra };
+  return { env, token: (url: string) => getToken(url, CLIENT.clientId, key) };
+}
 
 describe('configuration', () => {
   it('when a value is bad, then start fails naming the variable', () => {
@@ -38,13 +47,19 @@ describe('configuration', () => {
 });
 
 describe('running the service', () => {
-  it('when requests carry NHS numbers and bodies, then the logs hold only ids, status and durations', async () => {
+  it('when requests carry NHS numbers, bodies and tokens, then the logs hold only ids, status and durations', async () => {
     const { log, lines } = captureLogger();
-    const server = await startServer(loadConfig(env()), { log });
+    const s = await secure();
+    const server = await startServer(loadConfig(s.env), { log });
+    let token = '';
     try {
-      await fetch(`${server.url}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', authorization: 'Bearer secret-token-value' },
-        body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' }], name: [{ family: 'Zebedee' }] }) });
-      await fetch(`${server.url}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919`);
+      token = await s.token(server.url);
+      const created = await fhirFetch(token, `${server.url}/fhir/Patient`, { method: 'POST',
+        json: { resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' }], name: [{ family: 'Zebedee' }] } });
+      expect(created.status).toBe(201);
+      const found = await fhirFetch(token, `${server.url}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919`);
+      expect(((await found.json()) as { entry?: unknown[] }).entry).toHaveLength(1);
+      expect((await fhirFetch('secret-token-value', `${server.url}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919`)).status).toBe(401);
     } finally {
       await server.close();
     }
@@ -53,16 +68,21 @@ describe('running the service', () => {
     expect(all).not.toContain('9434765919');
     expect(all).not.toContain('Zebedee');
     expect(all).not.toContain('secret-token-value');
+    expect(token).not.toBe('');
+    expect(all).not.toContain(token);
+    expect(all).not.toContain(token.split('.')[2]);
   });
 
   it('when the database is gone, then readyz is 503 and a request gets a generic 500 whose request id is in the log', async () => {
     const { log, lines } = captureLogger();
-    const server = await startServer(loadConfig(env()), { log });
+    const s = await secure();
+    const server = await startServer(loadConfig(s.env), { log });
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const token = await s.token(server.url);
     await server.storage.close();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
-    const res = await fetch(`${server.url}/fhir/Patient/abc`);
+    const res = await fhirFetch(token, `${server.url}/fhir/Patient/abc`);
     expect(res.status).toBe(500);
     const text = await res.text();
     const requestId = res.headers.get('x-request-id')!;
@@ -73,7 +93,8 @@ describe('running the service', () => {
   });
 
   it('when SIGTERM arrives during a request, then the request completes and the process exits 0', async () => {
-    const e = env({ PORT: '0' });
+    const s = await secure();
+    const e = s.env;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...e, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const url = await new Promise<string>((resolve, reject) => {
       let buf = '';
@@ -84,7 +105,8 @@ describe('running the service', () => {
       });
       child.once('exit', (code) => reject(new Error(`exited early ${code}`)));
     });
-    const pending = fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Drain' }] }) });
+    const token = await s.token(url);
+    const pending = fhirFetch(token, `${url}/fhir/Patient`, { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Drain' }] } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGTERM');
