@@ -7,7 +7,7 @@
  */
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4.js';
 import { ESO_BASE, Systems } from '../fhir/eso-urls.ts';
-import type { Interaction } from '../rest/types.ts';
+import type { Interaction } from '../fhir/interactions.ts';
 import type { Principal } from './principal.ts';
 
 /** One audited access, written as an AuditEvent before the response leaves. */

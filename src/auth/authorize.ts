@@ -3,7 +3,7 @@
  * rs/cud). The rules run in order; the first that decides wins.
  * https://build.fhir.org/ig/HL7/smart-app-launch/scopes-and-launch-context.html#scopes-for-requesting-fhir-resources
  */
-import type { Interaction } from '../rest/types.ts';
+import type { Interaction } from '../fhir/interactions.ts';
 import { forbidden, unauthorized } from '../shared/outcomes.ts';
 import type { Principal } from './principal.ts';
 import { permits, type Permission } from './scopes.ts';

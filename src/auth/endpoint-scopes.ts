@@ -4,7 +4,7 @@
  * CapabilityStatement and the README (the documentation), so the three cannot disagree.
  * https://build.fhir.org/ig/HL7/smart-app-launch/scopes-and-launch-context.html
  */
-import type { Interaction } from '../rest/types.ts';
+import type { Interaction } from '../fhir/interactions.ts';
 import { isOutcomeError, forbidden } from '../shared/outcomes.ts';
 import { PERMISSION_OF } from './authorize.ts';
 

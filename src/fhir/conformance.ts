@@ -4,10 +4,16 @@
  * StructureDefinition / ValueSet / CodeSystem / SearchParameter endpoints.
  */
 import type { Resource, SearchParameter } from 'fhir/r4.js';
-import type { ConformanceSource } from '../rest/types.ts';
 import { enforce } from './validate.ts';
 import { registerSearchParameter } from './search-params.ts';
 import { loadProfiles, validateResource, type ConformanceRegistry } from './validation/index.ts';
+
+/** Read-only conformance resources (profiles/), served as their own types. */
+export interface ConformanceSource {
+  types: string[];
+  read(type: string, id: string): Resource | undefined;
+  list(type: string): Resource[];
+}
 
 export interface Conformance {
   registry: ConformanceRegistry;

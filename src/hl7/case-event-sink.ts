@@ -6,7 +6,7 @@
  * @see mappings/RRI_I12.from-fhir.json, mappings/ORU_R01.from-fhir.json
  */
 import type { CaseEvent, CaseEventSink } from '../domain/ports.ts';
-import type { StorageTx } from '../storage/types.ts';
+import { mllpDestination, type StorageTx } from '../storage/types.ts';
 import { compareVersions, newControlId, type AckIdentity } from './ack.ts';
 import { formatV2Timestamp, joinSegments, SegmentWriter } from './er7.ts';
 import { silentLogger, type Hl7Logger } from './hl7-logger.ts';
@@ -28,7 +28,8 @@ export interface V2Endpoint {
 }
 
 /** Outbox destination key of an organisation's EPR: `mllp:<ODS>`. */
-export const destinationKey = (ods: string): string => `mllp:${ods.toUpperCase()}`;
+/** The outbox destination of an EPR over MLLP (storage/types.ts owns the naming). */
+export const destinationKey = mllpDestination;
 /** Outbox kind of a v2 message: `hl7v2:<type>`. */
 export const outboxKind = (message: string): string => `hl7v2:${message}`;
 

@@ -6,9 +6,8 @@
 import type { Express, Request, Response } from 'express';
 import type { Principal } from '../auth/principal.ts';
 import { permits } from '../auth/scopes.ts';
-import { destinationKey } from '../hl7/case-event-sink.ts';
 import { badRequest, forbidden, unauthorized } from '../shared/outcomes.ts';
-import type { OutboxMessage, Storage } from '../storage/types.ts';
+import { mllpDestination, type OutboxMessage, type Storage } from '../storage/types.ts';
 import { callOf } from './request-context.ts';
 
 export interface AdminRouteDeps {
@@ -55,7 +54,7 @@ export function outboxFilter(principal: Principal | undefined, authDisabled: boo
   if (!permits(principal.scopes, '*', 'r') || !permits(principal.scopes, '*', 's')) {
     throw forbidden('Insufficient scope: the outbox needs system/*.rs');
   }
-  return { destination: destinationKey(principal.organization) };
+  return { destination: mllpDestination(principal.organization) };
 }
 
 function parseQuery(req: Request): { status?: OutboxMessage['status']; limit: number } {

@@ -1,6 +1,8 @@
 /** FHIR interactions as plain data: no Express types below http/. */
 import type { CapabilityStatement, Resource } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
+import type { ConformanceSource } from '../fhir/conformance.ts';
+import type { Interaction } from '../fhir/interactions.ts';
 import type { QueryParams } from '../fhir/search-parse.ts';
 
 export interface FhirRequest {
@@ -21,14 +23,8 @@ export interface FhirResponse {
   headers?: Record<string, string>;
 }
 
-export type Interaction = 'read' | 'vread' | 'history' | 'search' | 'create' | 'update' | 'delete' | 'transaction' | 'batch' | 'capabilities';
-
-/** Read-only conformance resources (profiles/), served as their own types. */
-export interface ConformanceSource {
-  types: string[];
-  read(type: string, id: string): Resource | undefined;
-  list(type: string): Resource[];
-}
+export type { Interaction } from '../fhir/interactions.ts';
+export type { ConformanceSource } from '../fhir/conformance.ts';
 
 export interface FhirContext {
   repo: Repository;

@@ -58,6 +58,9 @@ export interface IndexRow {
   high: string | null;
 }
 
+/** The outbox destination of an EPR reached over MLLP, by its organisation's ODS code (one order per destination). */
+export const mllpDestination = (ods: string): string => `mllp:${ods.toUpperCase()}`;
+
 export interface OutboxMessage {
   id: number;
   destination: string;

@@ -82,10 +82,13 @@ describe('ESO Task workflow', () => {
     expect(outputByRequester.status).toBe(403);
   });
 
-  it('when an organisation outside the case writes an ESO Task for it, then 403', async () => {
+  it('when an organisation outside the case writes an ESO Task for it, then 422 exactly as for a request that does not exist', async () => {
     const { task } = await newCase(s);
     const { id: _id, meta: _meta, ...copy } = task;
     const res = await s.as.sameTrust.post('/fhir/Task', { ...copy, identifier: [{ system: 'urn:test', value: 'copy' }] });
-    expect(res.status).toBe(403);
+    const nothing = await s.as.sameTrust.post('/fhir/Task', { ...copy, focus: { reference: 'ServiceRequest/00000000-0000-0000-0000-000000000000' }, identifier: [{ system: 'urn:test', value: 'copy' }] });
+    // The case is invisible to it: no 403 that would tell it the request exists.
+    expect(res.status).toBe(422);
+    expect([res.status, res.body.issue[0].diagnostics]).toEqual([nothing.status, nothing.body.issue[0].diagnostics]);
   });
 });
