@@ -8,7 +8,7 @@
 import type { Organization, PractitionerRole } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { odsCodeOf } from '../../fhir/uk-core.ts';
-import { forbidden, OperationOutcomeError, outcome, unprocessable } from '../../shared/outcomes.ts';
+import { forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo } from '../case.ts';
 import { actsFor, orgOfRef } from '../orgs.ts';
 import { Reader } from '../reader.ts';
@@ -44,7 +44,7 @@ export async function checkOrganizationWrite(next: Organization, previous: Organ
   if (changed.includes('identifier')) throw unprocessable('The ODS code of an organisation cannot change', 'Organization.identifier');
   if (changed.length) {
     const element = `Organization.${changed[0]}`;
-    throw new OperationOutcomeError(outcome('forbidden', `${element} is set by the operator (directory file or npm run cli -- org move); an organisation may change only its name, telecom, contact and address`, element), 403);
+    throw forbidden(`${element} is set by the operator (directory file or npm run cli -- org move); an organisation may change only its name, telecom, contact and address`, element);
   }
 }
 
