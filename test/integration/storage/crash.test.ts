@@ -7,14 +7,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from 'fhir/r4.js';
+import type { JWK } from 'jose';
 import { openStorage } from '../../../src/storage/open.ts';
+import { getToken, registerClient } from '../../helpers/auth.ts';
 import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
+
+/** The writing client, registered in the data dir (whose clients.json the service reads by default). */
+const CLIENT = { clientId: 'crash-epr', organization: 'TST01' };
 
 const KILLS = 3;
 
 function start(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MLLP_ENABLED: 'false', ESO_OUTBOX_ENABLED: 'false', ESO_AUTH_DISABLED: 'true' },
+    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MLLP_ENABLED: 'false', ESO_OUTBOX_ENABLED: 'false', ESO_AUTH_DISABLED: 'false' },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   return new Promise((resolve, reject) => {
@@ -30,7 +35,11 @@ function start(env: Record<string, string>): Promise<{ child: ChildProcess; url:
 
 describe.each(backends())('a killed process on %s', (backend) => {
   let b: BackendEnv;
-  beforeAll(async () => { b = await backendEnv(backend); });
+  let key: JWK;
+  beforeAll(async () => {
+    b = await backendEnv(backend);
+    key = await registerClient(b.dataDir, CLIENT);
+  });
   afterAll(async () => { await b.cleanup(); });
 
   it(`when it is killed ${KILLS} times mid-write, then every acknowledged create is stored exactly once`, async () => {
@@ -38,12 +47,14 @@ describe.each(backends())('a killed process on %s', (backend) => {
     for (let round = 0; round < KILLS; round++) {
       const { child, url } = await start(b.env);
       const exited = new Promise((r) => child.once('exit', r));
+      // Each start listens on a new port, so a new audience: a token per round.
+      const authorization = `Bearer ${await getToken(url, CLIENT.clientId, key)}`;
       let stop = false;
       const writer = async (w: number) => {
         for (let i = 0; !stop; i++) {
           const tag = `r${round}-w${w}-${i}`;
           try {
-            const res = await fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' },
+            const res = await fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { authorization, 'content-type': 'application/fhir+json' },
               body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'https://crash.test/tag', value: tag }], name: [{ family: 'Crash' }] }) });
             if (res.status === 201) acknowledged.push(tag);
             else await res.text();
@@ -63,10 +74,12 @@ describe.each(backends())('a killed process on %s', (backend) => {
 
     const { child, url } = await start(b.env); // restart: recovery on open
     try {
+      const authorization = `Bearer ${await getToken(url, CLIENT.clientId, key)}`;
       const seen = new Map<string, number>();
       for (let next: string | undefined = `${url}/fhir/Patient?identifier=https://crash.test/tag|&_count=1000`; next;) {
-        const page = (await (await fetch(next)).json()) as Bundle;
+        const page = (await (await fetch(next, { headers: { authorization } })).json()) as Bundle;
         for (const e of page.entry ?? []) {
+          expect((e.resource as { managingOrganization?: unknown }).managingOrganization).toBeDefined();
           const tag = (e.resource as { identifier?: { value?: string }[] }).identifier?.[0]?.value ?? '';
           seen.set(tag, (seen.get(tag) ?? 0) + 1);
         }
