@@ -12,7 +12,7 @@
  */
 import { loadConfig } from '../../src/config/load.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { clientsFileIn, registerClient, tokenSource, type RegisterOptions } from './auth.ts';
+import { clientsFileIn, registerClient, tokenSource, type ClientPrivateKey, type RegisterOptions } from './auth.ts';
 import { backendEnv, type Backend } from './backends.ts';
 import { directoryFileIn, writeDirectory, type DirectoryEntry } from './directory.ts';
 
@@ -54,10 +54,12 @@ export interface TestServer extends RunningServer {
 export const DEFAULT_CLIENT = { clientId: 'test-epr', organization: 'TST01', scopes: ['system/*.cruds'] } as const;
 
 export async function startTestServer(backend: Backend = 'sqlite', env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
+  if (env.ESO_CLIENTS_FILE !== undefined && (options.client || options.clients)) throw new Error('clients are registered in the caller\'s ESO_CLIENTS_FILE, not by options');
+  if (env.ESO_DIRECTORY_FILE !== undefined && options.directory) throw new Error('the directory is the caller\'s ESO_DIRECTORY_FILE, not options.directory');
   const b = await backendEnv(backend);
   const allEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MLLP_ENABLED: 'false', ESO_OUTBOX_ENABLED: 'false', ESO_AUTH_DISABLED: 'false', ...b.env, ...env };
   const authOn = allEnv.ESO_AUTH_DISABLED !== 'true';
-  const keys: { opts: RegisterOptions; key: Awaited<ReturnType<typeof registerClient>> }[] = [];
+  const keys: { opts: RegisterOptions; key: ClientPrivateKey }[] = [];
   const defaultClient = { ...DEFAULT_CLIENT, ...options.client } as RegisterOptions;
   try {
     if (authOn && env.ESO_CLIENTS_FILE === undefined) {
@@ -69,7 +71,10 @@ export async function startTestServer(backend: Backend = 'sqlite', env: Record<s
     await b.cleanup();
     throw e;
   }
-  const running = await startServer(loadConfig(allEnv));
+  const running = await startServer(loadConfig(allEnv)).catch(async (e: unknown) => {
+    await b.cleanup();
+    throw e;
+  });
   const clients: Record<string, TestClient> = {};
   for (const { opts, key } of keys) {
     const token = tokenSource(running.url, opts.clientId, key, (opts.scopes ?? ['system/*.cruds']).join(' '));
