@@ -53,15 +53,15 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
 const PURGE_EVERY_MS = 10 * 60_000;
 
 async function wire(config: Config, log: Logger, storage: Storage): Promise<RunningServer> {
-  const { validate, profiles, source: conformance } = loadConformance();
+  const { validate, profiles, source: conformance, searchParams } = loadConformance();
   let baseUrl = '';
-  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate });
+  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate, searchParams });
 
   // A repository acting for an organisation: tenancy, domain rules and the consent gate applied.
   // `domain` is assigned below; repositories are only made per request, after start.
   let domain: ReturnType<typeof createDomain>;
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
-    baseUrl: fhirBase(baseUrl), validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
+    baseUrl: fhirBase(baseUrl), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
     hooks: domain.hooks, grants: domain.grants, access: domain.access,
   });
   const hl7 = createHl7Service(config, storage, log);
@@ -80,7 +80,7 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
   let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
   const fhirContext = (_req: Request, res: Response): FhirContext => {
     const call = callOf(res);
-    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types });
+    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types });
     return {
       repo: repoFor(actorOf(res)),
       baseUrl,

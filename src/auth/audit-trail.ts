@@ -4,7 +4,7 @@
  * only, so an organisation reads its own trail (system/AuditEvent.rs) and nobody else's.
  */
 import type { AuditEvent } from 'fhir/r4.js';
-import { extractIndex } from '../fhir/search-params.ts';
+import { extractIndex, type SearchParameterRegistry } from '../fhir/search-params.ts';
 import { buildAuditEvent, type AuditRecord } from './audit-event.ts';
 import type { GroupCommit } from './group-commit.ts';
 import type { StorageTx } from '../storage/types.ts';
@@ -15,6 +15,8 @@ export interface AuditTrailDeps {
   baseUrl: () => string;
   /** The FHIR base, for reference index rows. */
   fhirBase: () => string;
+  /** The server's search parameters, for the index rows (fhir/conformance.ts builds them once). */
+  searchParams: SearchParameterRegistry;
 }
 
 export class AuditTrail {
@@ -29,7 +31,7 @@ export class AuditTrail {
   async writeIn(tx: StorageTx, record: AuditRecord): Promise<AuditEvent> {
     const event = buildAuditEvent(record, this.deps.baseUrl());
     const org = record.principal?.organization;
-    const stored = await tx.insertResource(event, extractIndex(event, this.deps.fhirBase()));
+    const stored = await tx.insertResource(event, extractIndex(event, this.deps.searchParams, this.deps.fhirBase()));
     if (org) await tx.grantAccess('AuditEvent', stored.resource.id as string, [org]);
     return stored.resource as AuditEvent;
   }

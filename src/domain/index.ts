@@ -11,7 +11,7 @@ import { grantsFor } from './grants.ts';
 import { domainHook } from './hooks.ts';
 import { makeSubmit } from './intake/submit.ts';
 import type { Actor, CaseEventSink, SubmitEsoRequest } from './ports.ts';
-import { overdueTasks, registerEsoSearchParameters } from './search.ts';
+import { overdueTasks } from './search.ts';
 import { buildTimeline, type CaseTimeline } from './timeline/build.ts';
 
 export type { CaseTimeline, TimelineEvent } from './timeline/build.ts';
@@ -38,11 +38,10 @@ export interface DomainDeps {
 }
 
 /**
- * Builds the domain. Registers the ESO search parameters (`due`, Task `part-of`) first, so
- * every Task written afterwards is indexed by them.
+ * Builds the domain. The ESO search parameters it relies on (`due`, Task `part-of`) come from
+ * profiles/, in the registry every repository holds (fhir/conformance.ts).
  */
 export function createDomain(deps: DomainDeps): DomainWiring {
-  registerEsoSearchParameters();
   return {
     hooks: [domainHook(deps.caseEvents)],
     grants: grantsFor,

@@ -10,6 +10,7 @@
 import type { Reference, Resource } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
 import { parseSearch } from '../fhir/search-parse.ts';
+import type { SearchParameterRegistry } from '../fhir/search-params.ts';
 import type { ResourceType, SearchQuery, SearchResult, StoredResource } from '../storage/types.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
 import { keyOf, splitKey } from './codes.ts';
@@ -26,12 +27,7 @@ const MAX_RESULTS = 500;
 export class Reader {
   private readonly cache = new Map<string, Promise<Resource | undefined>>();
 
-  constructor(private readonly source: Source, readonly baseUrl: string) {}
-
-  /** A Reader over a transaction (used by grants, which get only the StorageTx). */
-  static ofTx(tx: Source, baseUrl: string): Reader {
-    return new Reader(tx, baseUrl);
-  }
+  constructor(private readonly source: Source, readonly baseUrl: string, private readonly searchParams: SearchParameterRegistry) {}
 
   /** A Reader that sees what the repository's caller sees (same transaction if it has one). */
   static ofRepo(repo: Repository): Reader {
@@ -45,7 +41,7 @@ export class Reader {
         }
       },
       search: (q) => repo.search(q),
-    }, repo.opts.baseUrl);
+    }, repo.opts.baseUrl, repo.opts.searchParams);
   }
 
   /** A Reader over a repository without its read checks: the whole picture (same transaction if it has one). */
@@ -79,7 +75,7 @@ export class Reader {
   async search<T extends Resource>(type: string, params: Record<string, string>): Promise<T[]> {
     const query: Record<string, string[]> = {};
     for (const [k, v] of Object.entries(params)) query[k] = [v];
-    const parsed = parseSearch(type, query, { strict: true, baseUrl: `${this.baseUrl}` });
+    const parsed = parseSearch(type, query, { strict: true, baseUrl: `${this.baseUrl}`, searchParams: this.searchParams });
     const result = await this.source.search({ ...parsed.query, count: MAX_RESULTS, offset: 0, total: 'none' });
     return result.resources.map((r) => r.resource as T);
   }

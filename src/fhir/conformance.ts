@@ -3,9 +3,9 @@
  * search parameters, the profiles for the CapabilityStatement, and the read-only
  * StructureDefinition / ValueSet / CodeSystem / SearchParameter endpoints.
  */
-import type { Resource, SearchParameter } from 'fhir/r4.js';
+import type { Resource } from 'fhir/r4.js';
 import { enforce } from './validate.ts';
-import { registerSearchParameter } from './search-params.ts';
+import { SearchParameterRegistry } from './search-params.ts';
 import { loadProfiles, validateResource, type ConformanceRegistry } from './validation/index.ts';
 
 /** Read-only conformance resources (profiles/), served as their own types. */
@@ -22,15 +22,15 @@ export interface Conformance {
   /** supportedProfile by resource type. */
   profiles: Record<string, string[]>;
   source: ConformanceSource;
+  /** The search parameters (base table + profiles/), built once here: the indexer, the parser and the CapabilityStatement read this one. */
+  searchParams: SearchParameterRegistry;
 }
 
 const READ_ONLY_TYPES = ['StructureDefinition', 'ValueSet', 'CodeSystem', 'SearchParameter'];
 
 export function loadConformance(dir?: string): Conformance {
   const registry = loadProfiles(dir);
-  for (const sp of registry.searchParameters as SearchParameter[]) {
-    registerSearchParameter({ code: sp.code, base: sp.base, type: sp.type, expression: sp.expression, target: sp.target, description: sp.description });
-  }
+  const searchParams = SearchParameterRegistry.build(registry.searchParameters);
   const profiles: Record<string, string[]> = {};
   for (const type of ['ServiceRequest', 'Task', 'Consent', 'DiagnosticReport']) {
     const p = registry.profileFor(type);
@@ -42,5 +42,5 @@ export function loadConformance(dir?: string): Conformance {
     list: (type) => all.filter((r) => r.resourceType === type),
     read: (type, id) => all.find((r) => r.resourceType === type && r.id === id),
   };
-  return { registry, validate: enforce((r) => validateResource(r, registry)), profiles, source };
+  return { registry, validate: enforce((r) => validateResource(r, registry)), profiles, source, searchParams };
 }

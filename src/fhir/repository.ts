@@ -8,7 +8,7 @@ import type { Resource } from 'fhir/r4.js';
 import { conflict, notFound, preconditionFailed } from '../shared/outcomes.ts';
 import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
 import { parseSearch, queryParams } from './search-parse.ts';
-import { extractIndex } from './search-params.ts';
+import { extractIndex, type SearchParameterRegistry } from './search-params.ts';
 
 /** Types whose instances belong to cases (tenancy applies); the rest is a shared directory. */
 /** A count made after the read checks pages through matches this many at a time, up to MAX_FILTERED_COUNT. */
@@ -58,6 +58,8 @@ function withoutServerMeta<T extends Resource>(resource: T): T {
 
 export interface RepositoryOptions {
   baseUrl: string;
+  /** The server's search parameters: what writes are indexed by and searches parsed with (built once by loadConformance). */
+  searchParams: SearchParameterRegistry;
   /** Throws an OperationOutcomeError if the resource is not valid (400 base R4, 422 profile). */
   validate: (resource: Resource) => void;
   /** The organisations the caller acts for; undefined = the system itself (no tenancy filter). */
@@ -158,7 +160,7 @@ export class Repository {
 
   /** Search with URL-style parameters (e.g. for If-None-Exist). */
   async searchParams(type: string, params: Record<string, string[]>, count = 2): Promise<SearchResult> {
-    const parsed = parseSearch(type, params, { strict: true, baseUrl: this.opts.baseUrl });
+    const parsed = parseSearch(type, params, { strict: true, baseUrl: this.opts.baseUrl, searchParams: this.opts.searchParams });
     return this.search({ ...parsed.query, count });
   }
 
@@ -180,7 +182,7 @@ export class Repository {
       if (opts.ifNoneExist !== undefined) {
         // Parsed before the lock: a malformed condition is a 400, and the lock names the parsed
         // criteria (JSON-escaped), never raw text (PostgreSQL cannot take a NUL in a lock key).
-        const { query } = parseSearch(resource.resourceType, queryParams(new URLSearchParams(opts.ifNoneExist)), { strict: true, baseUrl: this.opts.baseUrl });
+        const { query } = parseSearch(resource.resourceType, queryParams(new URLSearchParams(opts.ifNoneExist)), { strict: true, baseUrl: this.opts.baseUrl, searchParams: this.opts.searchParams });
         await tx.lock(`if-none-exist:${resource.resourceType}:${JSON.stringify(query.criteria)}`);
         const found = await repo.search({ ...query, count: 2 });
         if (found.resources.length > 1) throw preconditionFailed(`If-None-Exist matched ${found.resources.length} resources`);
@@ -188,7 +190,7 @@ export class Repository {
       }
       if (this.opts.orgs) await this.opts.access?.checkWrite(clean, undefined, repo, tx);
       for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, undefined, repo, tx);
-      const stored = await tx.insertResource(clean, extractIndex(clean, this.opts.baseUrl));
+      const stored = await tx.insertResource(clean, extractIndex(clean, this.opts.searchParams, this.opts.baseUrl));
       await repo.grant(tx, stored);
       for (const h of this.opts.hooks ?? []) await h.afterWrite?.(stored, undefined, repo, tx);
       return { stored: stored as StoredResource<T>, created: true };
@@ -212,7 +214,7 @@ export class Repository {
       }
       if (this.opts.orgs) await this.opts.access?.checkWrite(clean, current, repo, tx);
       for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, current, repo, tx);
-      const stored = await tx.updateResource(clean, current.versionId, extractIndex(clean, this.opts.baseUrl));
+      const stored = await tx.updateResource(clean, current.versionId, extractIndex(clean, this.opts.searchParams, this.opts.baseUrl));
       if (!stored) {
         if (opts.ifMatch !== undefined) throw preconditionFailed(`Version conflict on ${resource.resourceType}/${resource.id}`);
         throw conflict(`${resource.resourceType}/${resource.id} was changed by another request; retry`);

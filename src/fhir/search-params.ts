@@ -1,6 +1,6 @@
 /**
  * The search parameters this server implements, per resource type, and the extraction of
- * index rows from a resource. The CapabilityStatement is generated from this same table.
+ * index rows from a resource. The CapabilityStatement is generated from the same registry.
  * https://hl7.org/fhir/R4/search.html
  */
 import type { Resource } from 'fhir/r4.js';
@@ -25,7 +25,8 @@ const p = (code: string, type: SearchParamType, paths: string | string[], target
 
 const identifier = p('identifier', 'token', 'identifier');
 
-const DEFS: Record<string, SearchParamDef[]> = {
+/** The base table: read-only (a registry copies it). */
+const DEFS: Readonly<Record<string, readonly SearchParamDef[]>> = Object.freeze({
   Patient: [identifier, p('name', 'string', 'name'), p('family', 'string', 'name.family'), p('given', 'string', 'name.given'),
     p('birthdate', 'date', 'birthDate'), p('gender', 'token', 'gender'), p('organization', 'reference', 'managingOrganization', ['Organization'])],
   RelatedPerson: [identifier, p('patient', 'reference', 'patient', ['Patient']), p('name', 'string', 'name'), p('relationship', 'token', 'relationship')],
@@ -66,36 +67,71 @@ const DEFS: Record<string, SearchParamDef[]> = {
   AuditEvent: [p('date', 'date', 'recorded'), p('agent', 'reference', 'agent.who', ['Organization', 'Practitioner', 'Device']),
     p('entity', 'reference', 'entity.what'), p('type', 'token', 'type'), p('subtype', 'token', 'subtype'), p('action', 'token', 'action'),
     p('outcome', 'token', 'outcome'), p('source', 'token', 'source.observer.identifier')],
-};
+});
 
-export const RESOURCE_TYPES = Object.keys(DEFS);
+/** The resource types this server stores (the base table's keys; profiles/ adds parameters, never types). */
+export const RESOURCE_TYPES: readonly string[] = Object.freeze(Object.keys(DEFS));
 
 export function isSupportedType(type: string): boolean {
   return Object.hasOwn(DEFS, type);
 }
 
-export function searchParamsOf(type: string): SearchParamDef[] {
-  return Object.hasOwn(DEFS, type) ? DEFS[type] : [];
+/** A SearchParameter resource, as far as the registry reads it. */
+export interface SearchParameterSource {
+  code: string;
+  base: string[];
+  type: string;
+  expression?: string;
+  target?: string[];
+  description?: string;
 }
 
-export function findSearchParam(type: string, code: string): SearchParamDef | undefined {
-  return searchParamsOf(type).find((d) => d.code === code);
+/** The definition a SearchParameter resource gives, per base type. Only simple `Type.path.to.element` expressions are supported. */
+function definitionsOf(sp: SearchParameterSource): [string, SearchParamDef][] {
+  if (!['token', 'reference', 'string', 'date'].includes(sp.type)) throw new Error(`SearchParameter ${sp.code}: type ${sp.type} not supported`);
+  return sp.base.map((base) => {
+    if (!isSupportedType(base)) throw new Error(`SearchParameter ${sp.code}: base ${base} is not a type this server stores`);
+    const paths = (sp.expression ?? '').split('|').map((e) => e.trim()).filter((e) => e.startsWith(`${base}.`)).map((e) => e.slice(base.length + 1));
+    if (!paths.length || paths.some((x) => !/^[A-Za-z]+(\.[A-Za-z]+)*$/.test(x))) throw new Error(`SearchParameter ${sp.code}: expression not a simple path`);
+    return [base, { code: sp.code, type: sp.type as SearchParamType, paths, targets: sp.target, documentation: sp.description }];
+  });
 }
 
 /**
- * Adds a SearchParameter resource's definition (profiles/ adds ESO ones). Only simple
- * `Type.path.to.element` expressions are supported; anything else is refused at start.
+ * The search parameters of this server: the base table plus the SearchParameter resources of
+ * profiles/ (which add ESO ones, or replace a base one of the same code). Built once at start
+ * by `loadConformance` and handed to the repository, the search parser and the indexer; it
+ * never changes afterwards, so every resource is indexed by the same parameters it is searched by.
+ * https://hl7.org/fhir/R4/searchparameter.html
  */
-export function registerSearchParameter(sp: { code: string; base: string[]; type: string; expression?: string; target?: string[]; description?: string }): void {
-  if (!['token', 'reference', 'string', 'date'].includes(sp.type)) throw new Error(`SearchParameter ${sp.code}: type ${sp.type} not supported`);
-  for (const base of sp.base) {
-    const paths = (sp.expression ?? '').split('|').map((e) => e.trim()).filter((e) => e.startsWith(`${base}.`)).map((e) => e.slice(base.length + 1));
-    if (!paths.length || paths.some((x) => !/^[A-Za-z]+(\.[A-Za-z]+)*$/.test(x))) throw new Error(`SearchParameter ${sp.code}: expression not a simple path`);
-    const list = (DEFS[base] ??= []);
-    const def: SearchParamDef = { code: sp.code, type: sp.type as SearchParamType, paths, targets: sp.target, documentation: sp.description };
-    const existing = list.findIndex((d) => d.code === sp.code);
-    if (existing >= 0) list[existing] = def;
-    else list.push(def);
+export class SearchParameterRegistry {
+  private readonly defs: ReadonlyMap<string, readonly SearchParamDef[]>;
+
+  private constructor(defs: Map<string, SearchParamDef[]>) {
+    this.defs = defs;
+  }
+
+  /** The base table plus `extra` (an unsupported type or expression throws: the server does not start). */
+  static build(extra: SearchParameterSource[] = []): SearchParameterRegistry {
+    const defs = new Map(Object.entries(DEFS).map(([type, list]) => [type, [...list]]));
+    for (const sp of extra) {
+      for (const [base, def] of definitionsOf(sp)) {
+        const list = defs.get(base)!;
+        const existing = list.findIndex((d) => d.code === def.code);
+        if (existing >= 0) list[existing] = def;
+        else list.push(def);
+      }
+    }
+    return new SearchParameterRegistry(defs);
+  }
+
+  /** The parameters of `type` (none for a type this server does not store). */
+  paramsOf(type: string): readonly SearchParamDef[] {
+    return this.defs.get(type) ?? [];
+  }
+
+  find(type: string, code: string): SearchParamDef | undefined {
+    return this.paramsOf(type).find((d) => d.code === code);
   }
 }
 
@@ -145,10 +181,13 @@ function dateRows(code: string, v: unknown): IndexRow[] {
   return low && high && (period.start || period.end) ? [{ param: code, system: null, value: null, low, high }] : [];
 }
 
-/** The index rows of a resource: one per distinct value of each search parameter. */
-export function extractIndex(resource: Resource, baseUrl?: string): IndexRow[] {
+/**
+ * The index rows of a resource: one per distinct value of each search parameter `params` holds for its type.
+ * https://hl7.org/fhir/R4/search.html#table
+ */
+export function extractIndex(resource: Resource, params: SearchParameterRegistry, baseUrl?: string): IndexRow[] {
   const rows: IndexRow[] = [];
-  for (const def of searchParamsOf(resource.resourceType)) {
+  for (const def of params.paramsOf(resource.resourceType)) {
     for (const path of def.paths) {
       for (const v of valuesAt(resource, path)) {
         if (def.type === 'token') rows.push(...tokenRows(def.code, v));

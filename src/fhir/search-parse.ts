@@ -6,7 +6,7 @@
 import { badRequest, tooCostly } from '../shared/outcomes.ts';
 import type { DateComparison, SearchCriterion, SearchQuery } from '../storage/types.ts';
 import { dateRange } from './dates.ts';
-import { findSearchParam, normaliseString, referenceKey } from './search-params.ts';
+import { normaliseString, referenceKey, type SearchParameterRegistry } from './search-params.ts';
 
 export type QueryParams = Record<string, string[]>;
 
@@ -60,10 +60,10 @@ function parseInteger(name: string, raw: string, min: number, max: number): numb
   return n;
 }
 
-function criterionFor(type: string, name: string, modifier: string | undefined, raw: string, baseUrl: string): SearchCriterion | undefined {
+function criterionFor(type: string, name: string, modifier: string | undefined, raw: string, opts: ParseOptions): SearchCriterion | undefined {
   if (name === '_id') return { kind: 'id', values: raw.split(',') };
   if (name === '_lastUpdated') return { kind: 'lastUpdated', comparisons: [parseDate(name, raw)] };
-  const def = findSearchParam(type, name);
+  const def = opts.searchParams.find(type, name);
   if (!def) return undefined;
   if (modifier && !(def.type === 'string' && modifier === 'exact')) throw badRequest(`Modifier :${modifier} is not supported on ${name}`, `${name}:${modifier}`);
   const values = raw.split(',').filter((v) => v !== '');
@@ -83,7 +83,7 @@ function criterionFor(type: string, name: string, modifier: string | undefined, 
       return { kind: 'date', param: name, comparisons: values.map((v) => parseDate(name, v)) };
     case 'reference': {
       const keys = values.flatMap((v) => {
-        const key = referenceKey(v, baseUrl);
+        const key = referenceKey(v, opts.baseUrl);
         if (key) return [key];
         if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) return (def.targets ?? []).map((t) => `${t}/${v}`);
         throw badRequest(`Invalid reference '${v}' for search parameter ${name}`, name);
@@ -93,8 +93,16 @@ function criterionFor(type: string, name: string, modifier: string | undefined, 
   }
 }
 
-/** Parses the query of a search on `type`. */
-export function parseSearch(type: string, params: QueryParams, opts: { strict: boolean; baseUrl: string }): ParsedSearch {
+export interface ParseOptions {
+  /** `Prefer: handling=strict`: an unknown parameter is a 400 rather than ignored. */
+  strict: boolean;
+  baseUrl: string;
+  /** The server's search parameters (fhir/conformance.ts builds them once). */
+  searchParams: SearchParameterRegistry;
+}
+
+/** Parses the query of a search on `type`. https://hl7.org/fhir/R4/search.html */
+export function parseSearch(type: string, params: QueryParams, opts: ParseOptions): ParsedSearch {
   const criteria: SearchCriterion[] = [];
   const used: [string, string][] = [];
   const includes: [string, string][] = [];
@@ -121,7 +129,7 @@ export function parseSearch(type: string, params: QueryParams, opts: { strict: b
           count = 0;
         } else if (key === '_include' || key === '_revinclude') {
           const [src, param] = raw.split(':');
-          if (!src || !param || (key === '_include' && src !== type) || findSearchParam(src, param)?.type !== 'reference') {
+          if (!src || !param || (key === '_include' && src !== type) || opts.searchParams.find(src, param)?.type !== 'reference') {
             if (opts.strict) throw badRequest(`Unsupported ${key} '${raw}'`, key);
             continue;
           }
@@ -132,7 +140,7 @@ export function parseSearch(type: string, params: QueryParams, opts: { strict: b
         continue;
       }
       const [name, modifier] = key.split(':');
-      const c = criterionFor(type, name, modifier, raw, opts.baseUrl);
+      const c = criterionFor(type, name, modifier, raw, opts);
       if (!c) {
         if (opts.strict) throw badRequest(`Unknown search parameter '${key}' for ${type}`, key);
         continue;

@@ -26,6 +26,7 @@ import { serveTokenRequest } from '../auth/token-service.ts';
 import { TokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/schema.ts';
 import { Repository } from '../fhir/repository.ts';
+import type { SearchParameterRegistry } from '../fhir/search-params.ts';
 import type { Interaction } from '../rest/types.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Storage, StorageTx } from '../storage/types.ts';
@@ -60,6 +61,8 @@ export interface SecurityDeps {
   baseUrl: () => string;
   /** Validation of writes, for the Organizations of registered clients (none = not validated). */
   validate?: (resource: Resource) => void;
+  /** The server's search parameters (fhir/conformance.ts): AuditEvents and directory Organizations are indexed by them. */
+  searchParams: SearchParameterRegistry;
 }
 
 /** Where the clients file, the directory file and the signing key file are, from config. */
@@ -82,14 +85,14 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
   const fhirBase = () => `${deps.baseUrl()}/fhir`;
   const urls = () => authUrls(deps.baseUrl());
 
-  const systemRepo = () => new Repository(storage, { baseUrl: fhirBase(), validate: deps.validate ?? (() => undefined) });
+  const systemRepo = () => new Repository(storage, { baseUrl: fhirBase(), searchParams: deps.searchParams, validate: deps.validate ?? (() => undefined) });
   // The directory file and the clients' own organisations decide the stored Organizations.
   const directory = await DirectorySync.open(files.directoryFile, systemRepo, log);
   const clients = await ClientRegistry.open(files.clientsFile, log, { onLoad: (list) => directory.clientsLoaded(list) });
   await directory.start();
   const keys = await ServerKeyStore.open(files.signingKeyFile, config.tokenLifetimeSeconds, log);
   const commit = new GroupCommit(storage);
-  const trail = new AuditTrail({ commit, baseUrl: deps.baseUrl, fhirBase });
+  const trail = new AuditTrail({ commit, baseUrl: deps.baseUrl, fhirBase, searchParams: deps.searchParams });
   const remoteOptions = { timeoutMs: config.jwksTimeoutMs, cooldownMs: config.jwksCooldownMs };
   const clientKeys = new ClientKeys(clients, remoteOptions);
   const external = config.externalIssuer && config.externalJwksUrl

@@ -1,13 +1,15 @@
 /**
  * The CapabilityStatement, generated from what is really implemented: the resource types and
- * search parameters in fhir/search-params.ts, the interactions of rest/router.ts, the ESO
+ * search parameters of the registry (fhir/search-params.ts + profiles/), the interactions of rest/router.ts, the ESO
  * profiles loaded from profiles/, and the security block the auth layer supplies.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity } from 'fhir/r4.js';
-import { RESOURCE_TYPES, searchParamsOf } from '../fhir/search-params.ts';
+import { RESOURCE_TYPES, type SearchParameterRegistry } from '../fhir/search-params.ts';
 
 export interface CapabilityInputs {
   baseUrl: string;
+  /** The server's search parameters (the same registry the repository indexes and searches with). */
+  searchParams: SearchParameterRegistry;
   /** Profile canonical URLs by resource type (supportedProfile). */
   profiles?: Record<string, string[]>;
   security?: CapabilityStatementRestSecurity;
@@ -44,7 +46,7 @@ export function buildCapabilityStatement(inp: CapabilityInputs): CapabilityState
     searchParam: [
       { name: '_id', type: 'token' as const },
       { name: '_lastUpdated', type: 'date' as const },
-      ...searchParamsOf(type).map((d) => ({ name: d.code, type: d.type, ...(d.documentation ? { documentation: d.documentation } : {}) })),
+      ...inp.searchParams.paramsOf(type).map((d) => ({ name: d.code, type: d.type, ...(d.documentation ? { documentation: d.documentation } : {}) })),
     ],
   }));
   for (const type of inp.readOnlyTypes ?? []) resource.push({ type: type as RType, interaction: [{ code: 'read' }, { code: 'search-type' }] });

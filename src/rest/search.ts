@@ -4,7 +4,6 @@ import { referenceKey } from '../fhir/search-params.ts';
 import { parseSearch, type QueryParams } from '../fhir/search-parse.ts';
 import type { StoredResource } from '../storage/types.ts';
 import { valuesAt } from '../fhir/paths.ts';
-import { findSearchParam } from '../fhir/search-params.ts';
 import { fhirBase, type FhirContext } from './types.ts';
 
 const MAX_INCLUDES = 1000;
@@ -20,7 +19,7 @@ async function includes(ctx: FhirContext, matches: StoredResource[], spec: [stri
   // "Type/id" -> whether its read scope is still to check (a parameter without declared targets).
   const keys = new Map<string, boolean>();
   for (const [type, param] of spec) {
-    const def = findSearchParam(type, param);
+    const def = ctx.repo.opts.searchParams.find(type, param);
     if (!def) continue;
     for (const m of matches) {
       for (const path of def.paths) {
@@ -62,9 +61,9 @@ async function revIncludes(ctx: FhirContext, matches: StoredResource[], spec: [s
 /** GET /fhir/{type}?... and POST /fhir/{type}/_search. */
 export async function search(ctx: FhirContext, type: string, query: QueryParams, strict: boolean): Promise<Bundle> {
   const base = fhirBase(ctx.baseUrl);
-  const parsed = parseSearch(type, query, { strict, baseUrl: base });
+  const parsed = parseSearch(type, query, { strict, baseUrl: base, searchParams: ctx.repo.opts.searchParams });
   // Scope of every type an _include may return or a _revinclude searches, before anything is read (403 whatever the data).
-  for (const [src, param] of parsed.includes) for (const t of findSearchParam(src, param)?.targets ?? []) ctx.authorize?.('read', t);
+  for (const [src, param] of parsed.includes) for (const t of ctx.repo.opts.searchParams.find(src, param)?.targets ?? []) ctx.authorize?.('read', t);
   for (const [src] of parsed.revIncludes) ctx.authorize?.('search', src);
   const result = await ctx.repo.search(parsed.query);
   const included = [...(await includes(ctx, result.resources, parsed.includes)), ...(await revIncludes(ctx, result.resources, parsed.revIncludes))];

@@ -30,9 +30,9 @@ describe('ESO domain: case events and the consent clock', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'eso-domain-'));
     storage = await openStorage({ dataDir: dir });
-    const validate = loadConformance().validate;
+    const { validate, searchParams } = loadConformance();
     repoFor = (actor) => new Repository(storage, {
-      baseUrl: 'http://eso.test/fhir', validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
+      baseUrl: 'http://eso.test/fhir', searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
       hooks: domain.hooks, grants: domain.grants, access: domain.access,
     });
     domain = createDomain({

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { searchParamsOf } from '../../../src/fhir/search-params.ts';
+import { loadConformance } from '../../../src/fhir/conformance.ts';
 import { backends } from '../../helpers/backends.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { esoDirectoryEntries, ORGS, fixture as requestFixture } from '../eso/harness.ts';
@@ -19,7 +19,8 @@ vi.setConfig({ testTimeout: PROPERTY_TIMEOUT_MS });
 const TYPES = ['Patient', 'RelatedPerson', 'Practitioner', 'PractitionerRole', 'Organization', 'ServiceRequest', 'Task', 'Consent', 'DiagnosticReport',
   'DocumentReference', 'Binary', 'Condition', 'Provenance', 'AuditEvent'];
 const RESULT_PARAMS = ['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_format', '_pretty', '_summary', '_elements', '_id', '_lastUpdated'];
-const KNOWN = [...new Set(TYPES.flatMap((t) => searchParamsOf(t).map((d) => d.code)))];
+const SEARCH_PARAMS = loadConformance().searchParams;
+const KNOWN = [...new Set(TYPES.flatMap((t) => SEARCH_PARAMS.paramsOf(t).map((d) => d.code)))];
 const PREFIXES = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'sa', 'eb', 'ap', 'xx', ''];
 
 /** Percent-encodes the UTF-8 bytes of `s` (a lone surrogate becomes U+FFFD, as on the wire). */

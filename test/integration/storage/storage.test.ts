@@ -1,7 +1,7 @@
 /** Storage behaviour on both backends: versions, history, index, tenancy, keys, outbox. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from 'fhir/r4.js';
-import { extractIndex } from '../../../src/fhir/search-params.ts';
+import { extractIndex as indexWith, SearchParameterRegistry } from '../../../src/fhir/search-params.ts';
 import { join } from 'node:path';
 import { migrate } from '../../../src/storage/migrations.ts';
 import { openStorage } from '../../../src/storage/open.ts';
@@ -10,6 +10,10 @@ import { createSqlStorage } from '../../../src/storage/sql-storage.ts';
 import { openSqlite } from '../../../src/storage/sqlite/driver.ts';
 import type { Storage } from '../../../src/storage/types.ts';
 import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
+
+/** The base table's index rows (enough for the Task fields these tests search). */
+const SEARCH_PARAMS = SearchParameterRegistry.build();
+const extractIndex = (t: Task) => indexWith(t, SEARCH_PARAMS);
 
 const task = (owner: string, status: Task['status']): Task => ({
   resourceType: 'Task', status, intent: 'order', owner: { reference: `Organization/${owner}` }, for: { reference: 'Patient/p1' },

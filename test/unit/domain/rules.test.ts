@@ -1,12 +1,10 @@
-/** The pure parts of the ESO rules: answers vs questions, field ownership, transfer agreements, due dates, search parameters. */
-import { readFileSync } from 'node:fs';
+/** The pure parts of the ESO rules: answers vs questions, field ownership, transfer agreements, due dates. */
 import type { ServiceRequest, Task } from 'fhir/r4.js';
 import { describe, expect, it } from 'vitest';
 import { answerProblems } from '../../../src/domain/rules/report.ts';
 import { questionProblems } from '../../../src/domain/rules/service-request.ts';
 import { defaultDue } from '../../../src/domain/rules/task.ts';
 import { missingAgreements } from '../../../src/domain/rules/transfer.ts';
-import { DUE_SEARCH_PARAMETER } from '../../../src/domain/search.ts';
 import { fieldProblem } from '../../../src/domain/task-fields.ts';
 
 const questions = [{ linkId: 'q1', text: 'Is the diagnosis right?' }, { linkId: 'q2', text: 'Is the plan reasonable?' }];
@@ -58,12 +56,5 @@ describe('due dates (rule 4)', () => {
   it('when the request is routine, then there is no default due date', () => {
     expect(defaultDue('routine', '2026-01-01T00:00:00Z')).toBeUndefined();
     expect(defaultDue('stat', '2026-01-01T00:00:00Z')).toBe('2026-01-03T00:00:00.000Z');
-  });
-
-  it('when the search parameter is registered, then it is the one profiles/ defines', () => {
-    const sp = JSON.parse(readFileSync(new URL('../../../profiles/SearchParameter-eso-due.json', import.meta.url), 'utf8'));
-    expect({ code: sp.code, base: sp.base, type: sp.type, expression: sp.expression }).toEqual({
-      code: DUE_SEARCH_PARAMETER.code, base: DUE_SEARCH_PARAMETER.base, type: DUE_SEARCH_PARAMETER.type, expression: DUE_SEARCH_PARAMETER.expression,
-    });
   });
 });
