@@ -45,7 +45,8 @@ export function createApp(deps: AppDeps): Express {
   const limit = deps.maxBodyBytes;
   app.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json+fhir'], limit, strict: false }));
   app.use(express.urlencoded({ extended: false, limit, parameterLimit: 1000 }));
-  app.use(express.text({ type: ['x-application/hl7-v2+er7', 'application/hl7-v2'], limit }));
+  // HL7 v2 as bytes: the receiver decodes them by the Content-Type charset or MSH-18 (hl7/charset.ts).
+  app.use(express.raw({ type: ['x-application/hl7-v2+er7', 'application/hl7-v2'], limit }));
   deps.publicRoutes?.(app);
   // One FHIR router, mounted before authentication for /fhir/metadata only and after it for the rest.
   const fhir = fhirRouter(deps.fhirContext);

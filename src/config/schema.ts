@@ -49,6 +49,7 @@ export const configSchema = {
   mllpMaxMessageBytes: key('MLLP_MAX_MESSAGE_BYTES', 'Largest HL7 v2 message accepted over MLLP (bytes); larger gets AR', '1048576', positiveInt),
   mllpIdleTimeoutMs: key('MLLP_IDLE_TIMEOUT_MS', 'Close an MLLP connection idle this long (ms)', '60000', positiveInt),
   mllpAllowedSenders: key('MLLP_ALLOWED_SENDERS', 'Comma-separated ODS codes allowed to send over MLLP, an extra narrowing (default: none); a sender must always be admitted by its client entry (mllp.addresses, mllp.certificate_sha256)', undefined, optionalString),
+  hl7LegacyAckSenders: key('HL7_LEGACY_ACK_SENDERS', 'Comma-separated ODS codes of senders acknowledged as before HL7 v2.5.1 section 2.9 was followed: enhanced mode only when MSH-16 is AL, ER or SU (default: none; every sender gets original mode only when MSH-15 and MSH-16 are both empty)', undefined, optionalString),
   mllpTlsKey: key('MLLP_TLS_KEY', 'PEM private key file: MLLP over TLS when set with MLLP_TLS_CERT', undefined, optionalString),
   mllpTlsCert: key('MLLP_TLS_CERT', 'PEM certificate file for MLLP over TLS', undefined, optionalString),
   mllpTlsCa: key('MLLP_TLS_CA', 'PEM CA file for MLLP over TLS: senders are asked for a client certificate verified against it; a verified certificate whose SHA-256 a client entry lists (mllp.certificate_sha256) speaks for its organisation', undefined, optionalString),

@@ -41,6 +41,32 @@ export interface SubmitOptions {
 
 export type SubmitEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor | undefined, opts?: SubmitOptions) => Promise<IntakeResult>;
 
+/** The requester's own case, found by the identifier it sent (its requestId). */
+export interface RequestRef {
+  /** ODS code of the requesting organisation: only its own cases are found. */
+  requesterOds: string;
+  system: string;
+  value: string;
+}
+
+export interface AmendResult extends IntakeResult {
+  /** What changed, in plain words (empty when the amendment changed nothing). */
+  changed: string[];
+}
+
+/**
+ * Amends the requester's open case (REF^I13): the due date, urgency, questions, reason, family
+ * statement and records, while the rules allow (not once the case is closed). 404 for a case that
+ * is not the caller's, 409 for a closed one. Through the caller's repository, like intake.
+ */
+export type AmendEsoRequest = (input: EsoRequestInputRaw | EsoRequestInput, actor: Actor | undefined, opts?: SubmitOptions) => Promise<AmendResult>;
+
+/**
+ * Cancels the requester's case (REF^I14): the requester's own move (Task → cancelled,
+ * businessStatus withdrawn), refused (409) once the work has started. 404 for a case that is not the caller's.
+ */
+export type CancelEsoRequest = (ref: RequestRef & { reason?: string }, actor: Actor | undefined, opts?: SubmitOptions) => Promise<IntakeResult>;
+
 /** A case changed state: the sink may enqueue outbound messages in the same transaction. */
 export interface CaseEvent {
   kind: 'accepted' | 'rejected' | 'completed' | 'cancelled';

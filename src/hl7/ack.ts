@@ -5,6 +5,7 @@
  * @see HL7 v2.5.1 sections 2.9 (acknowledgment), 2.14.2 (ACK), 2.15.5 (ERR), table 0357
  */
 import { randomBytes } from 'node:crypto';
+import { charsetNamed } from './charset.ts';
 import { formatV2Timestamp, joinSegments, SegmentWriter, type ReceivedHeader } from './er7.ts';
 import type { V2Location } from './v2-message.ts';
 
@@ -58,6 +59,8 @@ export interface BuildAckOptions {
   enhanced?: boolean;
   now?: Date;
   controlId?: string;
+  /** MSA-2 when there is no received header to echo (a batch refused whole: its batch control id). */
+  referTo?: string;
 }
 
 /** A new message control id: at most 20 characters (MSH-10 is ST(20) in v2.3/v2.4), unique enough per sender. */
@@ -99,13 +102,15 @@ export function buildAck(o: BuildAckOptions): string {
   if (r?.raw[12]) msh.copyField(12, r.raw[12]);
   else msh.set(12, version);
   if (o.enhanced) msh.set(15, 'NE').set(16, 'NE');
-  if (r?.raw[18]) msh.copyField(18, r.raw[18]);
+  // The answer is written in the set the message declared (mllp-framer encodes by MSH-18); an unknown one is not echoed.
+  if (r?.raw[18] && charsetNamed(r.get(18) ?? '')) msh.copyField(18, r.raw[18]);
 
   const errors = o.errors ?? [];
   const text = o.text ?? errors[0]?.text;
   const msa = new SegmentWriter('MSA')
     .set(1, o.code)
     .copyField(2, r?.raw[10])
+    .set(2, r ? undefined : o.referTo)
     // MSA-3 is ST(80) up to v2.4: keep it short; the full text goes in ERR-8 from v2.5.
     .set(3, text ? truncate(text, 80) : undefined);
   const segments: SegmentWriter[] = [msh, msa];

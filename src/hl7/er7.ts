@@ -49,6 +49,9 @@ export function unescapeEr7(value: string, sep: Separators = DEFAULT_SEPARATORS)
   return out;
 }
 
+/** Segments whose fields 1 and 2 are the separators (MSH, and the batch headers FHS, BHS). */
+const HEADER_SEGMENTS = new Set(['MSH', 'FHS', 'BHS']);
+
 /** field → repetition → component → sub-component; leaves are stored already escaped. */
 type FieldData = string[][][];
 
@@ -72,7 +75,7 @@ export class SegmentWriter {
   /** Sets one leaf that is already escaped (echoing a received value verbatim). */
   setEncoded(field: number, encoded: string | undefined, rep = 0, component = 1, sub = 1): this {
     if (encoded === undefined || encoded === '') return this;
-    if (this.type === 'MSH' && field < 3) throw new Error('MSH-1 and MSH-2 are fixed');
+    if (HEADER_SEGMENTS.has(this.type) && field < 3) throw new Error(`${this.type}-1 and ${this.type}-2 are fixed`);
     const f = (this.fields[field] ??= []);
     const r = (f[rep] ??= []);
     const c = (r[component - 1] ??= []);
@@ -89,12 +92,13 @@ export class SegmentWriter {
   toString(): string {
     const sep = DEFAULT_SEPARATORS;
     const encoded: string[] = [];
-    for (let i = this.type === 'MSH' ? 3 : 1; i < this.fields.length; i++) {
+    const header = HEADER_SEGMENTS.has(this.type);
+    for (let i = header ? 3 : 1; i < this.fields.length; i++) {
       const f = this.fields[i] ?? [];
       encoded.push(trimJoin(Array.from(f, (r) => trimJoin(Array.from(r ?? [], (c) => trimJoin(Array.from(c ?? [], (s) => s ?? ''), sep.subComponent)), sep.component)), sep.repetition));
     }
     while (encoded.length > 0 && encoded[encoded.length - 1] === '') encoded.pop();
-    const head = this.type === 'MSH' ? `MSH${sep.field}${sep.component}${sep.repetition}${sep.escape}${sep.subComponent}` : this.type;
+    const head = header ? `${this.type}${sep.field}${sep.component}${sep.repetition}${sep.escape}${sep.subComponent}` : this.type;
     return encoded.length === 0 ? head : `${head}${sep.field}${encoded.join(sep.field)}`;
   }
 }

@@ -1,3 +1,5 @@
+import { decodeV2, encodeV2 } from './charset.ts';
+
 /**
  * MLLP framing, pure: bytes in, frames and framing errors out, in arrival order. A frame is
  * 0x0B <message> 0x1C 0x0D. Frames may be split across reads and several may come in one read.
@@ -114,20 +116,18 @@ function countJunk(chunk: Buffer, from: number, to: number): number {
   return n;
 }
 
-/** Wraps a message for the wire: VT, text (ending in CR), FS, CR. */
+/** Wraps a message for the wire: VT, text (ending in CR) in the character set its MSH-18 declares, FS, CR. */
 export function frameMessage(text: string): Buffer {
   const body = text.endsWith('\r') ? text : `${text}\r`;
-  return Buffer.concat([Buffer.from([VT]), Buffer.from(body, 'utf8'), Buffer.from([FS, CR])]);
+  return Buffer.concat([Buffer.from([VT]), encodeV2(body), Buffer.from([FS, CR])]);
 }
 
 /**
- * Decodes a frame's bytes by the character set in MSH-18 (ASCII, 8859/1, UTF-8; anything else is
- * read as UTF-8, which ASCII-only messages are anyway).
+ * Decodes a frame's bytes by the character set in MSH-18 (see charset.ts), for logging and
+ * replies. Lenient: bytes not valid in the set are read as Latin-1 here; the receiver, which gets
+ * the bytes themselves, refuses such a message.
  */
 export function decodeFrame(data: Buffer): string {
-  const firstLine = data.subarray(0, Math.min(data.length, 1024)).toString('latin1').split('\r', 1)[0];
-  const sep = firstLine[3];
-  const charset = sep ? (firstLine.split(sep)[17] ?? '').split(firstLine[4] ?? '^')[0].trim().toUpperCase() : '';
-  if (charset === '8859/1') return data.toString('latin1');
-  return data.toString('utf8');
+  const r = decodeV2(data);
+  return r.ok ? r.text : r.reason === 'unknown' ? data.toString('utf8') : r.text;
 }

@@ -32,8 +32,9 @@ export interface MllpServerOptions {
   /**
    * Message text → reply message(s), sent in order. An empty array sends nothing. A rejection closes the
    * connection unanswered. `peer` is who sent it: the source address and, over mutual TLS, the verified certificate.
+   * `text` is the frame read leniently by MSH-18; `raw` its bytes, for a receiver that decodes strictly.
    */
-  handler: (text: string, peer: MllpPeer) => Promise<string | string[]>;
+  handler: (text: string, peer: MllpPeer, raw: Buffer) => Promise<string | string[]>;
   /** Reply to an oversize message (from its first bytes); without it the connection is closed. */
   rejectOversize?: (head: string, maxBytes: number) => string | undefined;
   /** Messages a connection may have waiting before reading from it pauses; default 64. */
@@ -115,7 +116,8 @@ export function createMllpServer(o: MllpServerOptions): MllpServer {
       for (const ev of framer.push(chunk)) {
         if (ev.type === 'frame') {
           const text = decodeFrame(ev.data);
-          enqueue(async () => write(await o.handler(text, from)));
+          const raw = ev.data;
+          enqueue(async () => write(await o.handler(text, from, raw)));
         } else if (ev.type === 'oversize') {
           const head = decodeFrame(ev.head);
           enqueue(async () => {

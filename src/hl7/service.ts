@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { admitsConnection, type MllpBinding } from '../auth/mllp-binding.ts';
 import type { Config } from '../config/schema.ts';
-import type { SubmitEsoRequest } from '../domain/ports.ts';
+import type { AmendEsoRequest, CancelEsoRequest, SubmitEsoRequest } from '../domain/ports.ts';
 import type { Storage } from '../storage/types.ts';
 import { V2CaseEventSink } from './case-event-sink.ts';
 import { parseAllowedSenders, parseEprEndpoints, senderAllowList } from './hl7-config.ts';
@@ -27,7 +27,7 @@ export interface MllpSenders {
 export interface Hl7Service {
   sink: V2CaseEventSink;
   /** Starts the receiver, the MLLP listener (if enabled) and the dispatcher (if enabled). */
-  start(submit: SubmitEsoRequest, senders: MllpSenders): Promise<{ receiver: V2Receiver; mllpPort?: number }>;
+  start(submit: SubmitEsoRequest, senders: MllpSenders, cases?: { amend?: AmendEsoRequest; cancel?: CancelEsoRequest }): Promise<{ receiver: V2Receiver; mllpPort?: number }>;
   stop(): Promise<void>;
 }
 
@@ -45,9 +45,10 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
   let unsubscribe: (() => void) | undefined;
   return {
     sink,
-    async start(submit, senders) {
+    async start(submit, senders, cases) {
       const receiver = createV2Receiver({
-        storage, submit, facility: OUR_IDENTITY, logger, isSenderAllowed: senderAllowList(allowed), onRefused: senders.onRefused,
+        storage, submit, amend: cases?.amend, cancel: cases?.cancel, facility: OUR_IDENTITY, logger, isSenderAllowed: senderAllowList(allowed), onRefused: senders.onRefused,
+        legacyAckSenders: parseAllowedSenders(config.hl7LegacyAckSenders),
         admitsConnection: async (ods, connection) => connection !== undefined && admitsConnection(await senders.bindingsOf(ods), connection),
       });
       let mllpPort: number | undefined;
@@ -56,7 +57,7 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
           ? { key: readFileSync(config.mllpTlsKey), cert: readFileSync(config.mllpTlsCert), ca: config.mllpTlsCa ? readFileSync(config.mllpTlsCa) : undefined }
           : undefined;
         mllp = createMllpServer({ host: config.mllpHost, port: config.mllpPort, tls, maxMessageBytes: config.mllpMaxMessageBytes, idleTimeoutMs: config.mllpIdleTimeoutMs,
-          handler: (text, connection) => receiver.handleFrames(text, { connection }), rejectOversize: receiver.rejectOversize, logger });
+          handler: (_text, connection, raw) => receiver.handleFrames(raw, { connection }), rejectOversize: receiver.rejectOversize, logger });
         mllpPort = (await mllp.listen()).port;
       }
       if (config.outboxEnabled) {

@@ -5,6 +5,7 @@
  * of the dictionaries that keep every value exactly as sent; conversions.ts interprets them.
  * @see HL7 v2.5.1 chapter 2.7 (message construction rules)
  */
+import { decodeHexEscapes, DEFAULT_CHARSET, locate, type Charset } from './charset.ts';
 import { HL7Dictionary, HL7Message, HL7Repetition, HL7Segment, dictionaries as defaultDictionaries } from 'hl7v2';
 
 /** Where a value sits in a message: ERR-2 (v2.5+) / ERR-1 (v2.3, v2.4) location. */
@@ -110,9 +111,17 @@ export class V2Message {
    * Parses ER7 text (segments separated by CR, CRLF or LF). Never throws anything but V2ParseError.
    * @see HL7 v2.5.1 section 2.7
    */
-  static parse(text: string): V2Message {
-    const normalised = normaliseText(text);
+  static parse(text: string, options: { charset?: Charset } = {}): V2Message {
+    let normalised = normaliseText(text);
     if (!normalised.startsWith('MSH')) throw new V2ParseError('The message does not start with an MSH segment', 100, { segment: 'MSH', sequence: 1 });
+    // \Xhh..\ is hexadecimal data in the message's own character set, not always UTF-8.
+    const charset = options.charset ?? DEFAULT_CHARSET;
+    const hex = decodeHexEscapes(normalised, charset);
+    if ('badOffset' in hex) {
+      const l = locate(normalised, hex.badOffset);
+      throw new V2ParseError(`A \\X..\\ escape in ${l.segment}${l.field ? `-${l.field}` : ''} is not valid ${charset} (the character set of the message)`, 102, l);
+    }
+    normalised = hex.text;
     let hl7: HL7Message;
     try {
       hl7 = HL7Message.parse(normalised, { dictionaries: VERBATIM });

@@ -5,18 +5,27 @@
  * @see HL7 v2.5.1 section 2.9 (acknowledgment modes), 2.10 (duplicates), mappings/README.md
  */
 import type { MllpPeer } from '../auth/mllp-binding.ts';
-import type { Actor, SubmitEsoRequest } from '../domain/ports.ts';
+import type { Actor, AmendEsoRequest, CancelEsoRequest, SubmitEsoRequest } from '../domain/ports.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
 import type { Storage } from '../storage/types.ts';
 import { buildAck, newControlId, type AckCode, type AckError, type AckIdentity } from './ack.ts';
+import { buildBatchAck, looksLikeBatch, splitBatch } from './batch.ts';
+import { charsetNamed, decodeV2, DEFAULT_CHARSET, type Charset } from './charset.ts';
+import { refI14ToCancel } from './ref-i14-to-cancel.ts';
+import type { V2Location } from './v2-message.ts';
 import { DEFAULT_SEPARATORS, escapeEr7, readHeader, unescapeEr7, type ReceivedHeader, type Separators } from './er7.ts';
 import { silentLogger, type Hl7Logger } from './hl7-logger.ts';
 import { locateTarget } from './mapping-engine.ts';
 import { refI12ToRequest } from './ref-i12-to-request.ts';
 import { V2Message, V2ParseError } from './v2-message.ts';
 
-/** Versions the REF^I12 mapping is written for. */
-export const SUPPORTED_VERSIONS = ['2.3', '2.3.1', '2.4', '2.5', '2.5.1'];
+/**
+ * Versions accepted: 2.3 to 2.8. The segments and fields the mapping reads are the same in all of
+ * them; fields and segments later versions added are ignored (mappings/README.md, "Versions").
+ */
+export const SUPPORTED_VERSIONS = ['2.3', '2.3.1', '2.4', '2.5', '2.5.1', '2.6', '2.7', '2.7.1', '2.8', '2.8.1', '2.8.2'];
+/** Trigger events of REF accepted: I12 (new referral), I13 (modify), I14 (cancel). */
+export const SUPPORTED_EVENTS = ['I12', 'I13', 'I14'];
 /** Key table scope for stored ACKs: key `<MSH-4>|<MSH-10>`. */
 export const ACK_KEY_SCOPE = 'hl7-ack';
 
@@ -28,6 +37,14 @@ export interface V2ReceiverOptions {
    * the source address or the verified certificate). Asked for every message without a token.
    */
   admitsConnection: (ods: string, connection: MllpPeer | undefined) => boolean | Promise<boolean>;
+  /** Amends (REF^I13) and cancels (REF^I14) the requester's case; without it those events get AR 201. */
+  amend?: AmendEsoRequest;
+  cancel?: CancelEsoRequest;
+  /**
+   * Senders (MSH-4 ODS codes) acknowledged as before HL7 v2.5.1 §2.9 was followed: enhanced mode
+   * only when MSH-16 is AL, ER or SU, original mode otherwise (HL7_LEGACY_ACK_SENDERS).
+   */
+  legacyAckSenders?: ReadonlySet<string>;
   /** Extra narrowing of who may send without a token (MLLP_ALLOWED_SENDERS), after the connection is admitted. */
   isSenderAllowed: (ods: string) => boolean | Promise<boolean>;
   /** Told of each sender refused over MLLP (for the AuditEvent); a failure answers AE instead of AR. */
@@ -52,7 +69,12 @@ export interface HandleOptions {
   agent?: string;
   /** The MLLP connection the message came on: without a token, it must be admitted for MSH-4. */
   connection?: MllpPeer;
+  /** The character set the transport declares (the HTTP Content-Type `charset`): wins over MSH-18. */
+  charset?: string;
 }
+
+/** A message as it arrived: bytes (decoded here, by MSH-18) or text already decoded. */
+export type V2Input = string | Buffer;
 
 /** A message refused because its connection may not speak for MSH-4 (or MLLP_ALLOWED_SENDERS leaves it out). */
 export interface SenderRefusal {
@@ -66,34 +88,66 @@ export interface SenderRefusal {
 
 export interface V2Receiver {
   /** One acknowledgement in original mode (AA/AE/AR): what POST /hl7/v2 returns. */
-  handle(text: string, opts?: HandleOptions): Promise<string>;
+  handle(input: V2Input, opts?: HandleOptions): Promise<string>;
   /** What to send back over MLLP, in order: the ACK, or in enhanced mode CA/CR/CE then the application ACK; none for an incoming ACK. */
-  handleFrames(text: string, opts?: HandleOptions): Promise<string[]>;
+  handleFrames(input: V2Input, opts?: HandleOptions): Promise<string[]>;
   /** AR (or CR) for a message refused for its size; `head` is its first bytes, for the header. */
   rejectOversize(head: string, maxBytes: number): string;
 }
 
 type Outcome = { code: 'AA' | 'AE' | 'AR'; errors: AckError[]; internal?: boolean; ack?: string };
 
+/** A decoding problem found where bytes became text, answered after the header rules. */
+type DecodeProblem = { code: 102 | 103; text: string; location: AckError['location'] };
+
+/** Segment ids a referral carries: seen inside a line, they mean the segment separators were lost. */
+const KNOWN_SEGMENTS = /(?:EVN|PID|PD1|RF1|PRD|CTD|NK1|PV1|PV2|DG1|DRG|PR1|OBR|OBX|NTE|AL1|GT1|IN1|IN2|ACC|AUT|RGS|AIS|Z[A-Z0-9]{2})/;
+
+/**
+ * True when a whole message came as one line although it has more than an MSH: what `curl --data`
+ * (which drops CR and LF from a file) makes of a message.
+ */
+export function separatorsMissing(text: string, h: ReceivedHeader): boolean {
+  const body = text.replace(/^[\s\x0b\ufeff]+/, '').replace(/[\x1c\s]+$/, '');
+  if (/[\r\n]/.test(body)) return false;
+  const sep = h.separators.field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${KNOWN_SEGMENTS.source}${sep}`).test(body.slice(8));
+}
+
 /** Creates the receiver. */
 export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
   const log = o.logger ?? silentLogger;
   const processingIds = (o.acceptProcessingIds ?? ['P']).map((p) => p.toUpperCase());
+  const legacy = new Set([...(o.legacyAckSenders ?? [])].map((s) => s.toUpperCase()));
   const ackOf = (received: ReceivedHeader | undefined, code: AckCode, errors: AckError[], enhanced: boolean) =>
     buildAck({ received: inOurSeparators(received), code, errors, ours: o.facility, enhanced, now: o.now?.(), controlId: (o.newControlId ?? newControlId)() });
   const ar = (code: number, text: string, field?: number, component?: number): Outcome => ({
     code: 'AR',
     errors: [{ code, text, location: field === undefined ? undefined : { segment: 'MSH', sequence: 1, field, component } }],
   });
+  const events = () => SUPPORTED_EVENTS.filter((e) => e === 'I12' || (e === 'I13' && o.amend) || (e === 'I14' && o.cancel));
+
+  /**
+   * HL7 v2.5.1 §2.9: original mode only when MSH-15 and MSH-16 are both empty; any value in
+   * either asks for enhanced mode. A sender listed in legacyAckSenders keeps the earlier rule.
+   */
+  function isEnhanced(h: ReceivedHeader | undefined): boolean {
+    if (!h) return false;
+    const accept = (h.get(15) ?? '').trim().toUpperCase();
+    const app = (h.get(16) ?? '').trim().toUpperCase();
+    if (legacy.has((h.get(4) ?? '').toUpperCase())) return ['AL', 'ER', 'SU'].includes(app);
+    return accept !== '' || app !== '';
+  }
 
   /** Header rules, in order; the first that fails answers AR (HL7 2.9.2: rejected without processing). */
   async function checkHeader(h: ReceivedHeader, opts: HandleOptions): Promise<Outcome | undefined> {
     // Only the versions the mapping was written for.
     const version = h.get(12) ?? '';
-    if (!SUPPORTED_VERSIONS.includes(version)) return ar(203, `Version '${version}' is not supported (${SUPPORTED_VERSIONS.join(', ')})`, 12);
-    // Only REF^I12 is a way in.
+    if (!SUPPORTED_VERSIONS.includes(version)) return ar(203, `Version '${version}' is not supported (2.3 to 2.8: ${SUPPORTED_VERSIONS.join(', ')})`, 12);
+    // Only REF^I12 (and I13/I14 when amend/cancel are wired) is a way in.
     if ((h.get(9, 1) ?? '').toUpperCase() !== 'REF') return ar(200, `Message type '${h.get(9, 1) ?? ''}' is not supported (REF)`, 9, 1);
-    if ((h.get(9, 2) ?? '').toUpperCase() !== 'I12') return ar(201, `Event '${h.get(9, 2) ?? ''}' is not supported (I12)`, 9, 2);
+    const event = (h.get(9, 2) ?? '').toUpperCase();
+    if (!events().includes(event)) return ar(201, `Event '${h.get(9, 2) ?? ''}' is not supported (${events().join(', ')})`, 9, 2);
     // Production messages only, unless training/debug ids are configured.
     const pid = (h.get(11) ?? '').toUpperCase();
     if (!processingIds.includes(pid)) return ar(202, `Processing id '${pid}' is not accepted (${processingIds.join(', ')})`, 11);
@@ -122,7 +176,19 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     return undefined;
   }
 
-  async function process(h: ReceivedHeader, text: string, opts: HandleOptions, enhanced: boolean): Promise<Outcome> {
+  /** The domain's refusal as ERR segments pointing at the v2 fields the refused values came from. */
+  function refusal(e: unknown, locations: Map<string, V2Location>): Outcome | undefined {
+    if (!isOutcomeError(e) || e.status >= 500) return undefined;
+    return {
+      code: 'AE',
+      errors: e.outcome.issue.map((i) => {
+        const expression = i.expression?.[0]?.replace(/^(EsoRequestInput\.|\$\.)/, '');
+        return { code: issueTo0357(i.code), text: i.diagnostics ?? refusedText(i.code), applicationCode: i.code, location: expression ? locateTarget(locations, expression) : undefined };
+      }),
+    };
+  }
+
+  async function process(h: ReceivedHeader, text: string, opts: HandleOptions, enhanced: boolean, charset: Charset, problem: DecodeProblem | undefined): Promise<Outcome> {
     const rejected = await checkHeader(h, opts);
     if (rejected) return rejected;
     // U+0000 is never HL7 data (binary content travels encoded), and PostgreSQL text cannot hold it.
@@ -132,31 +198,39 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     // A repeated MSH-10 from the same sender gets the same ACK and creates nothing.
     const stored = await o.storage.getKey(ACK_KEY_SCOPE, key);
     if (stored !== null) return { code: 'AA', errors: [], ack: stored };
+    // Text that could not be read in its character set is refused, never stored damaged.
+    if (problem) return { code: 'AE', errors: [problem] };
 
     let msg: V2Message;
     try {
-      msg = V2Message.parse(text);
+      msg = V2Message.parse(text, { charset });
     } catch (e) {
       if (e instanceof V2ParseError) return { code: 'AE', errors: [{ code: e.code, text: e.message, location: e.location }] };
       throw e;
     }
-    const mapped = refI12ToRequest(msg, { timeZone: o.timeZone });
-    if (!mapped.ok) return { code: 'AE', errors: mapped.issues };
-
+    const event = (h.get(9, 2) ?? '').toUpperCase();
     const actor: Actor = { organization: sender, agent: opts.agent ?? (opts.authenticatedOrg === undefined ? 'mllp' : 'hl7-http') };
-    try {
-      await o.submit(mapped.input, actor);
-    } catch (e) {
-      if (isOutcomeError(e) && e.status < 500) {
-        return {
-          code: 'AE',
-          errors: e.outcome.issue.map((i) => {
-            const expression = i.expression?.[0]?.replace(/^(EsoRequestInput\.|\$\.)/, '');
-            return { code: issueTo0357(i.code), text: i.diagnostics ?? refusedText(i.code), applicationCode: i.code, location: expression ? locateTarget(mapped.locations, expression) : undefined };
-          }),
-        };
+    if (event === 'I14') {
+      const ref = refI14ToCancel(msg);
+      if (!ref.ok) return { code: 'AE', errors: ref.issues };
+      try {
+        await o.cancel!({ ...ref.ref, requesterOds: sender }, actor);
+      } catch (e) {
+        const r = refusal(e, ref.locations);
+        if (r) return r;
+        throw e;
       }
-      throw e;
+    } else {
+      const mapped = refI12ToRequest(msg, { timeZone: o.timeZone });
+      if (!mapped.ok) return { code: 'AE', errors: mapped.issues };
+      try {
+        if (event === 'I13') await o.amend!(mapped.input, actor);
+        else await o.submit(mapped.input, actor);
+      } catch (e) {
+        const r = refusal(e, mapped.locations);
+        if (r) return r;
+        throw e;
+      }
     }
     // Committed: only now is AA built, then kept for duplicates (a lost race keeps the first ACK).
     const ack = ackOf(h, 'AA', [], enhanced);
@@ -171,20 +245,42 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     return { code: 'AA', errors: [], ack };
   }
 
-  async function run(text: string, opts: HandleOptions): Promise<{ h?: ReceivedHeader; outcome: Outcome; enhanced: boolean }> {
+  /** Bytes → text in the declared set; text input is checked against MSH-18 (its \\X..\\ escapes decode in it). */
+  function decode(input: V2Input, opts: HandleOptions): { text: string; charset: Charset; problem?: DecodeProblem } {
+    if (typeof input === 'string') {
+      const h = readHeader(input);
+      const declared = opts.charset?.trim() || h?.get(18);
+      const charset = declared ? charsetNamed(declared) : DEFAULT_CHARSET;
+      if (!charset) return { text: input, charset: DEFAULT_CHARSET, problem: unknownCharset(declared!, opts.charset?.trim() ? 'Content-Type' : 'MSH-18') };
+      return { text: input, charset };
+    }
+    const r = decodeV2(input, opts.charset);
+    if (r.ok) return { text: r.text, charset: r.charset };
+    if (r.reason === 'unknown') return { text: r.text, charset: DEFAULT_CHARSET, problem: unknownCharset(r.name, r.from) };
+    const l = r.location;
+    const where = l.field === undefined ? l.segment : `${l.segment}-${l.field}`;
+    return { text: r.text, charset: r.charset, problem: { code: 102, text: `${where} holds bytes that are not valid ${r.charset} (the character set ${opts.charset ? 'of the Content-Type' : 'MSH-18 declares, UTF-8 when empty'}): nothing was stored`, location: l } };
+  }
+
+  async function run(text: string, opts: HandleOptions, charset: Charset, problem: DecodeProblem | undefined): Promise<{ h?: ReceivedHeader; outcome: Outcome; enhanced: boolean }> {
     const started = Date.now();
     const h = readHeader(text);
     if (!h) {
       log.info({ outcome: 'AR' }, 'hl7 message without MSH rejected');
       return { outcome: { code: 'AR', errors: [{ code: 100, text: 'Not an HL7 v2 message: the first segment must be MSH', location: { segment: 'MSH', sequence: 1 } }] }, enhanced: false };
     }
-    const enhanced = ['AL', 'ER', 'SU'].includes((h.get(16) ?? '').toUpperCase());
+    const enhanced = isEnhanced(h);
     let outcome: Outcome;
-    try {
-      outcome = await process(h, text, opts, enhanced);
-    } catch (e) {
-      log.error({ controlId: h.get(10), sender: h.get(4), err: errorName(e) }, 'hl7 message failed');
-      outcome = { code: 'AE', internal: true, errors: [{ code: 207, text: `Application internal error; quote message control id ${h.get(10) ?? ''}`.trim() }] };
+    if (separatorsMissing(text, h)) {
+      // Checked before the header rules: without segment separators MSH-12 runs into the next segment.
+      outcome = { code: 'AR', errors: [{ code: 100, text: 'The segment separators (carriage returns) are missing: the whole message arrived as one line. Send the file unchanged (curl --data-binary, not --data)', location: { segment: 'MSH', sequence: 1 } }] };
+    } else {
+      try {
+        outcome = await process(h, text, opts, enhanced, charset, problem);
+      } catch (e) {
+        log.error({ controlId: h.get(10), sender: h.get(4), err: errorName(e) }, 'hl7 message failed');
+        outcome = { code: 'AE', internal: true, errors: [{ code: 207, text: `Application internal error; quote message control id ${h.get(10) ?? ''}`.trim() }] };
+      }
     }
     log.info(
       { controlId: h.get(10), type: `${h.get(9, 1) ?? ''}^${h.get(9, 2) ?? ''}`, sender: h.get(4), outcome: outcome.code, errors: outcome.errors.map((e) => e.code), ms: Date.now() - started },
@@ -193,38 +289,82 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     return { h, outcome, enhanced };
   }
 
+  /** The frames one message is answered with (none for an incoming ACK). */
+  async function framesOf(text: string, opts: HandleOptions, charset: Charset, problem: DecodeProblem | undefined): Promise<string[]> {
+    // Never acknowledge an acknowledgement: that would loop between two systems.
+    if ((readHeader(text)?.get(9, 1) ?? '').toUpperCase() === 'ACK') return [];
+    const { h, outcome, enhanced } = await run(text, opts, charset, problem);
+    const appAck = outcome.ack ?? ackOf(h, outcome.code, outcome.errors, enhanced);
+    if (!enhanced || !h) return [appAck];
+    // Enhanced mode (2.9.3): commit ACK per MSH-15 (AL when empty), then the application ACK per MSH-16 (NE when empty).
+    const accept = ((h.get(15) ?? '').trim() || 'AL').toUpperCase();
+    const app = (h.get(16) ?? '').toUpperCase();
+    const appWanted = app === 'AL' || (app === 'ER' && outcome.code !== 'AA') || (app === 'SU' && outcome.code === 'AA');
+    // A refused message is not kept: when no application ACK would tell the sender (MSH-16 NE, or
+    // empty), CA would hide the refusal, so the commit ACK is CE with the errors instead.
+    const commit: AckCode = outcome.code === 'AR' ? 'CR' : outcome.internal || (outcome.code === 'AE' && !appWanted) ? 'CE' : 'CA';
+    const frames: string[] = [];
+    if (accept === 'AL' || (accept === 'ER' && commit !== 'CA') || (accept === 'SU' && commit === 'CA')) {
+      frames.push(ackOf(h, commit, commit === 'CA' ? [] : outcome.errors, true));
+    }
+    // A message not committed (CR/CE) gets no application ACK: it was never processed.
+    if (commit === 'CA' && appWanted) frames.push(appAck);
+    return frames;
+  }
+
+  /** One message (bytes or text): decoded in its own character set, then answered. */
+  async function one(input: V2Input, opts: HandleOptions, single: boolean): Promise<string[]> {
+    const { text, charset, problem } = decode(input, opts);
+    if (!single) return framesOf(text, opts, charset, problem);
+    const { h, outcome, enhanced } = await run(text, opts, charset, problem);
+    return [outcome.ack ?? ackOf(h, outcome.code, outcome.errors, enhanced)];
+  }
+
+  /**
+   * A batch (FHS/BHS ... BTS/FTS) is split; each message is handled as if sent alone (its own
+   * MSH-18, MSH-15/16, duplicate check) and the answers go back as one batch of acknowledgements
+   * (HL7 v2.5.1 §2.10.3). A batch with no message gets one AR whose MSA-2 is the batch control id.
+   */
+  async function answer(input: V2Input, opts: HandleOptions, single: boolean): Promise<string[]> {
+    // Segment ids and separators are ASCII in every accepted set: Latin-1 keeps byte offsets.
+    const latin = typeof input === 'string' ? input : input.toString('latin1');
+    if (!looksLikeBatch(latin)) return one(input, opts, single);
+    const b = splitBatch(latin);
+    const acks: string[] = [];
+    for (const m of b.messages) {
+      acks.push(...(await one(typeof input === 'string' ? m.text : input.subarray(m.start, m.end), opts, single)));
+    }
+    if (b.messages.length === 0) {
+      log.info({ batch: b.controlId, outcome: 'AR' }, 'hl7 batch without messages rejected');
+      acks.push(buildAck({
+        received: undefined, code: 'AR', ours: o.facility, now: o.now?.(), controlId: (o.newControlId ?? newControlId)(), referTo: b.controlId,
+        errors: [{ code: 100, text: 'The batch holds no message (no MSH between its header and trailer)', location: { segment: b.headerType, sequence: 1 } }],
+      }));
+    }
+    return [buildBatchAck({ batch: b, acks, ours: o.facility, now: o.now?.(), controlId: (o.newControlId ?? newControlId)() })];
+  }
+
   return {
-    async handle(text, opts = {}) {
-      const { h, outcome, enhanced } = await run(text, opts);
-      return outcome.ack ?? ackOf(h, outcome.code, outcome.errors, enhanced);
+    async handle(input, opts = {}) {
+      return (await answer(input, opts, true))[0];
     },
 
-    async handleFrames(text, opts = {}) {
-      // Never acknowledge an acknowledgement: that would loop between two systems.
-      if ((readHeader(text)?.get(9, 1) ?? '').toUpperCase() === 'ACK') return [];
-      const { h, outcome, enhanced } = await run(text, opts);
-      const appAck = outcome.ack ?? ackOf(h, outcome.code, outcome.errors, enhanced);
-      if (!enhanced || !h) return [appAck];
-      // Enhanced mode (2.9.3): commit ACK per MSH-15, then the application ACK per MSH-16.
-      const accept = (h.get(15) ?? 'AL').toUpperCase();
-      const app = (h.get(16) ?? '').toUpperCase();
-      const commit: AckCode = outcome.code === 'AR' ? 'CR' : outcome.internal ? 'CE' : 'CA';
-      const frames: string[] = [];
-      if (accept === 'AL' || (accept === 'ER' && commit !== 'CA') || (accept === 'SU' && commit === 'CA')) {
-        frames.push(ackOf(h, commit, commit === 'CA' ? [] : outcome.errors, true));
-      }
-      // A message not committed (CR/CE) gets no application ACK: it was never processed.
-      if (commit === 'CA' && (app === 'AL' || (app === 'ER' && outcome.code !== 'AA') || (app === 'SU' && outcome.code === 'AA'))) frames.push(appAck);
-      return frames;
+    async handleFrames(input, opts = {}) {
+      return answer(input, opts, false);
     },
 
     rejectOversize(head, maxBytes) {
       const h = readHeader(head);
-      const enhanced = ['AL', 'ER', 'SU'].includes((h?.get(16) ?? '').toUpperCase());
+      const enhanced = isEnhanced(h);
       log.warn({ controlId: h?.get(10), sender: h?.get(4), maxBytes, outcome: enhanced ? 'CR' : 'AR' }, 'hl7 message over the size limit');
       return ackOf(h, enhanced ? 'CR' : 'AR', [{ code: 207, text: `The message exceeds the maximum size of ${maxBytes} bytes` }], enhanced);
     },
   };
+}
+
+function unknownCharset(name: string, from: 'MSH-18' | 'Content-Type'): DecodeProblem {
+  const known = 'ASCII, 8859/1, 8859/15, UNICODE UTF-8, CP1252';
+  return { code: 103, text: `Character set '${name}' (${from}) is not supported (${known}): nothing was stored`, location: from === 'MSH-18' ? { segment: 'MSH', sequence: 1, field: 18 } : undefined };
 }
 
 /**

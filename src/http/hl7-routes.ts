@@ -10,6 +10,8 @@
 import type { Express, Request, Response } from 'express';
 import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
 import type { AuditRecord } from '../auth/audit-event.ts';
+import { charsetNamed, encodeV2 } from '../hl7/charset.ts';
+import { readHeader } from '../hl7/er7.ts';
 import type { V2Receiver } from '../hl7/v2-receiver.ts';
 import type { Interaction } from '../rest/types.ts';
 import { unsupportedMediaType } from '../shared/outcomes.ts';
@@ -56,10 +58,21 @@ export function hl7Routes(app: Express, deps: Hl7RouteDeps): void {
     const r = deps.receiver();
     if (!r) throw new Error('HL7 receiver not started');
     const principal = callOf(res).caller;
-    const text = typeof req.body === 'string' ? req.body : '';
-    const ack = await r.handle(text, { authenticatedOrg: principal?.organization, agent: principal?.clientId });
+    // Bytes, decoded by the receiver: a `charset` parameter on the Content-Type wins over MSH-18.
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const charset = /;\s*charset\s*=\s*"?([^";]+)"?/i.exec(req.headers['content-type'] ?? '')?.[1];
+    const ack = await r.handle(body, { authenticatedOrg: principal?.organization, agent: principal?.clientId, charset });
     const read = readAck(ack);
     if (read.code !== 'AA') await deps.audit(refusalRecord(req, res, read));
-    res.status(200).type(ER7).send(ack);
+    // The ACK in the set the message declared (its MSH-18 is echoed), said in the Content-Type.
+    const bytes = encodeV2(ack);
+    const set = readHeader(ack)?.get(18);
+    res.status(200).type(`${ER7}; charset=${httpCharset(set)}`).send(bytes);
   });
+}
+
+/** The IANA name of the set an ACK is written in. */
+function httpCharset(msh18: string | undefined): string {
+  const set = msh18 ? charsetNamed(msh18) : undefined;
+  return { ASCII: 'us-ascii', '8859/1': 'iso-8859-1', '8859/15': 'iso-8859-15', CP1252: 'windows-1252', 'UTF-8': 'utf-8' }[set ?? 'UTF-8'];
 }

@@ -63,10 +63,45 @@ describe('v2 receiver: accepted messages', () => {
     expect(submit).toHaveBeenCalledTimes(2);
   });
 
-  it('when MSH-15 AL and MSH-16 NE (the v2.5.1 sample), then over MLLP one original-mode AA is sent', async () => {
+  it('when MSH-15 AL and MSH-16 NE (the v2.5.1 sample), then over MLLP enhanced mode: one commit ACK CA and no application ACK (HL7 v2.5.1 §2.9)', async () => {
     const { receiver } = setup();
     const frames = await receiver.handleFrames(v251);
+    expect(frames.map(msa)).toEqual(['CA']);
+    expect(field(frames[0], 'MSA', 2)).toBe('RA7-000918273');
+  });
+
+  it('when MSH-15 AL and MSH-16 NE but the content is refused, then the commit ACK is CE with the ERR (a CA would hide the refusal)', async () => {
+    const { receiver, submit } = setup();
+    const frames = await receiver.handleFrames(setField(v251, 'PID', 7, ''));
+    expect(frames.map(msa)).toEqual(['CE']);
+    expect(errs(frames[0])[0]).toContain('PID^1^7');
+    expect(submit).not.toHaveBeenCalled();
+  });
+
+  it('when MSH-15 and MSH-16 are both empty, then original mode: one AA', async () => {
+    const { receiver } = setup();
+    const frames = await receiver.handleFrames(setField(setField(v251, 'MSH', 15, ''), 'MSH', 16, ''));
     expect(frames.map(msa)).toEqual(['AA']);
+  });
+
+  it('when MSH-15 is NE and MSH-16 AL, then enhanced mode: no commit ACK, the application ACK AA', async () => {
+    const { receiver } = setup();
+    const frames = await receiver.handleFrames(setField(setField(v251, 'MSH', 15, 'NE'), 'MSH', 16, 'AL'));
+    expect(frames.map(msa)).toEqual(['AA']);
+    expect(field(frames[0], 'MSH', 15)).toBe('NE');
+  });
+
+  it('when MSH-15 and MSH-16 are both NE, then enhanced mode asks for nothing and nothing is sent (the referral is still taken)', async () => {
+    const { receiver, submit } = setup();
+    const frames = await receiver.handleFrames(setField(setField(v251, 'MSH', 15, 'NE'), 'MSH', 16, 'NE'));
+    expect(frames).toEqual([]);
+    expect(submit).toHaveBeenCalledTimes(1);
+  });
+
+  it('when the sender is listed in legacyAckSenders, then MSH-15 AL / MSH-16 NE gets one original-mode AA, as before', async () => {
+    const { receiver } = setup({ legacyAckSenders: new Set(['RA7']) });
+    expect((await receiver.handleFrames(v251)).map(msa)).toEqual(['AA']);
+    expect((await receiver.handleFrames(setField(v23, 'MSH', 10, 'RTH-LEGACY'))).map(msa)).toEqual(['CA', 'AA']);
   });
 
   it('when MSH-15/16 ask for enhanced mode (AL/AL), then over MLLP a commit ACK CA comes first, then the application ACK AA', async () => {
@@ -105,7 +140,7 @@ describe('v2 receiver: accepted messages', () => {
 
 describe('v2 receiver: rejected (AR) and errored (AE) messages', () => {
   it.each([
-    ['the version is 2.6', setField(v251, 'MSH', 12, '2.6'), '203', 'MSH^1^12'],
+    ['the version is 2.9', setField(v251, 'MSH', 12, '2.9'), '203', 'MSH^1^12'],
     ['the message type is ADT', setField(v251, 'MSH', 9, 'ADT^A01^ADT_A01'), '200', 'MSH^1^9^1^1'],
     ['the event is I13', setField(v251, 'MSH', 9, 'REF^I13^REF_I12'), '201', 'MSH^1^9^1^2'],
     ['the processing id is T (not configured)', setField(v251, 'MSH', 11, 'T'), '202', 'MSH^1^11'],
@@ -252,9 +287,10 @@ describe('v2 receiver: rejected (AR) and errored (AE) messages', () => {
     expect((await receiver.handleFrames(setField(v23, 'PID', 3, ''))).map(msa)).toEqual(['CA', 'AE']);
   });
 
-  it('when an oversize message is refused, then AR echoes its control id from the first bytes', () => {
+  it('when an oversize message is refused, then AR (CR in enhanced mode) echoes its control id from the first bytes', () => {
     const { receiver } = setup();
-    const ack = receiver.rejectOversize(v251.slice(0, 200), 1000);
+    expect(msa(receiver.rejectOversize(v251.slice(0, 200), 1000))).toBe('CR');
+    const ack = receiver.rejectOversize(setField(setField(v251, 'MSH', 15, ''), 'MSH', 16, '').slice(0, 200), 1000);
     expect(msa(ack)).toBe('AR');
     expect(field(ack, 'MSA', 2)).toBe('RA7-000918273');
     expect(ack).toContain('maximum size of 1000 bytes');
