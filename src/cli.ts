@@ -15,7 +15,7 @@
  *   token --id rq1-epr [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key data/keys/rq1-epr.private.jwk.json]
  *         (acts as the client: signs an assertion with its private key and prints an access token, for curl)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addClient, listClients, removeClient, type ClientAlg } from './auth/client-admin.ts';
@@ -24,6 +24,15 @@ import { addOrganization, listOrganizations, moveOrganization } from './auth/dir
 import { requestAccessToken } from './auth/client-assertion.ts';
 import { rotateKeyFile } from './auth/server-keys.ts';
 import { splitScopeParam } from './auth/scopes.ts';
+import { isUnreachable, localServerUrl, unreachableMessage } from './config/local-url.ts';
+import { EXIT } from './config/start-failure.ts';
+
+/** A refusal the operator can act on: one line, and an exit code (2 usage or configuration, 3 server not reachable). */
+class CliError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT.config) {
+    super(message);
+  }
+}
 
 const USAGE = `usage:
   npm run cli -- client add --id <client_id> --org <ODS> [--org-name <name>] [--scopes "system/*.cruds"] [--alg ES384|RS384]
@@ -37,7 +46,8 @@ const USAGE = `usage:
   npm run cli -- keys rotate [--key-file <signing-keys.json>]
   npm run cli -- token --id <client_id> [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key <private.jwk.json>]
 Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json;
-ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json.
+ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json; the server at ESO_BASE_URL or http://HOST:PORT.
+Exit codes: 0 done, 1 failed while running, 2 usage or configuration, 3 the server is not reachable.
 `;
 
 const env = process.env;
@@ -98,16 +108,29 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`new signing key ${r.current}; retired ${r.retired.join(', ') || 'none'} (still verify for ${lifetime + 60} s); dropped ${r.dropped.join(', ') || 'none'}\n`);
     return 0;
   }
-  if (command === 'token') {
-    if (!values.id) throw new Error('token needs --id');
-    const keyFile = values.key ?? join(dirname(file), 'keys', `${values.id}.private.jwk.json`);
-    const base = (values.url ?? env.ESO_BASE_URL ?? `http://${env.HOST || '127.0.0.1'}:${env.PORT || '8080'}`).replace(/\/+$/, '');
+  if (command === 'token') return tokenCommand(file, values);
+  process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+  return 2;
+}
+
+/** `token`: acts as the client, so its refusals name the client, the key or the server that is missing. */
+async function tokenCommand(file: string, values: { id?: string; key?: string; url?: string; scope?: string }): Promise<number> {
+  if (!values.id) throw new CliError('token needs --id <client_id>; `npm run cli -- client list` shows them');
+  if (!values.key) {
+    const known = existsSync(file) ? await listClients(file) : [];
+    if (!known.some((c) => c.clientId === values.id)) throw new CliError(`no client '${values.id}' in ${file}; \`npm run cli -- client list\``);
+  }
+  const keyFile = values.key ?? join(dirname(file), 'keys', `${values.id}.private.jwk.json`);
+  if (!existsSync(keyFile)) throw new CliError(`no private key for '${values.id}' at ${keyFile}: pass --key <private.jwk.json>`);
+  const base = (values.url ?? localServerUrl(env)).replace(/\/+$/, '');
+  try {
     const t = await requestAccessToken(`${base}/auth/token`, values.id, JSON.parse(readFileSync(keyFile, 'utf8')), values.scope ?? 'system/*.cruds');
     process.stdout.write(`${t.access_token}\n`);
     return 0;
+  } catch (e) {
+    if (isUnreachable(e)) throw new CliError(unreachableMessage(base), EXIT.unavailable);
+    throw e;
   }
-  process.stderr.write(`unknown command: ${command}\n${USAGE}`);
-  return 2;
 }
 
 /** `org add|move|list`: edits the directory file, which a running server re-reads and applies. */
@@ -140,5 +163,7 @@ function mllpDescription(m: { addresses: string[]; certificateSha256?: string })
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
   process.stderr.write(`${(e as Error).message}\n`);
-  process.exitCode = 1;
+  // A bad argument (parseArgs) is a usage error like a CliError; anything else failed while running.
+  const usage = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  process.exitCode = e instanceof CliError ? e.exitCode : usage ? EXIT.config : EXIT.runtime;
 });

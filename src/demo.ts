@@ -1,24 +1,27 @@
 /**
  * `npm run demo`: walks one external second opinion from request to report against a running
- * server (`npm start`), as two Trusts would, and prints the family's timeline.
- *   ESO_DEMO_URL   the server (default http://127.0.0.1:8080)
- * With authentication on, each organisation needs a registered client and its key, made with
- *   npm run cli -- client add --id demo-rz1 --org RZ1
- *   npm run cli -- client add --id demo-rz2np --org RZ2NP
- * (the demo finds them in ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json and data/keys/).
- * The request is test/fixtures/eso-requests/full.json, the organisations organisations.json: the
- * demo places them in the directory file (ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json) as
- * `npm run cli -- org add` does, and waits until the server has applied it.
+ * server (`npm start`, same environment: ESO_BASE_URL or http://HOST:PORT), as two Trusts would,
+ * and prints the family's timeline. Right after `npm start`, with nothing else:
+ * - with authentication on, it uses the clients of RZ1 and RZ2NP in ESO_CLIENTS_FILE (or
+ *   ESO_DATA_DIR/clients.json) with their keys in keys/ beside it, and registers `rz1-epr` and
+ *   `rz2np-epr` there when there are none (as `npm run cli -- client add` does), saying so;
+ * - it places its organisations (test/fixtures/eso-requests/organisations.json) in the directory
+ *   file (ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json) as `npm run cli -- org add` does, and
+ *   waits until the server has applied it.
+ * The request is test/fixtures/eso-requests/full.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Bundle, DiagnosticReport, Extension, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import { signClientAssertion, tokenRequestBody } from './auth/client-assertion.ts';
+import { addClient } from './auth/client-admin.ts';
 import { addOrganization, listOrganizations, moveOrganization } from './auth/directory-admin.ts';
 import type { DirectoryEntry } from './auth/directory-file.ts';
+import { isUnreachable, localServerUrl, unreachableMessage } from './config/local-url.ts';
+import { EXIT } from './config/start-failure.ts';
 import { Extensions, Profiles, REPORT_LOINC, Systems } from './fhir/eso-urls.ts';
 
-const BASE = (process.env.ESO_DEMO_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const BASE = localServerUrl(process.env);
 const DATA_DIR = process.env.ESO_DATA_DIR ?? './data';
 const CLIENTS_FILE = process.env.ESO_CLIENTS_FILE ?? join(DATA_DIR, 'clients.json');
 const DIRECTORY_FILE = process.env.ESO_DIRECTORY_FILE ?? join(DATA_DIR, 'directory.json');
@@ -53,19 +56,46 @@ function clientFor(ods: string): { clientId: string; key: Record<string, unknown
 const tokens = new Map<string, { token: string; until: number }>();
 let needTokens: boolean | undefined;
 
+/** The demo's client id for an organisation, as README.md and docs/WORKFLOW.md name them. */
+export const demoClientId = (ods: string): string => `${ods.toLowerCase()}-epr`;
+
+/** The client of `ods`, registering `<ods>-epr` with a new key pair when none is registered. */
+async function ensureClient(ods: string): Promise<{ clientId: string; key: Record<string, unknown>; registered: boolean }> {
+  const found = clientFor(ods);
+  if (found) return { ...found, registered: false };
+  const clientId = demoClientId(ods);
+  const keyOut = join(dirname(CLIENTS_FILE), 'keys', `${clientId}.private.jwk.json`);
+  try {
+    await addClient(CLIENTS_FILE, { clientId, organization: ods, keyOut });
+  } catch (e) {
+    throw new DemoError(`Could not register ${clientId} for ${ods} in ${CLIENTS_FILE}: ${(e as Error).message}`);
+  }
+  say(`  registered client ${clientId} for ${ods} in ${CLIENTS_FILE} (private key ${keyOut})`);
+  return { clientId, key: JSON.parse(readFileSync(keyOut, 'utf8')) as Record<string, unknown>, registered: true };
+}
+
+/** Asks for a token; a client registered a moment ago is retried until the server has re-read the clients file. */
+async function fetchToken(ods: string, client: { clientId: string; key: Record<string, unknown>; registered: boolean }): Promise<{ access_token: string; expires_in?: number }> {
+  const tokenUrl = `${BASE}/auth/token`;
+  for (let attempt = 0; ; attempt++) {
+    const assertion = await signClientAssertion(client.key, { clientId: client.clientId, tokenUrl });
+    const res = await fetch(tokenUrl, { method: 'POST', body: tokenRequestBody(assertion, 'system/*.cruds') });
+    const body = (await res.json()) as { access_token?: string; expires_in?: number; error?: string };
+    if (body.access_token) return { access_token: body.access_token, expires_in: body.expires_in };
+    if (!client.registered || attempt >= 50) {
+      throw new DemoError(`No token for ${ods} (${client.clientId}): ${res.status} ${body.error ?? ''}. Is the server using ${CLIENTS_FILE}? Start both with the same ESO_DATA_DIR (or ESO_CLIENTS_FILE).`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Request headers acting for `ods`: a SMART Backend Services token when the server wants one. Swap this to use another way. */
 export async function authHeaders(ods: string): Promise<Record<string, string>> {
   needTokens ??= await tokensNeeded();
   if (!needTokens) return {};
   const cached = tokens.get(ods);
   if (cached && cached.until > Date.now()) return { authorization: `Bearer ${cached.token}` };
-  const client = clientFor(ods);
-  if (!client) throw new DemoError(`The server wants tokens and no client for ${ods} is registered. Run:\n  npm run cli -- client add --id demo-${ods.toLowerCase()} --org ${ods}`);
-  const tokenUrl = `${BASE}/auth/token`;
-  const assertion = await signClientAssertion(client.key, { clientId: client.clientId, tokenUrl });
-  const res = await fetch(tokenUrl, { method: 'POST', body: tokenRequestBody(assertion, 'system/*.cruds') });
-  const body = (await res.json()) as { access_token?: string; expires_in?: number; error?: string };
-  if (!body.access_token) throw new DemoError(`No token for ${ods}: ${res.status} ${body.error ?? ''}`);
+  const body = await fetchToken(ods, await ensureClient(ods));
   tokens.set(ods, { token: body.access_token, until: Date.now() + ((body.expires_in ?? 60) - 10) * 1000 });
   return { authorization: `Bearer ${body.access_token}` };
 }
@@ -143,7 +173,14 @@ function answers(sr: ServiceRequest): Extension[] {
 }
 
 async function main(): Promise<void> {
-  say(`eso-bridge demo against ${BASE}\n\n1. The organisation directory`);
+  say(`eso-bridge demo against ${BASE}`);
+  if (await tokensNeeded()) {
+    needTokens = true;
+    say('\n0. The two Trusts\' systems (SMART Backend Services clients)');
+    for (const ods of [REQUESTER, PROVIDER]) await authHeaders(ods);
+    say(`  ${REQUESTER} and ${PROVIDER} have their tokens`);
+  } else needTokens = false;
+  say('\n1. The organisation directory');
   await setUpOrganisations();
 
   say('\n2. Southern Children\'s Hospital asks for a second opinion (POST /eso/requests)');
@@ -193,6 +230,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`\ndemo stopped: ${e instanceof DemoError ? e.message : String((e as Error)?.stack ?? e)}\n`);
-  process.exit(e instanceof DemoError ? 2 : 1);
+  if (isUnreachable(e)) {
+    process.stderr.write(`\ndemo stopped: ${unreachableMessage(BASE)}\n`);
+    process.exit(EXIT.unavailable);
+  }
+  process.stderr.write(`\ndemo stopped: ${e instanceof DemoError ? e.message : String((e as Error)?.message ?? e)}\n`);
+  process.exit(e instanceof DemoError ? EXIT.config : EXIT.runtime);
 });

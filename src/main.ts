@@ -1,6 +1,7 @@
 /** Reads config, starts the service, and shuts down gracefully on SIGTERM/SIGINT. */
 import { ConfigError, configHelp, loadConfig } from './config/load.ts';
-import { startServer } from './server.ts';
+import { EXIT, explainStartFailure } from './config/start-failure.ts';
+import { startServer, type RunningServer } from './server.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(configHelp());
@@ -13,12 +14,21 @@ try {
 } catch (e) {
   if (e instanceof ConfigError) {
     process.stderr.write(`${e.message}\n\nRun with --help to list every setting.\n`);
-    process.exit(2);
+    process.exit(EXIT.config);
   }
   throw e;
 }
 
-const running = await startServer(config);
+// A refused start is one line naming what to change (config/start-failure.ts), never a stack trace.
+let running: RunningServer;
+try {
+  running = await startServer(config);
+} catch (e) {
+  const failure = explainStartFailure(e, config);
+  process.stderr.write(`eso-bridge did not start: ${failure.message}\n`);
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(failure.exitCode);
+}
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
@@ -27,7 +37,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     running.log.info({ signal }, 'draining and stopping');
     running.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      () => process.exit(EXIT.runtime),
     );
   });
 }
