@@ -6,6 +6,13 @@ import pg from 'pg';
 
 const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** Where the suites look for PostgreSQL (TEST_POSTGRES_URL), without a password, for messages. */
+export function postgresAdminUrl(): string {
+  const u = new URL(ADMIN_URL);
+  u.password = '';
+  return u.toString();
+}
+
 export async function postgresAvailable(): Promise<boolean> {
   const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
   try {
