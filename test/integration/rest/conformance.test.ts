@@ -6,7 +6,11 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
 describe('conformance resources', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer('sqlite'); });
+  beforeAll(async () => {
+    // Index the R4 definitions before any request: indexing blocks the in-process server too (see rest.test.ts).
+    expectValidR4({ resourceType: 'Patient' });
+    server = await startTestServer('sqlite');
+  });
   afterAll(async () => server.stop());
   const get = async <T>(path: string) => { const r = await fetch(`${server.fhir}${path}`, { headers: await server.authHeaders() }); return { status: r.status, body: (await r.json()) as T }; };
 

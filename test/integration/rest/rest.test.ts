@@ -44,6 +44,9 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
     fetch(`${server.fhir}${path}`, { ...init, headers: { ...(await server.clients[who].headers()), ...(init.headers as Record<string, string> | undefined) } });
 
   beforeAll(async () => {
+    // Index the R4 definitions now: indexing blocks this process, the in-process server included, for
+    // seconds, and a kept-alive socket whose timer ran out meanwhile resets the next request (ECONNRESET).
+    expectValidR4({ resourceType: 'Patient' });
     server = await startTestServer(backend, {}, {
       client: REQUESTER,
       clients: [PROVIDER, STRANGER],
@@ -171,7 +174,7 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
   });
 
   it('when a search value is malformed, then 400 with the parameter as expression', async () => {
-    for (const q of ['_lastUpdated=notadate', '_count=-1', '_count=abc', '_sort=name', 'birthdate=2012-13']) {
+    for (const q of ['_lastUpdated=notadate', '_count=-1', '_count=abc', '_sort=organization', 'birthdate=2012-13']) {
       const res = await raw(`/Patient?${q}`);
       expect(res.status, q).toBe(400);
     }
@@ -222,10 +225,9 @@ describe.each(backends())('FHIR REST on %s', (backend) => {
     expect(res.entry?.map((e) => e.response?.status)).toEqual(['201', '404']);
   });
 
-  it('when DELETE or PATCH is attempted, then 405 and the record stays', async () => {
+  it('when DELETE is attempted, then 405 and the record stays (PATCH: patch.test.ts)', async () => {
     const p = (await client.create({ resourceType: 'Patient', body: { ...patient('Keep', '9000000009') } })) as unknown as Patient;
     expect((await raw(`/Patient/${p.id}`, { method: 'DELETE' })).status).toBe(405);
-    expect((await raw(`/Patient/${p.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: '[]' })).status).toBe(405);
     expect(((await client.read({ resourceType: 'Patient', id: p.id! })) as unknown as Patient).id).toBe(p.id);
   });
 
