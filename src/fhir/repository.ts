@@ -5,7 +5,7 @@
  * granted, and anything else is 404, never 403.
  */
 import type { Resource } from 'fhir/r4.js';
-import { conflict, notFound, preconditionFailed } from '../shared/outcomes.ts';
+import { conflict, isOutcomeError, notFound, preconditionFailed } from '../shared/outcomes.ts';
 import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
 import { parseSearch, queryParams } from './search-parse.ts';
 import { extractIndex, type SearchParameterRegistry } from './search-params.ts';
@@ -158,6 +158,11 @@ export class Repository {
     return { ...result, resources: kept, total };
   }
 
+  /** Parses URL-style search parameters strictly (400 for anything unknown or malformed), without searching. */
+  searchParamsQuery(type: string, params: Record<string, string[]>): SearchQuery {
+    return parseSearch(type, params, { strict: true, baseUrl: this.opts.baseUrl, searchParams: this.opts.searchParams }).query;
+  }
+
   /** Search with URL-style parameters (e.g. for If-None-Exist). */
   async searchParams(type: string, params: Record<string, string[]>, count = 2): Promise<SearchResult> {
     const parsed = parseSearch(type, params, { strict: true, baseUrl: this.opts.baseUrl, searchParams: this.opts.searchParams });
@@ -201,14 +206,17 @@ export class Repository {
    * Writes a new version. `ifMatch` is the expected version (from If-Match: W/"n"); a stale
    * one is 412. The check is in the database (UPDATE ... WHERE version = ?).
    */
-  async update<T extends Resource>(resource: T, opts: { ifMatch?: number } = {}): Promise<StoredResource<T>> {
+  async update<T extends Resource>(resource: T, opts: { ifMatch?: number; ifAbsent?: () => Error } = {}): Promise<StoredResource<T>> {
     const clean = withoutServerMeta(resource);
     this.opts.validate(clean);
     return this.inTx(async (repo, tx) => {
       // Writers of one resource queue here (across instances on PostgreSQL), so each reads the
       // latest version: without If-Match the last writer wins and no update is lost.
       await tx.lock(`resource:${resource.resourceType}/${resource.id}`);
-      const current = await repo.read(resource.resourceType, resource.id as string);
+      // `ifAbsent`: what the caller answers when there is nothing (it may see) to update; the same for both, so no oracle.
+      const current = await repo.read(resource.resourceType, resource.id as string).catch((e: unknown) => {
+        throw opts.ifAbsent && isOutcomeError(e) && e.status === 404 ? opts.ifAbsent() : e;
+      });
       if (opts.ifMatch !== undefined && opts.ifMatch !== current.versionId) {
         throw preconditionFailed(`Version conflict: ${resource.resourceType}/${resource.id} is at version ${current.versionId}, If-Match was ${opts.ifMatch}`);
       }

@@ -158,6 +158,15 @@ function tokenRows(code: string, v: unknown): IndexRow[] {
   return [];
 }
 
+/** The text beside a token's codes (CodeableConcept.text, Coding.display), for `:text`: indexed as parameter `code:text`. */
+function tokenTextRows(code: string, v: unknown): IndexRow[] {
+  if (!v || typeof v !== 'object') return [];
+  const o = v as { text?: unknown; display?: unknown; coding?: { display?: unknown }[] };
+  const texts = [o.text, o.display, ...(Array.isArray(o.coding) ? o.coding.map((c) => c?.display) : [])];
+  return texts.filter((t): t is string => typeof t === 'string' && t.trim() !== '')
+    .map((t) => ({ param: `${code}:text`, system: null, value: normaliseString(t), low: null, high: null }));
+}
+
 function stringRows(code: string, v: unknown): IndexRow[] {
   const texts: string[] = [];
   if (typeof v === 'string') texts.push(v);
@@ -190,7 +199,7 @@ export function extractIndex(resource: Resource, params: SearchParameterRegistry
   for (const def of params.paramsOf(resource.resourceType)) {
     for (const path of def.paths) {
       for (const v of valuesAt(resource, path)) {
-        if (def.type === 'token') rows.push(...tokenRows(def.code, v));
+        if (def.type === 'token') rows.push(...tokenRows(def.code, v), ...tokenTextRows(def.code, v));
         else if (def.type === 'string') rows.push(...stringRows(def.code, v));
         else if (def.type === 'date') rows.push(...dateRows(def.code, v));
         else {

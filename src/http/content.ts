@@ -41,11 +41,10 @@ export function applyPrefer(req: Request, resource: Resource | undefined): Resou
   return allOk(resource ? `${resource.resourceType}/${resource.id} saved` : 'OK');
 }
 
-/** A write body must be FHIR JSON; anything else is 415. */
-export function requireJsonBody(req: Request): void {
+/** A write body must be FHIR JSON (or one of `also`: PATCH takes JSON Patch); anything else is 415. */
+export function requireJsonBody(req: Request, also: string[] = []): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (type === 'application/x-www-form-urlencoded') return;
-  if (type !== 'application/fhir+json' && type !== 'application/json') {
+  if (type !== 'application/fhir+json' && type !== 'application/json' && !also.includes(type)) {
     throw unsupportedMediaType(`Content-Type must be application/fhir+json or application/json, not '${type || 'none'}'`);
   }
   if (req.body === undefined) throw badRequest('A request body is required');

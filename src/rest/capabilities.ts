@@ -4,6 +4,7 @@
  * profiles loaded from profiles/, and the security block the auth layer supplies.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity } from 'fhir/r4.js';
+import { SERVER_WRITTEN } from '../domain/access/server-written.ts';
 import { RESOURCE_TYPES, type SearchParameterRegistry } from '../fhir/search-params.ts';
 
 export interface CapabilityInputs {
@@ -29,18 +30,47 @@ const REVINCLUDES: Record<string, string[]> = {
   Patient: ['Task:patient', 'ServiceRequest:patient'],
 };
 
+type TypeInteraction = 'read' | 'vread' | 'update' | 'patch' | 'history-instance' | 'create' | 'search-type';
+const READS: TypeInteraction[] = ['read', 'vread', 'history-instance', 'search-type'];
+/** Organizations are administered (domain/rules/directory.ts): a client updates its own entry, never creates one. */
+const ADMINISTERED = new Set(['Organization']);
+
+/**
+ * What a client may do with `type`: every type is read and searched; the server-written ones
+ * (domain/access/server-written.ts) are never written by a client; an Organization is never created.
+ * test/integration/rest/capability-truth.test.ts walks this against the running server.
+ */
+export function clientInteractions(type: string): TypeInteraction[] {
+  if (SERVER_WRITTEN.has(type)) return READS;
+  if (ADMINISTERED.has(type)) return [...READS, 'update', 'patch'];
+  return [...READS, 'create', 'update', 'patch'];
+}
+
+const VALIDATE = 'http://hl7.org/fhir/OperationDefinition/Resource-validate';
+const EVERYTHING = 'https://fhir.eso-bridge.nhs.uk/OperationDefinition/Task-everything';
+
 export function buildCapabilityStatement(inp: CapabilityInputs): CapabilityStatement {
   type RType = CapabilityStatementRestResource['type'];
-  const resource = RESOURCE_TYPES.map((type): CapabilityStatementRestResource => ({
+  const resource = RESOURCE_TYPES.map((type): CapabilityStatementRestResource => {
+    const interactions = clientInteractions(type);
+    const writes = interactions.includes('create') || interactions.includes('update');
+    return {
     type: type as RType,
     ...(inp.profiles?.[type] ? { supportedProfile: inp.profiles[type] } : {}),
-    interaction: (['read', 'vread', 'update', 'history-instance', 'create', 'search-type'] as const).map((code) => ({ code })),
+    interaction: interactions.map((code) => ({ code })),
     versioning: 'versioned-update',
     readHistory: true,
+    // A PUT to an id that does not exist is 405: ids are the server's.
     updateCreate: false,
-    conditionalCreate: true,
-    conditionalUpdate: false,
+    conditionalCreate: interactions.includes('create'),
+    // PUT {type}?search: 0 matches create, 1 updates, several 412.
+    conditionalUpdate: interactions.includes('create') && interactions.includes('update'),
+    conditionalRead: 'full-support',
     conditionalDelete: 'not-supported',
+    ...(writes || type === 'Task' ? { operation: [
+      ...(writes ? [{ name: 'validate', definition: VALIDATE }] : []),
+      ...(type === 'Task' ? [{ name: 'everything', definition: EVERYTHING, documentation: 'The case: the Task, its ServiceRequest, Patient, RelatedPersons, Consents, shared records, reports and Provenance the caller may see, paged.' }] : []),
+    ] } : {}),
     ...(INCLUDES[type] ? { searchInclude: INCLUDES[type] } : {}),
     ...(REVINCLUDES[type] ? { searchRevInclude: REVINCLUDES[type] } : {}),
     searchParam: [
@@ -48,7 +78,8 @@ export function buildCapabilityStatement(inp: CapabilityInputs): CapabilityState
       { name: '_lastUpdated', type: 'date' as const },
       ...inp.searchParams.paramsOf(type).map((d) => ({ name: d.code, type: d.type, ...(d.documentation ? { documentation: d.documentation } : {}) })),
     ],
-  }));
+    };
+  });
   for (const type of inp.readOnlyTypes ?? []) resource.push({ type: type as RType, interaction: [{ code: 'read' }, { code: 'search-type' }] });
   return {
     resourceType: 'CapabilityStatement',

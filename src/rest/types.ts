@@ -13,6 +13,11 @@ export interface FhirRequest {
   body?: unknown;
   ifMatch?: string;
   ifNoneExist?: string;
+  /** Conditional read (RFC 9110 §13.1): the client's ETag(s), or the time of its copy. */
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  /** The body's media type, lower case without parameters (PATCH: JSON Patch or FHIRPath Patch). */
+  contentType?: string;
   /** `Prefer: handling=strict`. */
   strict?: boolean;
 }
@@ -35,7 +40,7 @@ export interface FhirContext {
   /** Scope check (security): throws 403 if the caller may not do `interaction` on `type`. */
   authorize?: (interaction: Interaction, type: string) => void;
   /** Writes the AuditEvent of this interaction before the response leaves (security). */
-  audit?: (record: { interaction: Interaction; resourceType?: string; id?: string; status: number; entities: string[] }) => Promise<void>;
+  audit?: (record: { interaction: Interaction | 'operation'; resourceType?: string; id?: string; status: number; entities: string[] }) => Promise<void>;
 }
 
 export const fhirBase = (baseUrl: string) => `${baseUrl}/fhir`;

@@ -33,7 +33,9 @@ export const unauthorized = (diagnostics = 'Authentication required') =>
   new OperationOutcomeError(outcome('login', diagnostics), 401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
 export const forbidden = (diagnostics = 'Insufficient scope', expression?: string | string[]) => err(403, 'forbidden', diagnostics, expression);
 export const notFound = (diagnostics = 'Not found') => err(404, 'not-found', diagnostics);
-export const methodNotAllowed = (diagnostics: string) => err(405, 'not-supported', diagnostics);
+/** 405 with the Allow header RFC 9110 §15.5.6 requires: the methods the target does answer. */
+export const methodNotAllowed = (diagnostics: string, allow: string[] = []) =>
+  new OperationOutcomeError(outcome('not-supported', diagnostics), 405, { Allow: allow.join(', ') });
 export const notAcceptable = (diagnostics: string) => err(406, 'not-supported', diagnostics);
 export const conflict = (diagnostics: string, expression?: string) => err(409, 'conflict', diagnostics, expression);
 export const preconditionFailed = (diagnostics: string) => err(412, 'conflict', diagnostics);

@@ -3,7 +3,7 @@
  * scanning JSON). One single-valued token/reference criterion drives the query in
  * last_updated order, so `owner + status` with a LIMIT touches only the rows it returns.
  */
-import type { DateComparison, SearchCriterion, SearchQuery } from './types.ts';
+import type { DateComparison, SearchCriterion, SearchQuery, SortKey } from './types.ts';
 
 interface Built {
   sql: string;
@@ -42,6 +42,10 @@ function indexCondition(c: SearchCriterion, s: string, params: unknown[]): strin
         if (c.exact) {
           params.push(v);
           return `${s}.val = ?`;
+        }
+        if (c.contains) {
+          params.push(`%${v.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+          return `${s}.val LIKE ? ESCAPE '\\'`;
         }
         params.push(v, `${v}\uffff`);
         return `(${s}.val >= ? AND ${s}.val < ?)`;
@@ -92,7 +96,9 @@ function filters(criteria: SearchCriterion[], params: unknown[], a: string): str
         const s = `f${i}`;
         params.push(paramOf(c));
         const cond = indexCondition(c, s, params);
-        return `EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond})`;
+        // token :not: no value of the parameter matches (a resource without one matches too).
+        const not = c.kind === 'token' && c.not ? 'NOT ' : '';
+        return `${not}EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond})`;
       }
     }
   });
@@ -100,7 +106,7 @@ function filters(criteria: SearchCriterion[], params: unknown[], a: string): str
 
 function isDriver(c: SearchCriterion): boolean {
   if (c.kind === 'reference') return c.values.length === 1;
-  if (c.kind === 'token') return c.values.length === 1 && c.values[0].code !== undefined;
+  if (c.kind === 'token') return !c.not && c.values.length === 1 && c.values[0].code !== undefined;
   return false;
 }
 
@@ -118,32 +124,47 @@ export function capCountSql(q: SearchQuery, i: number, cap: number): { sql: stri
   return { sql: `SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_index s WHERE s.res_type = ? AND s.param = ? AND ${cond} LIMIT ?) x`, params };
 }
 
+/**
+ * ORDER BY for `_sort` keys on row alias `a`: a parameter sorts by its lowest value (highest when
+ * descending; a date by the start, or the end when descending), resources without one last on
+ * both backends; last update then id break ties, so pages never overlap.
+ */
+function orderBy(keys: SortKey[], a: string, params: unknown[]): string {
+  const parts = keys.map((k) => {
+    const dir = k.descending ? 'DESC' : 'ASC';
+    if (k.kind === 'lastUpdated') return `${a}.last_updated ${dir}`;
+    if (k.kind === 'id') return `${a}.id ${dir}`;
+    const col = k.kind === 'date' ? (k.descending ? 'high' : 'low') : 'val';
+    const sub = `(SELECT ${k.descending ? 'MAX' : 'MIN'}(o.${col}) FROM search_index o WHERE o.res_type = ${a}.res_type AND o.id = ${a}.id AND o.param = ?)`;
+    params.push(k.param, k.param);
+    return `(${sub} IS NULL) ASC, ${sub} ${dir}`;
+  });
+  const dir = keys[0]?.descending ? 'DESC' : 'ASC';
+  return [...parts, `${a}.last_updated ${dir}`, `${a}.id ${dir}`].join(', ');
+}
+
 /** `driver`: index of the criterion to drive from (default: the first candidate). */
 export function buildSearch(q: SearchQuery, driver?: number): Built {
-  const desc = q.sort?.descending ?? false;
-  const dir = desc ? 'DESC' : 'ASC';
   const driverIdx = driver ?? q.criteria.findIndex(isDriver);
   const params: unknown[] = [];
   let from: string;
-  let orderBy: string;
   const where: string[] = [];
   if (driverIdx >= 0) {
     const d = q.criteria[driverIdx];
     params.push(q.type, paramOf(d));
     from = 'search_index d JOIN resources r ON r.res_type = d.res_type AND r.id = d.id';
     where.push('d.res_type = ?', 'd.param = ?', indexCondition(d, 'd', params));
-    orderBy = `d.last_updated ${dir}, d.id ${dir}`;
   } else {
     params.push(q.type);
     from = 'resources r';
     where.push('r.res_type = ?');
-    orderBy = `r.last_updated ${dir}, r.id ${dir}`;
   }
   const rest = q.criteria.filter((_, i) => i !== driverIdx);
   where.push(...filters(rest, params, driverIdx >= 0 ? 'd' : 'r'));
   const whereSql = where.join(' AND ');
   const countParams = [...params];
-  const sql = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content FROM ${from} WHERE ${whereSql} ORDER BY ${orderBy} LIMIT ? OFFSET ?`;
+  const order = orderBy(q.sort ?? [], driverIdx >= 0 ? 'd' : 'r', params);
+  const sql = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content FROM ${from} WHERE ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`;
   params.push(q.count + 1, q.offset);
   return { sql, params, countSql: `SELECT COUNT(*) AS n FROM ${from} WHERE ${whereSql}`, countParams };
 }

@@ -17,11 +17,19 @@ export interface StoredResource<T extends Resource = Resource> {
 export type SearchCriterion =
   | { kind: 'id'; values: string[] }
   | { kind: 'lastUpdated'; comparisons: DateComparison[] }
-  | { kind: 'token'; param: string; values: { system?: string; code?: string }[] } // OR of values
+  | { kind: 'token'; param: string; values: { system?: string; code?: string }[]; not?: boolean } // OR of values; `not`: none of them (or no value)
   | { kind: 'reference'; param: string; values: string[] } // "Type/id", OR of values
-  | { kind: 'string'; param: string; values: string[]; exact?: boolean } // prefix match, case-insensitive
+  | { kind: 'string'; param: string; values: string[]; exact?: boolean; contains?: boolean } // prefix match (or exact, or anywhere), case-insensitive
   | { kind: 'date'; param: string; comparisons: DateComparison[] } // AND of comparisons
   | { kind: 'org'; orgs: string[] }; // tenancy: resource readable by one of these organisations
+
+/** One `_sort` key: the resource's last update or id, or the lowest (highest, descending) indexed value of a search parameter. */
+export interface SortKey {
+  kind: 'lastUpdated' | 'id' | 'date' | 'value';
+  /** The search parameter (kind date or value). */
+  param?: string;
+  descending: boolean;
+}
 
 export interface DateComparison {
   prefix: 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le' | 'sa' | 'eb';
@@ -33,7 +41,8 @@ export interface DateComparison {
 export interface SearchQuery {
   type: ResourceType;
   criteria: SearchCriterion[];
-  sort?: { param: '_lastUpdated'; descending: boolean };
+  /** Sort keys in order (default: last updated, oldest first). */
+  sort?: SortKey[];
   count: number;
   offset: number;
   /** 'none' skips counting (fast); 'accurate' counts all matches. */

@@ -2,7 +2,8 @@
 import { forbidden } from '../../shared/outcomes.ts';
 import type { WriteCheck } from './types.ts';
 
-const SERVER_WRITTEN = new Set(['Provenance', 'AuditEvent']);
+/** The types no client writes (the CapabilityStatement declares no write of them). */
+export const SERVER_WRITTEN: ReadonlySet<string> = new Set(['Provenance', 'AuditEvent']);
 
 export const serverWritten: WriteCheck = {
   name: 'server-written',

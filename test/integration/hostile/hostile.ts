@@ -90,7 +90,7 @@ const TRACKED = RESOURCE_TYPES.filter((t) => t !== 'AuditEvent') as ResourceType
  */
 export async function fingerprint(storage: Storage): Promise<Record<string, string>> {
   const rows = await Promise.all(TRACKED.map(async (type) => {
-    const r = await storage.search({ type, criteria: [], count: 1, offset: 0, total: 'accurate', sort: { param: '_lastUpdated', descending: true } });
+    const r = await storage.search({ type, criteria: [], count: 1, offset: 0, total: 'accurate', sort: [{ kind: 'lastUpdated', descending: true }] });
     const newest = r.resources[0];
     return [type, `${r.total}${newest ? ` newest at ${newest.lastUpdated}` : ''}`] as const;
   }));

@@ -77,7 +77,7 @@ describe.each(backends())('storage on %s', (backend) => {
     const r = await storage.search({ type: 'Task', criteria: [
       { kind: 'reference', param: 'owner', values: ['Organization/s1'] },
       { kind: 'token', param: 'status', values: [{ code: 'requested' }] },
-    ], sort: { param: '_lastUpdated', descending: true }, count: 10, offset: 0, total: 'accurate' });
+    ], sort: [{ kind: 'lastUpdated', descending: true }], count: 10, offset: 0, total: 'accurate' });
     expect(r.total).toBe(2);
     expect(r.resources.every((x) => (x.resource as Task).status === 'requested')).toBe(true);
     expect(r.resources[0].lastUpdated >= r.resources[1].lastUpdated).toBe(true);
