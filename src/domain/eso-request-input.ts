@@ -33,9 +33,23 @@ export const ClinicianInput = z.object({
 export const ParentInput = z.object({
   name: HumanNameInput,
   /** HL7 v2 table 0063 code: MTH, FTH, GRD, ... */
-  relationship: z.string().regex(/^[A-Z]{3}$/, 'an HL7 table 0063 code such as MTH or FTH').describe('HL7 v2 table 0063 code: MTH, FTH, PAR, GRD, ...'),
+  relationship: z.string().regex(/^[A-Z]{3}$/, 'an HL7 table 0063 code such as MTH or FTH').describe('HL7 v2 table 0063 code: MTH, FTH, PAR, GRD, ...; UNK with relationshipText when the sender gave words, not a code'),
+  relationshipText: nonEmpty.optional().describe('The relationship in the sender\'s words (e.g. "Grandmother"), kept as text'),
   parentalResponsibility: z.boolean().describe('Holds parental responsibility for the child (may consent to sharing records)'),
   telecom: z.array(TelecomInput).optional(),
+}).strict();
+
+export const IdentifierInput = z.object({
+  system: nonEmpty,
+  value: nonEmpty,
+  /** HL7 v2 table 0203 identifier type code: MR, NH, PI, ... */
+  type: z.string().regex(/^[A-Za-z0-9]{1,20}$/).optional().describe('HL7 v2 table 0203 identifier type (MR, NH, PI, ...)'),
+  /** The assigning authority's name or code, as sent. */
+  assigner: nonEmpty.optional(),
+}).strict();
+
+export const NamedInput = HumanNameInput.extend({
+  use: z.enum(['usual', 'official', 'temp', 'nickname', 'anonymous', 'old', 'maiden']).optional(),
 }).strict();
 
 export const QuestionInput = z.object({
@@ -76,6 +90,8 @@ export const EsoRequestInput = z.object({
     name: HumanNameInput,
     birthDate: date,
     gender: z.enum(['male', 'female', 'other', 'unknown']).optional(),
+    identifiers: z.array(IdentifierInput).optional().describe('Every identifier the sender holds for the child (local MRN, ...), kept on the Patient and sent back in return messages'),
+    otherNames: z.array(NamedInput).optional().describe('Names besides `name` (the legal one): display names, nicknames, aliases, each with its use'),
   }).strict(),
   requester: z.object({
     /** ODS code of the requesting Trust (or one of its sites). Must be the caller's own organisation. */

@@ -19,7 +19,7 @@ export interface Vocabulary {
   default?: string | boolean;
 }
 
-export type Converted = { ok: true; value: unknown } | { ok: false; code: 102 | 103; text: string };
+export type Converted = { ok: true; value: unknown } | { ok: false; code: 101 | 102 | 103; text: string };
 
 export interface ConvertInput {
   /** The (joined) text value. */
@@ -34,7 +34,18 @@ export interface ConvertInput {
 }
 
 const ok = (value: unknown): Converted => ({ ok: true, value });
-const bad = (code: 102 | 103, text: string): Converted => ({ ok: false, code, text });
+const bad = (code: 101 | 102 | 103, text: string): Converted => ({ ok: false, code, text });
+
+/** The NHS number's OID (an assigning authority's universal id). */
+export const NHS_OID = '2.16.840.1.113883.2.1.4.1';
+
+/** Whitespace-free base64, padded; undefined when it is not base64 (bad characters, '=' inside, a length no encoder makes). */
+export function strictBase64(data: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 === 1) return undefined;
+  const padded = data.replace(/=+$/, '').padEnd(Math.ceil(data.replace(/=+$/, '').length / 4) * 4, '=');
+  if (padded.length === 0 || Buffer.from(padded, 'base64').toString('base64') !== padded) return undefined;
+  return padded;
+}
 
 /** YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ] (HL7 DTM / TS component 1). */
 const TS = /^(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(\d{2})?(?:(\d{2})(?:\.(\d{1,4}))?)?)?([+-]\d{4})?$/;
@@ -89,23 +100,86 @@ export const inbound: Record<string, (input: ConvertInput) => Converted> = {
     const phone = (rep.get(1) ?? rep.get(12) ?? composed).trim();
     return ok(phone ? { system: 'phone', value: phone } : undefined);
   },
-  /** ED data (component 5) by its encoding (component 4, table 0299), as base64. */
+  /**
+   * ED data (component 5) by its encoding (component 4, table 0299), as base64. A document that
+   * cannot be read is an error, never dropped: data in the wrong component, bad base64 or hex,
+   * an unknown encoding.
+   */
   edData: ({ rep, label }) => {
-    const data = rep?.get(5)?.replace(/\s+/g, '');
-    if (!data) return ok(undefined);
-    const encoding = (rep?.get(4) ?? 'Base64').toUpperCase();
-    if (encoding === 'BASE64') return /^[A-Za-z0-9+/=]+$/.test(data) ? ok(data) : bad(102, `${label} is not valid base64`);
-    if (encoding === 'HEX') return /^([0-9A-Fa-f]{2})+$/.test(data) ? ok(Buffer.from(data, 'hex').toString('base64')) : bad(102, `${label} is not valid hex`);
-    if (encoding === 'A') return ok(Buffer.from(rep?.get(5) ?? '', 'utf8').toString('base64'));
-    return bad(103, `${label}: encoding ${encoding} is not one of Base64, Hex, A (table 0299)`);
+    if (!rep) return bad(101, `${label} is empty: an encapsulated document (ED) needs its data in component 5`);
+    const raw = rep.get(5);
+    const data = raw?.replace(/\s+/g, '');
+    if (!data) {
+      // A sender that left out ED-1 (source application) shifts every component one to the left.
+      const shifted = [1, 2, 3, 4].find((c) => (rep.get(c)?.replace(/\s+/g, '').length ?? 0) > 16);
+      return bad(shifted ? 102 : 101, shifted
+        ? `${label}: the document data is in component ${shifted}, not 5 (ED is source^type^subtype^encoding^data): components out of place`
+        : `${label}.5 (the document data) is empty: the encapsulated document cannot be read`);
+    }
+    const encoding = (rep.get(4) ?? '').toUpperCase();
+    if (encoding === 'BASE64') {
+      const b = strictBase64(data);
+      return b ? ok(b) : bad(102, `${label}.5 is not valid base64 (ED-4 says Base64): the document cannot be read`);
+    }
+    if (encoding === 'HEX') return /^([0-9A-Fa-f]{2})+$/.test(data) ? ok(Buffer.from(data, 'hex').toString('base64')) : bad(102, `${label}.5 is not valid hex (ED-4 says Hex)`);
+    if (encoding === 'A') return ok(Buffer.from(raw ?? '', 'utf8').toString('base64'));
+    if (!encoding) return bad(101, `${label}.4 (encoding: Base64, Hex or A, table 0299) is empty: the document cannot be read`);
+    return bad(103, `${label}.4: encoding '${encoding}' is not one of Base64, Hex, A (table 0299)`);
   },
-  /** "type/subtype" from ED-2/ED-3 or RP-3/RP-4; v2 type codes (AP, IM, ...) via the vocabulary. */
-  mimeType: ({ value, vocabulary }) => {
-    const [type = '', subtype = ''] = value.includes('/') ? value.split('/') : ['', ''];
-    const t = vocabulary?.map[type.toUpperCase()] ?? type.toLowerCase();
-    // Only the five MIME top-level types used for records; anything else is opaque bytes.
-    const major = typeof t === 'string' && /^(application|image|text|audio|video)$/.test(t) ? t : 'application';
-    return ok(subtype && major === t ? `${major}/${subtype.toLowerCase()}` : 'application/octet-stream');
+  /**
+   * "type/subtype" from ED-2/ED-3 or RP-3/RP-4: a v2 type code (AP, IM, ... table 0191) or a MIME
+   * top-level type. An unknown type is an error (the document would be stored as something it is not).
+   */
+  mimeType: ({ value, vocabulary, label }) => {
+    const [type = '', subtype = ''] = value.includes('/') ? value.split('/') : [value, ''];
+    if (!type.trim()) return ok('application/octet-stream');
+    const t = vocabulary?.map[type.trim().toUpperCase()] ?? type.trim().toLowerCase();
+    if (typeof t !== 'string' || !/^(application|image|text|audio|video|multipart|model)$/.test(t)) {
+      return bad(103, `${label}: type of data '${type.trim()}' is not known (table 0191, e.g. AP, IM, TX, or a MIME type such as application)`);
+    }
+    if (!subtype.trim()) return ok(t === 'text' ? 'text/plain' : 'application/octet-stream');
+    const sub = subtype.trim().toLowerCase();
+    if (!/^[a-z0-9][a-z0-9!#$&^_.+-]*$/.test(sub)) return bad(102, `${label}: subtype '${subtype.trim()}' is not a MIME subtype`);
+    return ok(`${t}/${sub}`);
+  },
+  /**
+   * A CX repetition (PID-3) → { system, value, type?, assigner?, oid? }: the NHS number by its
+   * authority, an authority with an OID as urn:oid, any other authority's namespace under ours.
+   */
+  identifier: ({ rep }) => {
+    const value = rep?.get(1)?.trim();
+    if (!rep || !value) return ok(undefined);
+    const namespace = rep.get(4, 1)?.trim();
+    const universal = rep.get(4, 2)?.trim();
+    const type = rep.get(5)?.trim().toUpperCase();
+    const isNhs = [namespace, universal].some((v) => v?.toUpperCase() === 'NHS' || v === NHS_OID);
+    if (isNhs) return ok({ system: 'https://fhir.nhs.uk/Id/nhs-number', value: normaliseNhsNumber(value), ...(type ? { type } : {}) });
+    const system = universal && /^[0-2](\.\d+)+$/.test(universal)
+      ? `urn:oid:${universal}`
+      : `${ESO_BASE}/Id/local-patient-identifier/${encodeURIComponent((namespace || 'UNKNOWN').toUpperCase())}`;
+    return ok({ system, value, ...(type ? { type } : {}), ...(namespace ? { assigner: namespace } : {}) });
+  },
+  /** An XPN repetition → { family, given?, prefix?, use }: the name type (component 7, table 0200) via the vocabulary. */
+  personName: ({ rep, vocabulary, label }) => {
+    const family = rep?.get(1, 1)?.trim() ?? rep?.get(1)?.trim();
+    if (!rep || !family) return ok(undefined);
+    const given = [rep.get(2), rep.get(3)].map((g) => g?.trim()).filter((g): g is string => !!g);
+    const prefix = rep.get(5)?.trim();
+    const code = rep.get(7)?.trim() ?? '';
+    const use = code ? lookup(code, vocabulary, `${label}.7`) : ok(undefined);
+    if (!use.ok) return use;
+    return ok({ family, ...(given.length ? { given } : {}), ...(prefix ? { prefix: [prefix] } : {}), ...(use.value ? { use: use.value } : {}) });
+  },
+  /**
+   * A CE/CWE repetition whose code is not in the vocabulary (an unlisted code, or words such as
+   * "Grandmother" in component 1): its text (component 2, else component 1), kept as sent.
+   */
+  unlistedText: ({ rep, vocabulary }) => {
+    const code = rep?.get(1)?.trim() ?? '';
+    const text = rep?.get(2)?.trim();
+    if (!code && !text) return ok(undefined);
+    const listed = Object.keys(vocabulary?.map ?? {}).some((k) => k.toUpperCase() === code.toUpperCase());
+    return ok(listed ? undefined : (text || code));
   },
   url: ({ value, label }) => {
     try {

@@ -34,7 +34,7 @@ export interface InboundResult {
 }
 
 /** Types that read a whole repetition (XTN, ED) rather than one component. */
-const COMPOSITE = new Set(['telecom', 'edData']);
+const COMPOSITE = new Set(['telecom', 'edData', 'identifier', 'personName', 'unlistedText']);
 
 const pathCache = new Map<string, V2Path>();
 function path(text: string): V2Path {

@@ -23,6 +23,23 @@ export interface RefI12Options {
 /** Derivations named by REF_I12.to-fhir.json ("derive"). */
 export const refI12Derivations: Record<string, Derivation> = {
   /**
+   * The PID-5 names (child.names, each with its use): the legal one (name type L, read as
+   * official) first as child.name, every other in child.otherNames.
+   */
+  legalNameFirst: (draft, msg) => {
+    const child = (draft.child ?? {}) as Record<string, unknown>;
+    const names = Array.isArray(child.names) ? (child.names as { use?: string }[]) : [];
+    delete child.names;
+    if (names.length === 0) return undefined;
+    const types = msg.first('PID')?.reps(5).filter((r) => r.get(1)?.trim()).map((r) => (r.get(7) ?? '').trim().toUpperCase()) ?? [];
+    let legal = types.indexOf('L');
+    if (legal < 0) legal = Math.max(0, names.findIndex((n) => n.use === 'official'));
+    const others = names.filter((_, i) => i !== legal);
+    if (others.length > 0) child.otherNames = others;
+    const { use: _use, ...name } = names[legal];
+    return name;
+  },
+  /**
    * A REF^I12 from an EPR means the sending Trust recorded consent. The first parent with parental
    * responsibility gave it; without one (no NK1, or none with responsibility), the young person.
    */
@@ -40,7 +57,10 @@ export const refI12Derivations: Record<string, Derivation> = {
 export function refI12ToRequest(msg: V2Message, options: RefI12Options = {}): RefI12Result {
   const mapping = options.mapping ?? loadInboundMapping('REF_I12.to-fhir');
   const mapped = applyInbound(mapping, msg, { timeZone: options.timeZone, derivations: refI12Derivations });
+  mapped.issues.push(...unnamedResponsibleKin(msg, mapping));
   if (mapped.issues.length > 0) return { ok: false, issues: mapped.issues };
+  const pid5 = msg.first('PID');
+  if (pid5) mapped.locations.set('child.name', { segment: 'PID', sequence: pid5.sequence, field: 5 });
   const parsed = EsoRequestInput.safeParse(mapped.value);
   if (parsed.success) return { ok: true, input: parsed.data, locations: mapped.locations };
   return {
@@ -52,4 +72,18 @@ export function refI12ToRequest(msg: V2Message, options: RefI12Options = {}): Re
       return { code: missing ? 101 : 102, text: `${target || 'request'}: ${i.message}`, location: locateTarget(mapped.locations, target) };
     }),
   };
+}
+
+/**
+ * An NK1 without a name is skipped, unless its relationship gives parental responsibility:
+ * consent is recorded in the name of who holds it, so that one NK1 is refused, precisely.
+ */
+function unnamedResponsibleKin(msg: V2Message, mapping: InboundMapping): MappingIssue[] {
+  const responsible = mapping.vocabularies.parentalResponsibility?.map ?? {};
+  return msg.all('NK1').flatMap((nk1) => {
+    if (nk1.get(2)?.trim()) return [];
+    const code = (nk1.get(3) ?? '').trim().toUpperCase();
+    if (responsible[code] !== true) return [];
+    return [{ code: 101 as const, text: `NK1-2 (name) is required for a next of kin with parental responsibility (${code}): consent is recorded in their name`, location: { segment: 'NK1', sequence: nk1.sequence, field: 2, component: 1 } }];
+  });
 }

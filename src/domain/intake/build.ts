@@ -3,7 +3,7 @@
  * "now" are passed in). DESIGN.md "FHIR R4 mapping"; profiles/ (eso-servicerequest, eso-task,
  * eso-consent) define what each must carry.
  */
-import type { Binary, CodeableConcept, Condition, Consent, ContactPoint, DocumentReference, Extension, HumanName, Patient, Practitioner,
+import type { Binary, CodeableConcept, Condition, Consent, ContactPoint, DocumentReference, Extension, HumanName, Identifier, Patient, Practitioner,
   PractitionerRole, Reference, RelatedPerson, ServiceRequest, Task } from 'fhir/r4.js';
 import { Profiles } from '../../fhir/eso-urls.ts';
 import { gmcIdentifier, nhsNumberIdentifier } from '../../fhir/uk-core.ts';
@@ -56,13 +56,28 @@ const telecom = (t: { system: 'phone' | 'email'; value: string }[] | undefined):
 export function buildPatient(input: EsoRequestInput, managingOrg: Reference): Patient {
   const p: Patient = {
     resourceType: 'Patient',
-    identifier: [nhsNumberIdentifier(input.child.nhsNumber)],
-    name: [humanName(input.child.name, 'official')],
+    identifier: [nhsNumberIdentifier(input.child.nhsNumber), ...otherIdentifiers(input)],
+    name: [humanName(input.child.name, 'official'), ...(input.child.otherNames ?? []).map((n) => humanName(n, n.use))],
     birthDate: input.child.birthDate,
     managingOrganization: managingOrg,
   };
   if (input.child.gender) p.gender = input.child.gender;
   return p;
+}
+
+/** The sender's other identifiers for the child (the NHS number is the first identifier already). */
+function otherIdentifiers(input: EsoRequestInput): Identifier[] {
+  const seen = new Set([`${Systems.nhsNumber}|${input.child.nhsNumber}`]);
+  const out: Identifier[] = [];
+  for (const i of input.child.identifiers ?? []) {
+    if (seen.has(`${i.system}|${i.value}`)) continue;
+    seen.add(`${i.system}|${i.value}`);
+    const id: Identifier = { system: i.system, value: i.value };
+    if (i.type) id.type = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: i.type }] };
+    if (i.assigner) id.assigner = { display: i.assigner };
+    out.push(id);
+  }
+  return out;
 }
 
 /** HL7 v2 table 0063 display names, and the v3 RoleCode each corresponds to. */
@@ -77,9 +92,11 @@ const RELATIONSHIPS: Record<string, { display: string; v3?: [string, string] }> 
 };
 
 /** RelatedPerson.relationship: table 0063, the v3 RoleCode, and RESPRSN for parental responsibility. */
-export function relationshipCodes(code: string, parentalResponsibility: boolean): CodeableConcept[] {
+export function relationshipCodes(code: string, parentalResponsibility: boolean, text?: string): CodeableConcept[] {
   const known = RELATIONSHIPS[code];
   const v2: CodeableConcept = { coding: [{ system: Systems.v2RelationshipTable0063, code, ...(known ? { display: known.display } : {}) }] };
+  // The sender's own words are kept: "Grandmother" sent as free text stays on the UNK coding.
+  if (text) v2.text = text;
   const out = [v2];
   // A guardian is legally responsible: say so only when the input says so.
   if (known?.v3 && (known.v3[0] !== 'GUARD' || parentalResponsibility)) out.push({ coding: [{ system: Systems.roleCode, code: known.v3[0], display: known.v3[1] }] });
@@ -92,7 +109,7 @@ export function buildRelatedPerson(parent: Parent, patient: Reference): RelatedP
     resourceType: 'RelatedPerson',
     active: true,
     patient,
-    relationship: relationshipCodes(parent.relationship, parent.parentalResponsibility),
+    relationship: relationshipCodes(parent.relationship, parent.parentalResponsibility, parent.relationshipText),
     name: [humanName(parent.name)],
   };
   const t = telecom(parent.telecom);

@@ -82,7 +82,7 @@ export async function parentsFor(d: Directory, input: EsoRequestInput, patient: 
   const existing = await d.reader.search<RelatedPerson>('RelatedPerson', { patient: `Patient/${patient.id}` });
   const out: Reference[] = [];
   for (const parent of input.parents) {
-    const relationship = relationshipCodes(parent.relationship, parent.parentalResponsibility);
+    const relationship = relationshipCodes(parent.relationship, parent.parentalResponsibility, parent.relationshipText);
     const match = existing.find((rp) => sameName(rp, parent) && rp.relationship?.[0]?.coding?.[0]?.code === parent.relationship);
     let rp: RelatedPerson;
     if (!match) rp = (await d.repo.create(buildRelatedPerson(parent, refTo(patient)))).stored.resource;

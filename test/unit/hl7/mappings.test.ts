@@ -22,7 +22,7 @@ describe('mapping files', () => {
 
   it('when the README is generated, then it has one row per mapped field', () => {
     const readme = renderReadme(loadAllMappings());
-    expect(readme).toContain('| `PID-3[5=NH;4.1\\|4.2=NHS\\|2.16.840.1.113883.2.1.4.1].1` | `child.nhsNumber` | nhsNumber |');
+    expect(readme).toContain('| `PID-3[4.1\\|4.2=NHS\\|2.16.840.1.113883.2.1.4.1].1` or `PID-3[5=NH\\|NHS\\|NHSNUMBER\\|NHSNMBR;4.1=;4.2=].1` or `PID-2[4.1\\|4.2=NHS\\|2.16.840.1.113883.2.1.4.1].1` or `PID-2[4.1=;4.2=].1` or `PID-19.1` | `child.nhsNumber` | nhsNumber |');
     expect(readme).toContain('| RF1-1.1 | `kind` | code | referralStatus | yes |');
   });
 });
