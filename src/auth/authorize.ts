@@ -5,6 +5,7 @@
  */
 import type { Interaction } from '../fhir/interactions.ts';
 import { forbidden, unauthorized } from '../shared/outcomes.ts';
+import { SERVER_WRITTEN } from '../domain/access/server-written.ts';
 import type { Principal } from './principal.ts';
 import { permits, type Permission } from './scopes.ts';
 
@@ -13,8 +14,6 @@ export const PERMISSION_OF: Partial<Record<Interaction, Permission>> = {
   read: 'r', vread: 'r', history: 'r', search: 's', create: 'c', update: 'u', delete: 'd',
 };
 
-/** Types clients may read but never write: the server alone writes them. */
-const SERVER_WRITTEN = new Set(['AuditEvent']);
 
 export interface AuthorizeOptions {
   /** ESO_AUTH_DISABLED: a request without a principal acts as the system. */
@@ -36,7 +35,7 @@ export function authorizeFor(principal: Principal | undefined, opts: AuthorizeOp
     const perm = PERMISSION_OF[interaction];
     // Rule: an interaction this table does not know is refused.
     if (!perm) throw forbidden(`The ${interaction} interaction is not allowed`);
-    // Rule: AuditEvents are written by the server only, whatever the scopes say.
+    // Rule: AuditEvents and Provenance are written by the server only, whatever the scopes say (before anything is validated).
     if (SERVER_WRITTEN.has(type) && perm !== 'r' && perm !== 's') throw forbidden(`${type} is written by the server only`);
     // Rule: a granted scope must carry the interaction's letter for this type (or *).
     if (!permits(principal.scopes, type, perm)) throw forbidden(`Insufficient scope: ${interaction} on ${type} needs system/${type}.${perm}`);

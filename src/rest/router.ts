@@ -48,6 +48,7 @@ async function conformanceRoute(ctx: FhirContext, req: FhirRequest, method: stri
   const [type, id] = req.path;
   const src = ctx.conformance!;
   if (method !== 'GET') throw methodNotAllowed(`${type} is read-only here: it is defined by the files in profiles/`, READ);
+  if (req.path.length > 2) throw notFound(`${type} has no history here: read ${type}/${id}`);
   if (id) {
     const r = src.read(type, id);
     if (!r) throw notFound(`${type}/${id} is not known`);

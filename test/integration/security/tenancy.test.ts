@@ -86,9 +86,11 @@ describe.each(backends())('tenancy on %s', (backend) => {
     expect(ids((await get(tokenB, `Patient?_id=${patientB}&_revinclude=Condition:patient`)).body)).toEqual([`Patient/${patientB}`]);
   });
 
-  it('when another organisation updates a record, then 404 and the record is unchanged', async () => {
+  it('when another organisation updates a record, then 405 as for an id that never existed, and the record is unchanged', async () => {
     const res = await fhirFetch(tokenB, `${h.fhir}/Patient/${patientA}`, { method: 'PUT', json: { resourceType: 'Patient', id: patientA, gender: 'other' } });
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(405);
+    const never = await fhirFetch(tokenB, `${h.fhir}/Patient/never-existed`, { method: 'PUT', json: { resourceType: 'Patient', id: 'never-existed', gender: 'other' } });
+    expect((await res.text()).replaceAll(patientA, 'never-existed')).toBe(await never.text());
     const now = await get(tokenA, `Patient/${patientA}`);
     expect((now.body as unknown as { gender: string; meta: { versionId: string } })).toMatchObject({ gender: 'female', meta: { versionId: '1' } });
   });
@@ -99,7 +101,7 @@ describe.each(backends())('tenancy on %s', (backend) => {
     expect(((await res.json()) as Resource).id).not.toBe(patientA);
   });
 
-  it('when another organisation reads or writes a record inside a transaction, then the transaction is 404 and nothing is written', async () => {
+  it('when another organisation reads or writes a record inside a transaction, then the transaction is 404 (read) or 405 (write, as for an unknown id) and nothing is written', async () => {
     const read = await fhirFetch(tokenB, h.fhir, { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [
       { fullUrl: 'urn:uuid:7c8e2f64-0d7a-4a5e-9d0b-1f2d3c4b5a69', resource: { resourceType: 'Patient', gender: 'unknown' }, request: { method: 'POST', url: 'Patient' } },
       { request: { method: 'GET', url: `Patient/${patientA}` } },
@@ -108,7 +110,7 @@ describe.each(backends())('tenancy on %s', (backend) => {
     const write = await fhirFetch(tokenB, h.fhir, { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [
       { resource: { resourceType: 'Patient', id: patientA, gender: 'other' }, request: { method: 'PUT', url: `Patient/${patientA}` } },
     ] } });
-    expect(write.status).toBe(404);
+    expect(write.status).toBe(405);
     expect((await get(tokenB, 'Patient?gender=unknown')).body.entry).toBeUndefined();
   });
 
