@@ -30,6 +30,27 @@ export function charsetNamed(name: string): Charset | undefined {
 /** Bytes CP1252 leaves undefined. */
 const CP1252_UNDEFINED = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
 
+/**
+ * The bytes where CP1252 and ISO 8859-15 differ from Latin-1, as tables of our own: Node's
+ * TextDecoder without full ICU drops such bytes silently, which is exactly the damage refused here.
+ */
+const CP1252_HIGH: Record<number, number> = {
+  0x80: 0x20ac, 0x82: 0x201a, 0x83: 0x0192, 0x84: 0x201e, 0x85: 0x2026, 0x86: 0x2020, 0x87: 0x2021, 0x88: 0x02c6,
+  0x89: 0x2030, 0x8a: 0x0160, 0x8b: 0x2039, 0x8c: 0x0152, 0x8e: 0x017d, 0x91: 0x2018, 0x92: 0x2019, 0x93: 0x201c,
+  0x94: 0x201d, 0x95: 0x2022, 0x96: 0x2013, 0x97: 0x2014, 0x98: 0x02dc, 0x99: 0x2122, 0x9a: 0x0161, 0x9b: 0x203a,
+  0x9c: 0x0153, 0x9e: 0x017e, 0x9f: 0x0178,
+};
+const LATIN9_DIFF: Record<number, number> = { 0xa4: 0x20ac, 0xa6: 0x0160, 0xa8: 0x0161, 0xb4: 0x017d, 0xb8: 0x017e, 0xbc: 0x0152, 0xbd: 0x0153, 0xbe: 0x0178 };
+
+function decodeSingleByte(data: Buffer, table: Record<number, number>): string {
+  let out = '';
+  for (let i = 0; i < data.length; i += 8192) {
+    const chunk = data.subarray(i, i + 8192);
+    out += String.fromCharCode(...Array.from(chunk, (b) => table[b] ?? b));
+  }
+  return out;
+}
+
 /** Decodes bytes strictly; the offset of the first byte that is not valid in the set, or the text. */
 export function decodeStrict(data: Buffer, charset: Charset): { text: string } | { badOffset: number } {
   switch (charset) {
@@ -42,11 +63,11 @@ export function decodeStrict(data: Buffer, charset: Charset): { text: string } |
       // 0x80-0x9F are C1 control codes, never text: they mean the sender wrote another set (CP1252).
       const i = data.findIndex((b) => b >= 0x80 && b <= 0x9f);
       if (i >= 0) return { badOffset: i };
-      return { text: charset === '8859/1' ? data.toString('latin1') : new TextDecoder('iso-8859-15').decode(data) };
+      return { text: charset === '8859/1' ? data.toString('latin1') : decodeSingleByte(data, LATIN9_DIFF) };
     }
     case 'CP1252': {
       const i = data.findIndex((b) => CP1252_UNDEFINED.has(b));
-      return i >= 0 ? { badOffset: i } : { text: new TextDecoder('windows-1252').decode(data) };
+      return i >= 0 ? { badOffset: i } : { text: decodeSingleByte(data, CP1252_HIGH) };
     }
     case 'UTF-8': {
       try {
@@ -177,9 +198,13 @@ const encoders = new Map<Charset, Map<string, number>>();
 function encoderOf(charset: '8859/15' | 'CP1252'): Map<string, number> {
   let m = encoders.get(charset);
   if (!m) {
-    const decoder = new TextDecoder(charset === 'CP1252' ? 'windows-1252' : 'iso-8859-15');
+    const table = charset === 'CP1252' ? CP1252_HIGH : LATIN9_DIFF;
     m = new Map();
-    for (let b = 0; b < 256; b++) if (charset !== 'CP1252' || !CP1252_UNDEFINED.has(b)) m.set(decoder.decode(Buffer.from([b])), b);
+    for (let b = 0; b < 256; b++) {
+      if (charset === 'CP1252' && CP1252_UNDEFINED.has(b)) continue;
+      if (charset === '8859/15' && b >= 0x80 && b <= 0x9f) continue;
+      m.set(String.fromCharCode(table[b] ?? b), b);
+    }
     encoders.set(charset, m);
   }
   return m;
