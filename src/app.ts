@@ -9,6 +9,8 @@ import type { FhirContext } from './rest/types.ts';
 import { errorHandler } from './http/errors.ts';
 import { fhirRouter } from './http/fhir-routes.ts';
 import { requestContext } from './http/request-context.ts';
+import { countRequests } from './http/metrics-routes.ts';
+import type { Metrics } from './shared/metrics.ts';
 import { notFound } from './shared/outcomes.ts';
 
 export interface AppDeps {
@@ -23,6 +25,8 @@ export interface AppDeps {
   authenticate?: express.RequestHandler;
   /** Routes that need a token besides /fhir (/eso/*, /hl7/v2, /admin/*). */
   protectedRoutes?: (app: Express) => void;
+  /** Counts every answered request (route template, method, status, latency). */
+  metrics?: Metrics;
   /** Sees every error before the error handler (audit of refusals). */
   errorAudit?: express.ErrorRequestHandler;
 }
@@ -32,6 +36,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.metrics) app.use(countRequests(deps.metrics));
   app.use(requestContext(deps.log));
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', async (_req, res) => {

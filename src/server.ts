@@ -20,7 +20,11 @@ import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
 import { senderRefusalRecord } from './hl7/sender-refusal-audit.ts';
 import type { V2Receiver } from './hl7/v2-receiver.ts';
+import { landingRoutes } from './http/landing-page.ts';
+import { metricsRoutes, startMetricsListener } from './http/metrics-routes.ts';
+import { createPromMetrics, OUTBOX_SCAN_CAP, type PromMetrics } from './http/prom-metrics.ts';
 import { createSecurity } from './http/security.ts';
+import { logStartSummary } from './start-summary.ts';
 import { applySocketLimits } from './http/socket-limits.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
@@ -32,6 +36,8 @@ export interface RunningServer {
   url: string;
   /** The MLLP listener's port, when it runs. */
   mllpPort?: number;
+  /** The metrics listener's port (ESO_METRICS_PORT), when it runs. */
+  metricsPort?: number;
   storage: Storage;
   log: Logger;
   close(): Promise<void>;
@@ -41,9 +47,13 @@ const VERSION = '0.1.0';
 
 export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // Metrics first: storage reports its commits to them, and they read the outbox from storage.
+  let opened: Storage | undefined;
+  const prom = createPromMetrics({ pendingOutbound: async () => (opened ? opened.listOutbound({ status: 'pending', limit: OUTBOX_SCAN_CAP }) : []) });
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onCommit: prom.metrics.dbCommit });
+  opened = storage;
   try {
-    return await wire(config, log, storage);
+    return await wire(config, log, storage, prom);
   } catch (e) {
     await storage.close().catch(() => undefined); // a refused start leaves nothing open
     throw e;
@@ -52,10 +62,11 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
 
 const PURGE_EVERY_MS = 10 * 60_000;
 
-async function wire(config: Config, log: Logger, storage: Storage): Promise<RunningServer> {
+async function wire(config: Config, log: Logger, storage: Storage, prom: PromMetrics): Promise<RunningServer> {
+  const metrics = prom.metrics;
   const { validate, profiles, source: conformance, searchParams } = loadConformance();
   let baseUrl = '';
-  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate, searchParams });
+  const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate, searchParams, metrics });
 
   // A repository acting for an organisation: tenancy, domain rules and the consent gate applied.
   // `domain` is assigned below; repositories are only made per request, after start.
@@ -64,7 +75,8 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
     baseUrl: fhirBase(baseUrl), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
     hooks: domain.hooks, grants: domain.grants, access: domain.access,
   });
-  const hl7 = createHl7Service(config, storage, log);
+  // Return messages of an HL7 sender without an EPR endpoint are queued with no route, never dropped.
+  const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0 });
   domain = createDomain({ repoFor, caseEvents: hl7.sink });
   // HL7 v2 intake writes as the sending organisation: audited like the JSON API.
   // The AuditEvent is written in the intake's own transaction, so an ACK never disagrees with storage.
@@ -93,7 +105,11 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
 
   const app = createApp({
     log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext,
-    publicRoutes: (a) => security.publicRoutes(a),
+    metrics,
+    publicRoutes: (a) => {
+      security.publicRoutes(a);
+      landingRoutes(a, { version: VERSION, baseUrl: () => baseUrl });
+    },
     authenticate: security.authenticate,
     protectedRoutes: (a) => {
       // /eso/* and /hl7/v2 check scopes like /fhir does (src/auth/endpoint-scopes.ts).
@@ -103,6 +119,7 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
           principal: callOf(res).caller, requestId: callOf(res).requestId }) });
       hl7Routes(a, { receiver: () => receiver, authorize, audit: (r) => security.audit(r) });
       adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled });
+      metricsRoutes(a, { prom, authDisabled: config.authDisabled, separatePort: config.metricsPort !== undefined });
     },
     errorAudit: security.auditErrors,
   });
@@ -114,30 +131,45 @@ async function wire(config: Config, log: Logger, storage: Storage): Promise<Runn
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = baseUrlOf(config, port);
-  // MLLP senders are who their client entries' `mllp` bindings say; each refusal leaves an AuditEvent.
-  const started = await hl7.start(auditedSubmit, {
-    bindingsOf: (ods) => security.mllpBindings(ods),
-    onRefused: (refusal) => security.audit(senderRefusalRecord(refusal, randomUUID())),
+  const closeHttp = () => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
   });
+  // MLLP senders are who their client entries' `mllp` bindings say; each refusal leaves an AuditEvent.
+  let started: Awaited<ReturnType<typeof hl7.start>>;
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  try {
+    started = await hl7.start(auditedSubmit, {
+      bindingsOf: (ods) => security.mllpBindings(ods),
+      onRefused: (refusal) => security.audit(senderRefusalRecord(refusal, randomUUID())),
+    });
+    if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(prom, config.metricsHost, config.metricsPort);
+  } catch (e) {
+    // A refused start (MLLP_PORT or ESO_METRICS_PORT in use) leaves nothing listening.
+    await hl7.stop().catch(() => undefined);
+    await closeHttp();
+    await security.close().catch(() => undefined);
+    throw e;
+  }
   const purge = setInterval(() => {
     storage.purgeExpiredKeys(new Date().toISOString()).catch((e: unknown) => log.warn({ err: String(e) }, 'key purge failed'));
   }, PURGE_EVERY_MS).unref();
   receiver = started.receiver;
   log.info({ url: baseUrl, database: storage.dialect, mllpPort: started.mllpPort }, 'eso-bridge listening');
+  await logStartSummary(config, { url: baseUrl, mllpPort: started.mllpPort, metricsPort: metricsListener?.port, database: storage.dialect }, log);
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host}:${port}`,
     mllpPort: started.mllpPort,
+    metricsPort: metricsListener?.port,
     storage,
     log,
     close() {
       closing ??= (async () => {
         clearInterval(purge);
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await closeHttp();
+        await metricsListener?.close();
         await hl7.stop();
         await security.close();
         await storage.close();

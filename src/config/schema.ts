@@ -43,6 +43,8 @@ export const configSchema = {
   jwksTimeoutMs: key('ESO_JWKS_TIMEOUT_MS', 'Timeout for fetching a remote JWKS (client jwks_uri, external issuer) in ms', '5000', positiveInt),
   jwksCooldownMs: key('ESO_JWKS_COOLDOWN_MS', 'Least time between two fetches of a remote JWKS caused by unknown kids (ms); also the least cache time', '10000', z.coerce.number().int().min(0)),
   authDisabled: key('ESO_AUTH_DISABLED', 'Development only (refused unless HOST is loopback): requests without a token act as the system, with no tenancy', 'false', z.enum(['true', 'false']).transform((v) => v === 'true')),
+  metricsPort: key('ESO_METRICS_PORT', 'Port of a separate listener serving GET /metrics (Prometheus) without a token; unset = none (the main listener answers /metrics only with ESO_AUTH_DISABLED)', undefined, port.optional()),
+  metricsHost: key('ESO_METRICS_HOST', 'Address of the metrics listener: keep it inside the network boundary (metrics cover every organisation)', '127.0.0.1', z.string().min(1)),
   mllpPort: key('MLLP_PORT', 'MLLP listener port for HL7 v2 (0 = any free port)', '2575', port),
   mllpHost: key('MLLP_HOST', 'MLLP listener address', '127.0.0.1', z.string().min(1)),
   mllpEnabled: key('MLLP_ENABLED', 'Start the MLLP listener', 'true', z.enum(['true', 'false']).transform((v) => v === 'true')),

@@ -33,6 +33,9 @@ function describeDatabaseUrl(url: string): { name: string; where: string; user: 
 }
 
 function portInUse(e: SysError, config: Config): StartFailure {
+  if (e.port !== undefined && e.port === config.metricsPort && e.port !== config.port && e.port !== config.mllpPort) {
+    return { message: `ESO_METRICS_PORT: ${config.metricsHost}:${e.port} is already in use: stop what holds it, or set ESO_METRICS_PORT to a free port`, exitCode: EXIT.config };
+  }
   const both = config.port === config.mllpPort && config.port !== 0;
   const mllp = e.port !== undefined && e.port === config.mllpPort && (e.port !== config.port || both);
   const name = mllp ? 'MLLP_PORT' : 'PORT';

@@ -43,6 +43,8 @@ export interface V2CaseEventSinkOptions {
   logger?: Hl7Logger;
   now?: () => Date;
   newControlId?: () => string;
+  /** Whether an organisation without an endpoint sends HL7 v2 (has MLLP client entries): its messages are then queued with no route, visible in /admin/outbox, instead of not made. */
+  sendsHl7?: (ods: string) => Promise<boolean>;
 }
 
 /** Builds RRI^I12 / ORU^R01 for case events and enqueues them for the requester's EPR. */
@@ -62,17 +64,17 @@ export class V2CaseEventSink implements CaseEventSink {
    */
   async onCaseEvent(tx: StorageTx, event: CaseEvent): Promise<void> {
     const ods = event.requesterOds.toUpperCase();
-    if (!this.endpoints[ods]) return;
-    for (const m of this.build(event)) {
+    if (!this.endpoints[ods] && !(await this.o.sendsHl7?.(ods))) return;
+    for (const m of this.build(event, this.endpoints[ods] ?? {})) {
       const id = await tx.enqueueOutbound(destinationKey(ods), outboxKind(m.message), m.payload);
       (this.o.logger ?? silentLogger).info({ outboxId: id, message: m.message, destination: ods, event: event.kind, task: event.task.id }, 'hl7 message queued');
     }
   }
 
   /** The messages an event produces for its requester's endpoint (empty without one). */
-  build(event: CaseEvent): { message: string; payload: string }[] {
+  build(event: CaseEvent, unrouted?: Partial<V2Endpoint>): { message: string; payload: string }[] {
     const ods = event.requesterOds.toUpperCase();
-    const endpoint = this.endpoints[ods];
+    const endpoint = this.endpoints[ods] ?? (unrouted as V2Endpoint | undefined);
     if (!endpoint) return [];
     const out: { message: string; payload: string }[] = [];
     for (const mapping of this.mappings) {

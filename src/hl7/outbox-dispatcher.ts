@@ -110,7 +110,7 @@ export class OutboxDispatcher {
       result = { status: 'pending', error: msg.lastError ?? undefined, nextAttemptAt: later(5000) };
     } else if (!endpoint) {
       // Its endpoint was removed from the configuration: recorded, visible, not retried.
-      result = { status: 'failed', error: `no MLLP endpoint configured for ${msg.destination}` };
+      result = { status: 'failed', error: `no route: no MLLP endpoint configured for ${msg.destination} (ESO_EPR_ENDPOINTS)` };
     } else {
       const sending = new AbortController();
       this.sending = sending;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { admitsConnection, type MllpBinding } from '../auth/mllp-binding.ts';
 import type { Config } from '../config/schema.ts';
 import type { AmendEsoRequest, CancelEsoRequest, SubmitEsoRequest } from '../domain/ports.ts';
+import { noMetrics, type Metrics } from '../shared/metrics.ts';
 import type { Storage } from '../storage/types.ts';
 import { V2CaseEventSink } from './case-event-sink.ts';
 import { parseAllowedSenders, parseEprEndpoints, senderAllowList } from './hl7-config.ts';
@@ -31,11 +32,19 @@ export interface Hl7Service {
   stop(): Promise<void>;
 }
 
-export function createHl7Service(config: Config, storage: Storage, logger: Hl7Logger): Hl7Service {
+/** Optional hooks from the composition root. */
+export interface Hl7ServiceHooks {
+  metrics?: Metrics;
+  /** Whether an organisation sends HL7 v2 (has MLLP client entries): without an EPR endpoint its return messages are queued with no route. */
+  sendsHl7?: (ods: string) => Promise<boolean>;
+}
+
+export function createHl7Service(config: Config, storage: Storage, logger: Hl7Logger, hooks: Hl7ServiceHooks = {}): Hl7Service {
   const endpoints = parseEprEndpoints(config.eprEndpoints);
   const allowed = parseAllowedSenders(config.mllpAllowedSenders);
   if (config.mllpTlsCa && !(config.mllpTlsKey && config.mllpTlsCert)) throw new Error('MLLP_TLS_CA needs MLLP_TLS_KEY and MLLP_TLS_CERT (client certificates are asked for over TLS only)');
-  const sink = new V2CaseEventSink(endpoints, { facility: OUR_IDENTITY, logger });
+  const sink = new V2CaseEventSink(endpoints, { facility: OUR_IDENTITY, logger, sendsHl7: hooks.sendsHl7 });
+  const metrics = hooks.metrics ?? noMetrics;
   const dispatcher = new OutboxDispatcher({
     storage, endpoints, logger, pollMs: config.outboxPollMs, leaseMs: config.outboxLeaseMs,
     connectTimeoutMs: config.outboxConnectTimeoutMs, answerTimeoutMs: config.outboxAnswerTimeoutMs,
@@ -57,7 +66,8 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
           ? { key: readFileSync(config.mllpTlsKey), cert: readFileSync(config.mllpTlsCert), ca: config.mllpTlsCa ? readFileSync(config.mllpTlsCa) : undefined }
           : undefined;
         mllp = createMllpServer({ host: config.mllpHost, port: config.mllpPort, tls, maxMessageBytes: config.mllpMaxMessageBytes, idleTimeoutMs: config.mllpIdleTimeoutMs,
-          handler: (_text, connection, raw) => receiver.handleFrames(raw, { connection }), rejectOversize: receiver.rejectOversize, logger });
+          handler: (text, connection, raw) => counted(metrics, text, receiver.handleFrames(raw, { connection })),
+          rejectOversize: (head, max) => countedNow(metrics, head, receiver.rejectOversize(head, max)), logger });
         mllpPort = (await mllp.listen()).port;
       }
       if (config.outboxEnabled) {
@@ -72,4 +82,27 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
       await dispatcher.stop();
     },
   };
+}
+
+/** MSH-9 (type^trigger) of a message, or undefined: read from the first line with its own separators. */
+function messageType(text: string): string | undefined {
+  if (!text.startsWith('MSH') || text.length < 8) return undefined;
+  const fields = text.split(/\r|\n/, 1)[0].split(text[3]);
+  const [type, trigger] = (fields[8] ?? '').split(text[4]);
+  return type && trigger ? `${type}^${trigger}` : undefined;
+}
+
+/** MSA-1 of an ACK. */
+const ackCode = (ack: string): string => ack.split(/\r|\n/).find((l) => l.startsWith('MSA'))?.split(ack[3])[1] ?? 'none';
+
+/** Counts a received message by type and by the code of each ACK it got (labels are bounded in the metrics). */
+function countedNow(metrics: Metrics, text: string, ack: string): string {
+  metrics.mllpMessage(messageType(text) ?? 'other', ackCode(ack));
+  return ack;
+}
+
+async function counted(metrics: Metrics, text: string, answer: Promise<string | string[]>): Promise<string | string[]> {
+  const out = await answer;
+  for (const a of Array.isArray(out) ? out : [out]) countedNow(metrics, text, a);
+  return out;
 }

@@ -29,6 +29,7 @@ import { Repository } from '../fhir/repository.ts';
 import type { SearchParameterRegistry } from '../fhir/search-params.ts';
 import type { Interaction } from '../rest/types.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { Metrics } from '../shared/metrics.ts';
 import type { Storage, StorageTx } from '../storage/types.ts';
 import { auditRefusals, bearerAuthentication } from './auth-middleware.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
@@ -63,6 +64,8 @@ export interface SecurityDeps {
   validate?: (resource: Resource) => void;
   /** The server's search parameters (fhir/conformance.ts): AuditEvents and directory Organizations are indexed by them. */
   searchParams: SearchParameterRegistry;
+  /** Counts tokens issued and refused (by OAuth error code). */
+  metrics?: Metrics;
 }
 
 /** Where the clients file, the directory file and the signing key file are, from config. */
@@ -110,7 +113,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     await trail.write(record);
   };
   const settings = () => ({ issuer: urls().issuer, audience: fhirBase(), lifetimeSeconds: config.tokenLifetimeSeconds });
-  const token = (params: Record<string, unknown>, meta: { requestId: string; network?: string }) => serveTokenRequest(params, meta, {
+  const token = (params: Record<string, unknown>, meta: { requestId: string; network?: string }) => countTokens(deps.metrics, serveTokenRequest(params, meta, {
     audit, log,
     endpoint: {
       findClient: (id) => clients.find(id),
@@ -120,7 +123,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
       lifetimeSeconds: config.tokenLifetimeSeconds,
       sign: async (principal, now) => issueAccessToken(await keys.signingKey(), settings(), principal, now),
     },
-  });
+  }));
 
   return {
     publicRoutes: (app) => mountAuthRoutes(app, { smartConfiguration: () => smartConfiguration(deps.baseUrl()), jwks: () => keys.publicJwks(), token }),
@@ -133,4 +136,12 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     mllpBindings: (ods) => clients.mllpBindings(ods),
     close: () => { directory.close(); return commit.close(); },
   };
+}
+
+/** Issued, or refused by its OAuth error code (never the client id or the reason text). */
+async function countTokens<T extends { status: number; body: unknown }>(metrics: Metrics | undefined, answer: Promise<T>): Promise<T> {
+  const a = await answer;
+  if (a.status === 200) metrics?.tokenIssued();
+  else metrics?.tokenRefused(String((a.body as { error?: unknown }).error ?? 'other'));
+  return a;
 }

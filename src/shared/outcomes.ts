@@ -46,6 +46,9 @@ export const tooCostly = (diagnostics: string, expression?: string | string[]) =
 /** A 4xx that a library refused before our code ran (body-parser), with its own status. */
 export const refusedByParser = (status: number, diagnostics = 'Bad request') => err(status >= 400 && status < 500 ? status : 400, 'invalid', diagnostics);
 export const unprocessable = (diagnostics: string, expression?: string | string[]) => err(422, 'business-rule', diagnostics, expression);
+/** The database has no space left (SQLite SQLITE_FULL, PostgreSQL 53100 disk_full, ENOSPC): nothing was stored; reads still work. */
+export const storageFull = () =>
+  new OperationOutcomeError(outcome('transient', 'The server has no storage space left: nothing was stored. Retry later; reads still work'), 503, { 'Retry-After': '60' });
 export const serverError = (requestId: string) => err(500, 'exception', `Internal error; quote request id ${requestId}`);
 
 /** Builds an error from several issues (validation): the status is that of the first. */

@@ -1,13 +1,17 @@
 /** Opens the configured database (SQLite by default, PostgreSQL with DATABASE_URL) and migrates it. */
 import { join } from 'node:path';
+import { guardedDriver, type CommitObserver } from './guarded-driver.ts';
 import { migrate } from './migrations.ts';
 import { openPostgres } from './postgres/driver.ts';
 import { createSqlStorage } from './sql-storage.ts';
 import { openSqlite } from './sqlite/driver.ts';
 import type { Storage } from './types.ts';
 
-export async function openStorage(opts: { databaseUrl?: string; dataDir: string }): Promise<Storage> {
-  const driver = opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(join(opts.dataDir, 'eso-bridge.sqlite'));
+/** The SQLite database file in a data directory (backup and restore name it too). */
+export const sqliteFileIn = (dataDir: string): string => join(dataDir, 'eso-bridge.sqlite');
+
+export async function openStorage(opts: { databaseUrl?: string; dataDir: string; onCommit?: CommitObserver }): Promise<Storage> {
+  const driver = guardedDriver(opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(sqliteFileIn(opts.dataDir)), opts.onCommit);
   try {
     await migrate(driver);
   } catch (e) {

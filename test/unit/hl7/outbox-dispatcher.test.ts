@@ -125,7 +125,7 @@ describe('outbox dispatcher', () => {
     dispatcher.start();
     const end = Date.now() + 2000;
     while (storage.marks.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-    expect(storage.marks[0]?.result).toEqual({ status: 'failed', error: 'no MLLP endpoint configured for mllp:RGT' });
+    expect(storage.marks[0]?.result).toEqual({ status: 'failed', error: 'no route: no MLLP endpoint configured for mllp:RGT (ESO_EPR_ENDPOINTS)' });
   });
 
   it('when the timeouts are not shorter than the lease, then the dispatcher refuses to start', () => {
