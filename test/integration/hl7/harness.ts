@@ -58,10 +58,14 @@ export function uniqueId(prefix: string): string {
 }
 
 /** The sample as a new message: its own MSH-10 and, unless `sameRequest`, its own RF1-6. */
-export function freshSample(name: SampleName, opts: { sameRequest?: boolean; controlId?: string } = {}): { text: string; controlId: string; requestId: string } {
+export function freshSample(name: SampleName, opts: { sameRequest?: boolean; controlId?: string; enhanced?: boolean } = {}): { text: string; controlId: string; requestId: string } {
   const s = SAMPLES[name];
   const controlId = opts.controlId ?? uniqueId(s.requester);
   let text = setField(sampleText(name), 'MSH', 10, controlId);
+  // The v2.5.1 sample asks for enhanced mode (MSH-15 AL, MSH-16 NE: a commit ACK only, HL7 v2.5.1 §2.9).
+  // These scenarios are about what is stored, so they send it in original mode (both empty) and get
+  // one AA/AE/AR; acknowledgement modes have tests of their own (ack-modes.test.ts, v2-receiver.test.ts).
+  if (name === 'v251' && !opts.enhanced) text = setField(setField(text, 'MSH', 15, ''), 'MSH', 16, '');
   let requestId: string = s.requestId;
   if (!opts.sameRequest) {
     requestId = uniqueId(`${s.requester}-R`);
