@@ -14,6 +14,9 @@
  *   keys rotate [--key-file data/signing-keys.json]
  *   token --id rq1-epr [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key data/keys/rq1-epr.private.jwk.json]
  *         (acts as the client: signs an assertion with its private key and prints an access token, for curl)
+ *   backup <dir>             (while the service runs: the database, signing keys, clients and directory files; src/backup.ts)
+ *   restore <dir> [--force]  (with the service stopped)
+ * Exit codes: 0 done, 1 failed while running, 2 usage or configuration, 3 the server is not reachable.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,6 +27,8 @@ import { addOrganization, listOrganizations, moveOrganization } from './auth/dir
 import { requestAccessToken } from './auth/client-assertion.ts';
 import { rotateKeyFile } from './auth/server-keys.ts';
 import { splitScopeParam } from './auth/scopes.ts';
+import { backup, BackupError, describeManifest, restore } from './backup.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
 import { isUnreachable, localServerUrl, unreachableMessage } from './config/local-url.ts';
 import { EXIT } from './config/start-failure.ts';
 
@@ -45,6 +50,8 @@ const USAGE = `usage:
   npm run cli -- org list [--directory <directory.json>]
   npm run cli -- keys rotate [--key-file <signing-keys.json>]
   npm run cli -- token --id <client_id> [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key <private.jwk.json>]
+  npm run cli -- backup <dir>              (while the service runs: database, signing keys, clients, directory)
+  npm run cli -- restore <dir> [--force]   (service stopped; --force replaces an existing database)
 Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json;
 ESO_SIGNING_KEY_FILE or ESO_DATA_DIR/signing-keys.json; the server at ESO_BASE_URL or http://HOST:PORT.
 Exit codes: 0 done, 1 failed while running, 2 usage or configuration, 3 the server is not reachable.
@@ -64,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
       'jwks-uri': { type: 'string' }, file: { type: 'string' }, 'mllp-address': { type: 'string', multiple: true }, 'mllp-cert': { type: 'string' }, 'key-out': { type: 'string' }, replace: { type: 'boolean' },
       ods: { type: 'string' }, name: { type: 'string' }, 'part-of': { type: 'string' }, 'top-level': { type: 'boolean' }, directory: { type: 'string' },
       'key-file': { type: 'string' }, scope: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      force: { type: 'boolean' },
     },
   });
   const command = positionals.join(' ');
@@ -109,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'token') return tokenCommand(file, values);
+  if (positionals[0] === 'backup' || positionals[0] === 'restore') return backupCommand(positionals, values.force === true);
   process.stderr.write(`unknown command: ${command}\n${USAGE}`);
   return 2;
 }
@@ -129,6 +138,27 @@ async function tokenCommand(file: string, values: { id?: string; key?: string; u
     return 0;
   } catch (e) {
     if (isUnreachable(e)) throw new CliError(unreachableMessage(base), EXIT.unavailable);
+    throw e;
+  }
+}
+
+/** `backup <dir>` (while the service runs) and `restore <dir> [--force]` (with it stopped), for the configuration in the environment. */
+async function backupCommand(positionals: string[], force: boolean): Promise<number> {
+  const [what, dir, ...rest] = positionals;
+  if (!dir || rest.length) throw new CliError(`${what} needs one directory: npm run cli -- ${what} <dir>`);
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message);
+    throw e;
+  }
+  try {
+    const m = what === 'backup' ? backup(config, dir) : restore(config, dir, { force });
+    process.stdout.write(`${what === 'backup' ? 'backed up' : 'restored'} the ${describeManifest(m, dir)}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof BackupError) throw new CliError(e.message);
     throw e;
   }
 }
