@@ -30,6 +30,7 @@ import type { SearchParameterRegistry } from '../fhir/search-params.ts';
 import type { Interaction } from '../rest/types.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
+import { isStorageFull } from '../shared/outcomes.ts';
 import type { Storage, StorageTx } from '../storage/types.ts';
 import { auditRefusals, bearerAuthentication } from './auth-middleware.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
@@ -77,6 +78,10 @@ export function securityFiles(config: Pick<Config, 'clientsFile' | 'signingKeyFi
   };
 }
 
+/** Interactions that only read: their audit record may fall back to the log when storage is full. */
+const READS = new Set<string>(['read', 'vread', 'search', 'history']);
+const READ_OPERATIONS = new Set(['eso-timeline', 'eso-overdue']);
+
 export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring> {
   const { config, storage, log } = deps;
   if (config.authDisabled) {
@@ -110,7 +115,15 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
   // Opening the CapabilityStatement is not an access to anything: it is not audited.
   const audit = async (record: AuditRecord) => {
     if (record.interaction === 'capabilities') return;
-    await trail.write(record);
+    try {
+      await trail.write(record);
+    } catch (e) {
+      // A full disk must not stop reads (a clinician still needs the record): the read's audit
+      // record goes to the log (ids only; shipped off the machine) instead of the store. Writes fail anyway.
+      if (!isStorageFull(e) || !READS.has(record.interaction) && !READ_OPERATIONS.has(record.detail ?? '')) throw e;
+      log.warn({ audit: { interaction: record.interaction, status: record.status, requestId: record.requestId, client: record.principal?.clientId,
+        org: record.principal?.organization, entities: record.entities, detail: record.detail } }, 'storage full: audit event logged, not stored');
+    }
   };
   const settings = () => ({ issuer: urls().issuer, audience: fhirBase(), lifetimeSeconds: config.tokenLifetimeSeconds });
   const token = (params: Record<string, unknown>, meta: { requestId: string; network?: string }) => countTokens(deps.metrics, serveTokenRequest(params, meta, {

@@ -49,6 +49,8 @@ export const unprocessable = (diagnostics: string, expression?: string | string[
 /** The database has no space left (SQLite SQLITE_FULL, PostgreSQL 53100 disk_full, ENOSPC): nothing was stored; reads still work. */
 export const storageFull = () =>
   new OperationOutcomeError(outcome('transient', 'The server has no storage space left: nothing was stored. Retry later; reads still work'), 503, { 'Retry-After': '60' });
+/** True for the error storageFull() makes. */
+export const isStorageFull = (e: unknown): boolean => isOutcomeError(e) && e.status === 503 && e.outcome.issue[0]?.code === 'transient';
 export const serverError = (requestId: string) => err(500, 'exception', `Internal error; quote request id ${requestId}`);
 
 /** Builds an error from several issues (validation): the status is that of the first. */
