@@ -6,7 +6,8 @@
  * @see HL7 v2.5.1 chapter 2.7 (message construction rules)
  */
 import { decodeHexEscapes, DEFAULT_CHARSET, locate, type Charset } from './charset.ts';
-import { HL7Dictionary, HL7Message, HL7Repetition, HL7Segment, dictionaries as defaultDictionaries } from 'hl7v2';
+import { createRequire } from 'node:module';
+import type { HL7Dictionary, HL7Message, HL7Repetition, HL7Segment } from 'hl7v2';
 
 /** Where a value sits in a message: ERR-2 (v2.5+) / ERR-1 (v2.3, v2.4) location. */
 export interface V2Location {
@@ -39,13 +40,33 @@ function stripCodecs<T extends Record<string, AnyDef>>(defs: T): T {
   return out as T;
 }
 
-/** Dictionaries with no value decoding: built once, shared (they are never mutated). */
-const VERBATIM: Record<string, HL7Dictionary> = Object.fromEntries(
-  Object.entries(defaultDictionaries).map(([v, d]) => [
-    v,
-    new HL7Dictionary({ version: d.version, messages: d.messages, types: stripCodecs(d.types as never), segments: stripCodecs(d.segments as never) }),
-  ]),
-);
+type Hl7v2 = typeof import('hl7v2');
+let hl7v2: { lib: Hl7v2; verbatim: Record<string, HL7Dictionary> } | undefined;
+
+/**
+ * hl7v2 and its dictionaries, loaded on first use: loading every version's dictionary takes
+ * seconds on a small machine, so it is not on the start-up path (the HL7 service warms it up
+ * once the server is ready, `warmUpV2Parser`). Node 20.19+ loads the ESM package synchronously.
+ * The dictionaries have no value decoding: built once, shared (they are never mutated).
+ */
+function library(): { lib: Hl7v2; verbatim: Record<string, HL7Dictionary> } {
+  if (!hl7v2) {
+    const lib = createRequire(import.meta.url)('hl7v2') as Hl7v2;
+    const verbatim = Object.fromEntries(
+      Object.entries(lib.dictionaries).map(([v, d]) => [
+        v,
+        new lib.HL7Dictionary({ version: d.version, messages: d.messages, types: stripCodecs(d.types as never), segments: stripCodecs(d.segments as never) }),
+      ]),
+    );
+    hl7v2 = { lib, verbatim };
+  }
+  return hl7v2;
+}
+
+/** Loads the parser's library now (after start-up), so the first message does not wait for it. */
+export function warmUpV2Parser(): void {
+  library();
+}
 
 /** One repetition of a field, read as plain (unescaped) text. */
 export class V2Rep {
@@ -124,7 +145,8 @@ export class V2Message {
     normalised = hex.text;
     let hl7: HL7Message;
     try {
-      hl7 = HL7Message.parse(normalised, { dictionaries: VERBATIM });
+      const { lib, verbatim } = library();
+      hl7 = lib.HL7Message.parse(normalised, { dictionaries: verbatim });
     } catch (e) {
       // hl7v2 reports positions; its message text may quote data, so only the position is kept.
       const err = e as { segmentType?: string; fieldPosition?: number };

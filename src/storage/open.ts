@@ -2,7 +2,6 @@
 import { join } from 'node:path';
 import { guardedDriver, type CommitObserver } from './guarded-driver.ts';
 import { migrate } from './migrations.ts';
-import { openPostgres } from './postgres/driver.ts';
 import { createSqlStorage } from './sql-storage.ts';
 import { openSqlite } from './sqlite/driver.ts';
 import type { Storage } from './types.ts';
@@ -11,7 +10,8 @@ import type { Storage } from './types.ts';
 export const sqliteFileIn = (dataDir: string): string => join(dataDir, 'eso-bridge.sqlite');
 
 export async function openStorage(opts: { databaseUrl?: string; dataDir: string; onCommit?: CommitObserver }): Promise<Storage> {
-  const driver = guardedDriver(opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(sqliteFileIn(opts.dataDir)), opts.onCommit);
+  // pg is loaded only when PostgreSQL is configured (start-up loads no driver it does not use).
+  const driver = guardedDriver(opts.databaseUrl ? (await import('./postgres/driver.ts')).openPostgres(opts.databaseUrl) : openSqlite(sqliteFileIn(opts.dataDir)), opts.onCommit);
   try {
     await migrate(driver);
   } catch (e) {
