@@ -9,8 +9,10 @@ import type { Request, Response } from 'express';
 import { createApp } from './app.ts';
 import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { makeAmend } from './domain/amend/amend.ts';
+import { makeCancel } from './domain/amend/cancel.ts';
 import { createDomain } from './domain/index.ts';
-import { actorOfCall, type Actor, type SubmitEsoRequest } from './domain/ports.ts';
+import { actorOfCall, type Actor, type AmendEsoRequest, type CancelEsoRequest, type IntakeResult, type SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
 import { adminRoutes } from './http/admin-routes.ts';
@@ -30,7 +32,7 @@ import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { openStorage } from './storage/open.ts';
-import type { Storage } from './storage/types.ts';
+import type { Storage, StorageTx } from './storage/types.ts';
 
 export interface RunningServer {
   url: string;
@@ -80,11 +82,17 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   domain = createDomain({ repoFor, caseEvents: hl7.sink });
   // HL7 v2 intake writes as the sending organisation: audited like the JSON API.
   // The AuditEvent is written in the intake's own transaction, so an ACK never disagrees with storage.
-  const auditedSubmit: SubmitEsoRequest = (input, actor) => domain.submit(input, actor, {
-    within: (tx, result) => security.auditIn(tx, { interaction: 'operation', status: result.created ? 201 : 200, requestId: randomUUID(), detail: 'hl7v2-ref-i12',
-      principal: actor ? { clientId: actor.agent, organization: actor.organization, scopes: [] } : undefined,
-      entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] }),
-  });
+  const auditWithin = (actor: Actor | undefined, detail: string) => (tx: StorageTx, result: IntakeResult) => security.auditIn(tx, {
+    interaction: 'operation', status: result.created ? 201 : 200, requestId: randomUUID(), detail,
+    principal: actor ? { clientId: actor.agent, organization: actor.organization, scopes: [] } : undefined,
+    entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });
+  const auditedSubmit: SubmitEsoRequest = (input, actor) => domain.submit(input, actor, { within: auditWithin(actor, 'hl7v2-ref-i12') });
+  // REF^I13 (amend) and REF^I14 (cancel): the requester's own case, through a repository acting for the sender, audited the same way.
+  const [amendCase, cancelCase] = [makeAmend(repoFor), makeCancel(repoFor)];
+  const auditedCases: { amend: AmendEsoRequest; cancel: CancelEsoRequest } = {
+    amend: (input, actor) => amendCase(input, actor, { within: auditWithin(actor, 'hl7v2-ref-i13') }),
+    cancel: (ref, actor) => cancelCase(ref, actor, { within: auditWithin(actor, 'hl7v2-ref-i14') }),
+  };
   let receiver: V2Receiver | undefined;
 
   // The one call context of the request (http/request-context.ts), as the domain's Actor.
@@ -142,7 +150,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     started = await hl7.start(auditedSubmit, {
       bindingsOf: (ods) => security.mllpBindings(ods),
       onRefused: (refusal) => security.audit(senderRefusalRecord(refusal, randomUUID())),
-    });
+    }, auditedCases);
     if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(prom, config.metricsHost, config.metricsPort);
   } catch (e) {
     // A refused start (MLLP_PORT or ESO_METRICS_PORT in use) leaves nothing listening.

@@ -1,6 +1,6 @@
 /**
  * GET /eso/cases/{taskId}/timeline: the case's events in order, built from what is already
- * stored (Task history, Consent history, Provenance, the report's shared-with-family date, transfer
+ * stored (Task history, ServiceRequest history (amendments), Consent history, Provenance, the report's shared-with-family date, transfer
  * offers). Nothing is stored twice. The Task is read as the caller (tenancy: 404 for others);
  * the rest of the case is read once the caller is known to be one of its parties.
  */
@@ -68,6 +68,19 @@ function taskFacts(versions: StoredResource<Task>[]): Fact[] {
   });
 }
 
+/** What the requester changed between two versions of its request (its status follows the Task: not listed). */
+function requestChanges(prev: ServiceRequest, next: ServiceRequest): string[] {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const ext = (sr: ServiceRequest, url: string) => extensionsOf(sr, url);
+  const out: string[] = [];
+  if (!same(ext(prev, Extensions.question), ext(next, Extensions.question))) out.push('questions');
+  if (!same(ext(prev, Extensions.familyStatement), ext(next, Extensions.familyStatement))) out.push('family statement');
+  if (!same(prev.reasonCode, next.reasonCode)) out.push('reason');
+  if (prev.priority !== next.priority) out.push('urgency');
+  if (!same(prev.supportingInfo, next.supportingInfo)) out.push('records');
+  return out;
+}
+
 /** Who made each Task version, from its Provenance ("Task/id/_history/n" -> organisation name). */
 async function authorsOf(reader: Reader, taskId: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -122,6 +135,13 @@ export async function buildTimeline(repo: Repository, taskId: string): Promise<C
     for (const v of ascending((await system.history('Consent', consent.id as string)) as StoredResource<Consent>[])) {
       facts.push({ fact: { kind: 'consent', at: v.lastUpdated, status: v.resource.status, previousStatus: prev, givenBy, records: (v.resource.provision?.data ?? []).filter((d) => d.reference?.reference?.startsWith('DocumentReference/')).length } });
       prev = v.resource.status;
+    }
+  }
+  if (sr?.id) {
+    let prev: ServiceRequest | undefined;
+    for (const v of ascending((await system.history('ServiceRequest', sr.id)) as StoredResource<ServiceRequest>[])) {
+      if (prev) facts.push({ fact: { kind: 'request', at: v.lastUpdated, changed: requestChanges(prev, v.resource) } });
+      prev = v.resource;
     }
   }
   for (const out of task.output ?? []) {

@@ -19,6 +19,8 @@ export type Fact =
   | { kind: 'task'; at: string; status: string; step?: string; previousStatus?: string; previousStep?: string; reason?: string }
   | { kind: 'consent'; at: string; status: string; previousStatus?: string; givenBy: string; records: number }
   | { kind: 'report-shared'; at: string }
+  /** The requester amended its request: what changed, in plain words ("questions", "family statement"). */
+  | { kind: 'request'; at: string; changed: string[] }
   | { kind: 'transfer'; at: string; status: string; previousStatus?: string };
 
 /** "Dr Brown at Northern Children's Trust", or the organisation alone. */
@@ -95,6 +97,7 @@ export function describe(f: Fact, n: Names): string | undefined {
       return undefined;
     }
     case 'report-shared': return 'The opinion was shared with the family';
+    case 'request': return f.changed.length ? `${n.requester} updated the request: ${listWords(f.changed)}` : undefined;
     case 'transfer':
       if (f.status === f.previousStatus) return undefined;
       switch (f.status) {
@@ -106,6 +109,12 @@ export function describe(f: Fact, n: Names): string | undefined {
         default: return undefined;
       }
   }
+}
+
+/** "the questions and the reason" */
+function listWords(parts: string[]): string {
+  const words = parts.map((p) => `the ${p}`);
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words[0];
 }
 
 function capitalise(s: string): string {
