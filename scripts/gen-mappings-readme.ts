@@ -61,8 +61,13 @@ export function renderReadme(files: { name: string; mapping: InboundMapping | Ou
     '  count). A batch with no message gets one AR whose MSA-2 is its batch control id.',
     '- **Missing separators**: a message that arrives as one line (curl `--data` drops CR and LF) is AR 100 saying the',
     '  segment separators are missing (use `--data-binary`).',
-    '- **Amend and cancel**: REF^I13 and REF^I14 are accepted only when the service wires the domain functions for them',
-    '  (otherwise AR 201); I14 names the case by RF1-6, the referral id of the REF^I12.',
+    '- **Amend and cancel**: REF^I13 and REF^I14 name the case by RF1-6, the referral id of the sender\'s own REF^I12',
+    '  (src/domain/amend/). I13 is mapped like I12 and changes what the requester may change over FHIR: the questions,',
+    '  family statement, reason, urgency and due date, and adds records it did not send before; a closed case is AE.',
+    '  I14 cancels (Task cancelled, ServiceRequest revoked, RRI^I12 with RF1-1 C to the EPR; the NTE text is the',
+    '  reason), refused with AE once the provider has started the work. A referral id the sender has not used (or',
+    '  another Trust\'s) is AE 204 "no referral <id> from <sender>", the same answer either way. Both are audited and',
+    '  answer a repeated MSH-10 with the stored ACK, like I12.',
     '',
   ];
   for (const { name, mapping } of files) {
@@ -114,9 +119,19 @@ function renderOutbound(out: string[], m: OutboundMapping): void {
   for (const s of m.segments) {
     const cond = [s.forEach ? `each ${code(s.forEach)}` : '', s.when ? `when ${code(s.when)}` : '', s.events ? `on ${s.events.join('/')}` : ''].filter(Boolean).join(', ');
     out.push(`| **${s.segment}**${cond ? ` (${cond})` : ''} | | | | | ${cell(s.description)} |`);
-    for (const f of s.fields) {
+    const row = (f: { literal?: string; source?: string | string[]; type: string; vocabulary?: string; required: boolean; description?: string }, target: string) => {
       const src = f.literal !== undefined ? `literal ${code(f.literal)}` : sources(f.source);
-      out.push(`| ${s.segment}-${f.target} | ${src} | ${f.literal !== undefined ? '' : f.type} | ${f.vocabulary ?? ''} | ${f.required ? 'yes' : ''} | ${cell(f.description)} |`);
+      out.push(`| ${s.segment}-${target} | ${src} | ${f.literal !== undefined ? '' : f.type} | ${f.vocabulary ?? ''} | ${f.required ? 'yes' : ''} | ${cell(f.description)} |`);
+    };
+    for (const f of s.fields) {
+      if (!('forEach' in f)) {
+        row(f, f.target);
+        continue;
+      }
+      // A repeating field: one repetition per item, `$` the item.
+      const each = (Array.isArray(f.forEach) ? f.forEach : [f.forEach]).map(code).join(', then ');
+      out.push(`| ${s.segment}-${f.target} (repeated) | each ${each} | | | ${f.required ? 'at least one' : ''} | ${cell(f.description)} |`);
+      for (const c of f.fields) row(c, `${f.target}[].${c.target}`);
     }
   }
   out.push('');

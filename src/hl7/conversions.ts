@@ -267,6 +267,31 @@ export const outbound: Record<string, (value: unknown, vocabulary: Vocabulary | 
   mimeMajor: (v) => (typeof v === 'string' && v.includes('/') ? v.split('/')[0] : undefined),
   /** MIME type → its subtype (ED-3 / RP-4), as the samples send it ("pdf"). */
   mimeMinor: (v) => (typeof v === 'string' && v.includes('/') ? v.split('/')[1].split(';')[0].trim() : undefined),
+  /** A Patient identifier → CX-4.1 (assigning authority namespace): NHS, the sender's own authority as it sent it, or none for an OID. */
+  cxAuthority: (v) => {
+    const id = asIdentifier(v);
+    if (!id) return undefined;
+    if (id.system === NHS_SYSTEM) return 'NHS';
+    if (id.assigner?.display) return id.assigner.display;
+    const local = `${ESO_BASE}/Id/local-patient-identifier/`;
+    return id.system?.startsWith(local) ? decodeURIComponent(id.system.slice(local.length)) : undefined;
+  },
+  /** A Patient identifier → CX-4.2 (universal id): the OID of a urn:oid system. */
+  cxAuthorityOid: (v) => oidOf(asIdentifier(v)),
+  /** A Patient identifier → CX-4.3 (universal id type): ISO with an OID. */
+  cxAuthorityType: (v) => (oidOf(asIdentifier(v)) ? 'ISO' : undefined),
+  /** A Patient identifier → CX-5 (identifier type, table 0203): as the sender typed it; NH for the NHS number. */
+  cxType: (v) => {
+    const id = asIdentifier(v);
+    const sent = id?.type?.coding?.find((c) => c.system === V2_0203)?.code;
+    return sent ?? (id?.system === NHS_SYSTEM ? 'NH' : undefined);
+  },
   /** Whitespace-free base64. */
   base64: (v) => (typeof v === 'string' && v ? v.replace(/\s+/g, '') : undefined),
 };
+
+const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+type IdentifierLike = { system?: string; value?: string; type?: { coding?: { system?: string; code?: string }[] }; assigner?: { display?: string } };
+const asIdentifier = (v: unknown): IdentifierLike | undefined => (v !== null && typeof v === 'object' ? (v as IdentifierLike) : undefined);
+const oidOf = (id: IdentifierLike | undefined): string | undefined => (id?.system?.startsWith('urn:oid:') ? id.system.slice(8) : undefined);

@@ -65,7 +65,7 @@ export const InboundMapping = z.object({
   rules: z.array(z.union([InFieldRule, GroupRule, DerivedRule])),
 }).strict();
 
-const OutFieldRule = z.object({
+const OutFieldBase = z.object({
   /** Path(s) into the event (`task.id`, `$.title` inside forEach, `$setId`); several are fallbacks in order. Or use `literal`. */
   source: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
   literal: z.string().optional(),
@@ -76,7 +76,23 @@ const OutFieldRule = z.object({
   join: z.string().optional(),
   required: z.boolean().default(false),
   description: z.string().optional(),
-}).strict().refine((r) => (r.source === undefined) !== (r.literal === undefined), { message: 'a row needs exactly one of source or literal' });
+}).strict();
+const oneOfSourceOrLiteral = (r: { source?: unknown; literal?: unknown }) => (r.source === undefined) !== (r.literal === undefined);
+const OutFieldRule = OutFieldBase.refine(oneOfSourceOrLiteral, { message: 'a row needs exactly one of source or literal' });
+
+/**
+ * A repeating field: one repetition per item found at the `forEach` path(s) (all of them, in the
+ * order given, each item once), its components written by `fields` with `$` the item and targets
+ * `C` or `C.S`. For PID-3: the NHS number first, then the sender's own identifiers.
+ */
+const OutRepeatRule = z.object({
+  forEach: z.union([z.string(), z.array(z.string()).min(1)]),
+  /** The repeating field's sequence number. */
+  target: z.string().regex(/^\d+$/),
+  required: z.boolean().default(false),
+  description: z.string().optional(),
+  fields: z.array(OutFieldBase.extend({ target: z.string().regex(/^\d+(\.\d+)?$/) }).refine(oneOfSourceOrLiteral, { message: 'a row needs exactly one of source or literal' })).min(1),
+}).strict();
 
 const OutSegment = z.object({
   segment: z.string().regex(/^[A-Z][A-Z0-9]{2}$/),
@@ -87,7 +103,7 @@ const OutSegment = z.object({
   /** Write the segment only for these event kinds. */
   events: z.array(z.string()).optional(),
   description: z.string().optional(),
-  fields: z.array(OutFieldRule),
+  fields: z.array(z.union([OutFieldRule, OutRepeatRule])),
 }).strict();
 
 export const OutboundMapping = z.object({
@@ -110,6 +126,7 @@ export type GroupRule = z.infer<typeof GroupRule>;
 export type DerivedRule = z.infer<typeof DerivedRule>;
 export type OutSegmentRule = z.infer<typeof OutSegment>;
 export type OutFieldRule = z.infer<typeof OutFieldRule>;
+export type OutRepeatRule = z.infer<typeof OutRepeatRule>;
 
 /** mappings/ at the repository root, found from this file so the working directory does not matter. */
 export const MAPPINGS_DIR = new URL('../../mappings/', import.meta.url);

@@ -7,7 +7,7 @@
  */
 import { outbound } from './conversions.ts';
 import { SegmentWriter } from './er7.ts';
-import type { OutboundMapping, OutFieldRule } from './mapping-types.ts';
+import type { OutboundMapping, OutFieldRule, OutRepeatRule } from './mapping-types.ts';
 
 /**
  * Evaluates a path against `root`; `$` is the current forEach item. Arrays met on the way are
@@ -39,6 +39,11 @@ function select(values: unknown[], sel: string): unknown[] {
   const eq = sel.indexOf('=');
   const field = (v: unknown, k: string) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined);
   if (eq < 0) return values.filter((v) => field(v, sel) !== undefined && field(v, sel) !== '');
+  // `[key!=value]`: the items whose key is anything else (or absent).
+  if (sel[eq - 1] === '!') {
+    const key = sel.slice(0, eq - 1), unwanted = sel.slice(eq + 1);
+    return values.filter((v) => String(field(v, key)) !== unwanted);
+  }
   const key = sel.slice(0, eq), want = sel.slice(eq + 1);
   return values.filter((v) => String(field(v, key)) === want);
 }
@@ -81,15 +86,29 @@ export function applyOutbound(mapping: OutboundMapping, event: Record<string, un
     const items = seg.forEach ? evalPath(event, seg.forEach) : [undefined];
     for (const item of items) {
       const w = new SegmentWriter(seg.segment);
-      for (const row of seg.fields) writeRow(mapping, w, row, event, item, () => {
+      const nextSetId = () => {
         const n = (setIds.get(seg.segment) ?? 0) + 1;
         setIds.set(seg.segment, n);
         return String(n);
-      });
+      };
+      for (const row of seg.fields) {
+        if ('forEach' in row) writeRepeat(mapping, w, row, event, item);
+        else writeRow(mapping, w, row, event, item, nextSetId);
+      }
       segments.push(w);
     }
   }
   return segments;
+}
+
+/** A repeating field: one repetition per item, each item once, in the order of the `forEach` paths. */
+function writeRepeat(mapping: OutboundMapping, w: SegmentWriter, row: OutRepeatRule, event: unknown, item: unknown): void {
+  const paths = Array.isArray(row.forEach) ? row.forEach : [row.forEach];
+  const items = [...new Set(paths.flatMap((p) => evalPath(event, p, item)))];
+  if (!items.length && row.required) throw new OutboundMappingError(`${mapping.message}: ${w.type}-${row.target} is required but ${JSON.stringify(row.forEach)} has no value`);
+  items.forEach((each, i) => {
+    for (const f of row.fields) writeRow(mapping, w, { ...f, target: `${row.target}[${i}].${f.target}` }, event, each, () => String(i + 1));
+  });
 }
 
 function writeRow(mapping: OutboundMapping, w: SegmentWriter, row: OutFieldRule, event: unknown, item: unknown, nextSetId: () => string): void {

@@ -76,7 +76,8 @@ describe.each(backends())('HL7 v2 return messages to EPRs on %s', (backend) => {
       expect(field(m, 'MSH', 4)).toBe('ESO');
       expect(field(m, 'MSH', 5)).toBe(''); // no application configured for RA7 (short form)
       expect(field(m, 'MSH', 6)).toBe('RA7');
-      expect(field(m, 'PID', 3)).toBe(`${nhs}^^^NHS^NH`);
+      // The sender's own identifiers come back: the NHS number first, then its MRN as it sent it.
+      expect(field(m, 'PID', 3)).toBe(`${nhs}^^^NHS^NH~RA7123456^^^RA7^MR`);
     }
     expect(new Set(got.map((m) => field(m, 'MSH', 10))).size).toBe(3);
     const [accepted, completed, oru] = got;

@@ -54,6 +54,18 @@ describe('RRI^I12 / ORU^R01 builders (golden)', () => {
     }
   });
 
+  it("when the child has the sender's own identifiers, then PID-3 carries them all back, the NHS number first, each with its authority and type as sent", () => {
+    for (const m of sink().build(completed)) {
+      const pid3 = Hl7Message.parse(m.payload).getSegment('PID')!.getField(3);
+      const reps = [0, 1, 2].map((i) => pid3.toString().split('~')[i]);
+      expect(reps[0]).toBe('9000000009^^^NHS^NH');
+      expect(reps[1]).toBe('RA7123456^^^RA7^MR');
+      // A value holding a delimiter travels escaped; an OID authority goes in CX-4.2 with ISO.
+      expect(reps[2]).toBe('E-77\\S\\1^^^&2.16.840.1.113883.3.7&ISO^PI');
+      expect(V2Message.parse(m.payload).first('PID')!.reps(3).map((r) => r.get(1))).toEqual(['9000000009', 'RA7123456', 'E-77^1']);
+    }
+  });
+
   it('when a required value is missing (no NHS number), then building throws so the state change does not commit without its message', () => {
     const noNhs = { ...rejected, patient: { ...rejected.patient, identifier: [] } };
     expect(() => sink().build(noNhs)).toThrow(OutboundMappingError);
@@ -84,6 +96,7 @@ describe('event paths (mapping-writer)', () => {
     ['a[0].v', [1]],
     ['a[*].v', [1, 2, 3]],
     ['a[s=https://e.org/a.b].v', [2]],
+    ['a[s!=https://e.org/a.b].v', [1, 3]],
     ['a[d].v', [3]],
     ['a.v', [1, 2, 3]],
     ['missing.x', []],
