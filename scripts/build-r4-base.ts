@@ -16,7 +16,7 @@ const OUT = 'profiles/r4-base/elements.json';
 const RESOURCE_TYPES = [
   'Patient', 'RelatedPerson', 'Practitioner', 'PractitionerRole', 'Organization',
   'ServiceRequest', 'Task', 'Consent', 'DiagnosticReport', 'DocumentReference', 'Binary',
-  'Condition', 'Provenance', 'AuditEvent', 'Bundle', 'OperationOutcome',
+  'Condition', 'Provenance', 'AuditEvent', 'Bundle', 'OperationOutcome', 'Subscription',
 ];
 
 const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';

@@ -31,6 +31,7 @@ import { applySocketLimits } from './http/socket-limits.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
+import { createSubscriptions } from './subscriptions/service.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage, StorageTx } from './storage/types.ts';
 
@@ -75,11 +76,15 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   let domain: ReturnType<typeof createDomain>;
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
     baseUrl: fhirBase(baseUrl), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
-    hooks: domain.hooks, grants: domain.grants, access: domain.access,
+    hooks: [...domain.hooks, subscriptions.hook], grants: domain.grants, access: domain.access,
   });
+  // Subscriptions (Backport IG, rest-hook): events numbered in the change's transaction, sent by the outbox dispatcher.
+  const subscriptions = createSubscriptions({ storage, repoFor, searchParams, base: () => fhirBase(baseUrl), log, allowedOrigins: config.subscriptionOrigins,
+    maxFailures: config.subscriptionMaxFailures, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs } });
   // Return messages of an HL7 sender without an EPR endpoint are queued with no route, never dropped.
-  const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0 });
-  domain = createDomain({ repoFor, caseEvents: hl7.sink });
+  const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0,
+    senders: { 'rest-hook': subscriptions.send, 'rest-hook-ctl': subscriptions.send } });
+  domain = createDomain({ repoFor, caseEvents: hl7.sink, changes: subscriptions.sink });
   // HL7 v2 intake writes as the sending organisation: audited like the JSON API.
   // The AuditEvent is written in the intake's own transaction, so an ACK never disagrees with storage.
   const auditWithin = (actor: Actor | undefined, detail: string) => (tx: StorageTx, result: IntakeResult) => security.auditIn(tx, {
@@ -100,7 +105,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
   const fhirContext = (_req: Request, res: Response): FhirContext => {
     const call = callOf(res);
-    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types });
+    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types, subscriptionTopics: subscriptions.topics });
     return {
       repo: repoFor(actorOf(res)),
       baseUrl,
@@ -108,6 +113,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
       conformance,
       authorize: security.authorizeFor(call.caller),
       audit: (r) => security.audit({ ...r, principal: call.caller, requestId: call.requestId }),
+      operations: subscriptions.operations,
     };
   };
 
@@ -163,6 +169,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     storage.purgeExpiredKeys(new Date().toISOString()).catch((e: unknown) => log.warn({ err: String(e) }, 'key purge failed'));
   }, PURGE_EVERY_MS).unref();
   receiver = started.receiver;
+  if (config.outboxEnabled) subscriptions.startHeartbeats();
   log.info({ url: baseUrl, database: storage.dialect, mllpPort: started.mllpPort }, 'eso-bridge listening');
   await logStartSummary(config, { url: baseUrl, mllpPort: started.mllpPort, metricsPort: metricsListener?.port, database: storage.dialect }, log);
 
@@ -176,6 +183,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     close() {
       closing ??= (async () => {
         clearInterval(purge);
+        subscriptions.stop();
         await closeHttp();
         await metricsListener?.close();
         await hl7.stop();

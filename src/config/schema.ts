@@ -63,6 +63,8 @@ export const configSchema = {
   outboxLeaseMs: key('ESO_OUTBOX_LEASE_MS', 'How long a claimed outbound message is held by one instance (ms); must exceed connect + answer timeouts', '60000', positiveInt),
   outboxBackoffBaseMs: key('ESO_OUTBOX_BACKOFF_BASE_MS', 'First retry delay after a failed send (ms); doubles each attempt, with 20% jitter', '1000', positiveInt),
   outboxBackoffCapMs: key('ESO_OUTBOX_BACKOFF_CAP_MS', 'Longest retry delay (ms)', '300000', positiveInt),
+  subscriptionOrigins: key('ESO_SUBSCRIPTION_ORIGINS', 'Where each organisation\'s Subscriptions may send rest-hook notifications: comma-separated ODS=origin|origin (e.g. RQ1=https://engine.rq1.nhs.uk|https://backup.rq1.nhs.uk; a port of * allows any port); an organisation not listed may not subscribe', '', z.string()),
+  subscriptionMaxFailures: key('ESO_SUBSCRIPTION_MAX_FAILURES', 'Failed rest-hook deliveries in a row that put a Subscription in error (its events are kept until it is re-activated)', '10', positiveInt),
 } as const;
 
 type Schema = typeof configSchema;

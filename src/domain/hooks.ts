@@ -10,7 +10,7 @@ import type { StorageTx, StoredResource } from '../storage/types.ts';
 import { actorOfRepo, isTransferOffer, odsOf, partiesOfTask, sideOf } from './case.ts';
 import { caseOrgsOf, grantCase } from './grants.ts';
 import { orgByOds } from './orgs.ts';
-import type { CaseEvent, CaseEventSink } from './ports.ts';
+import type { CaseEvent, CaseEventSink, ResourceChangeSink } from './ports.ts';
 import { taskProvenance } from './provenance.ts';
 import { Reader } from './reader.ts';
 import { checkConsentWrite } from './rules/consent.ts';
@@ -98,8 +98,14 @@ async function afterTaskWrite(stored: StoredResource<Task>, previous: Task | und
   }
 }
 
-/** The domain's WriteHook; `caseEvents` is told of accepted/rejected/completed/cancelled in the same transaction. */
-export function domainHook(caseEvents?: CaseEventSink): WriteHook {
+/** Types whose writes the subscription sink hears of (Task status, reports, consent). */
+const CHANGE_TYPES = new Set(['Task', 'DiagnosticReport', 'Consent']);
+
+/**
+ * The domain's WriteHook; `caseEvents` is told of accepted/rejected/completed/cancelled in the same
+ * transaction, `changes` (subscriptions) of every Task, DiagnosticReport and Consent write, last.
+ */
+export function domainHook(caseEvents?: CaseEventSink, changes?: ResourceChangeSink): WriteHook {
   return {
     beforeWrite,
     async afterWrite(stored, previous, repo, tx) {
@@ -110,6 +116,7 @@ export function domainHook(caseEvents?: CaseEventSink): WriteHook {
         const sr = stored.resource as ServiceRequest;
         await grantCase(tx, reader, sr, await caseOrgsOf(reader, sr));
       }
+      if (changes && CHANGE_TYPES.has(stored.resource.resourceType)) await changes.onResourceChange(tx, { resource: stored.resource, previous: previous?.resource });
     },
   };
 }

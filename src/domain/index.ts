@@ -10,7 +10,7 @@ import { caseAccessChain } from './access/chain.ts';
 import { grantsFor } from './grants.ts';
 import { domainHook } from './hooks.ts';
 import { makeSubmit } from './intake/submit.ts';
-import type { Actor, CaseEventSink, SubmitEsoRequest } from './ports.ts';
+import type { Actor, CaseEventSink, ResourceChangeSink, SubmitEsoRequest } from './ports.ts';
 import { overdueTasks } from './search.ts';
 import { buildTimeline, type CaseTimeline } from './timeline/build.ts';
 
@@ -33,6 +33,8 @@ export interface DomainDeps {
   /** A repository acting for `actor` (tenancy + hooks applied), or the system when undefined. */
   repoFor: (actor: Actor | undefined) => Repository;
   caseEvents?: CaseEventSink;
+  /** Told of every Task, DiagnosticReport and Consent write in its transaction (subscription events). */
+  changes?: ResourceChangeSink;
   /** Clock for the consent gate (tests). */
   now?: () => number;
 }
@@ -43,7 +45,7 @@ export interface DomainDeps {
  */
 export function createDomain(deps: DomainDeps): DomainWiring {
   return {
-    hooks: [domainHook(deps.caseEvents)],
+    hooks: [domainHook(deps.caseEvents, deps.changes)],
     grants: grantsFor,
     access: caseAccessChain(deps.now),
     submit: makeSubmit(deps.repoFor),

@@ -2,7 +2,7 @@
  * What the ESO domain offers to the ways in (JSON API, FHIR, HL7 v2) and what it needs
  * from the ways out (HL7 v2 outbox, later federation). Implemented by domain/ and hl7/.
  */
-import type { DiagnosticReport, Patient, ServiceRequest, Task } from 'fhir/r4.js';
+import type { DiagnosticReport, Patient, Resource, ServiceRequest, Task } from 'fhir/r4.js';
 import type { CallContext } from '../shared/call-context.ts';
 import type { StorageTx } from '../storage/types.ts';
 import type { EsoRequestInput, EsoRequestInputRaw } from './eso-request-input.ts';
@@ -83,4 +83,16 @@ export interface CaseEvent {
 export interface CaseEventSink {
   /** Called inside the transaction that makes the state change, before it commits. */
   onCaseEvent(tx: StorageTx, event: CaseEvent): Promise<void>;
+}
+
+/** A Task, DiagnosticReport or Consent was written (subscriptions decide which topics it is an event of). */
+export interface ResourceChange {
+  resource: Resource;
+  /** The version before this write; undefined on create. */
+  previous?: Resource;
+}
+
+export interface ResourceChangeSink {
+  /** Called inside the transaction of the write, after the grants and the case events. */
+  onResourceChange(tx: StorageTx, change: ResourceChange): Promise<void>;
 }

@@ -15,7 +15,7 @@ import { extractIndex, type SearchParameterRegistry } from './search-params.ts';
 const COUNT_PAGE = 500;
 const MAX_FILTERED_COUNT = 20_000;
 
-export const TENANT_SCOPED = new Set(['Patient', 'RelatedPerson', 'ServiceRequest', 'Task', 'Consent', 'DiagnosticReport', 'DocumentReference', 'Binary', 'Condition', 'Provenance', 'AuditEvent']);
+export const TENANT_SCOPED = new Set(['Patient', 'RelatedPerson', 'ServiceRequest', 'Task', 'Consent', 'DiagnosticReport', 'DocumentReference', 'Binary', 'Condition', 'Provenance', 'AuditEvent', 'Subscription']);
 
 /**
  * Who may see and write what: the case-access chain (domain/access/chain.ts), asked by every

@@ -64,6 +64,8 @@ const DEFS: Readonly<Record<string, readonly SearchParamDef[]>> = Object.freeze(
   Provenance: [p('target', 'reference', 'target', ['Task', 'ServiceRequest', 'Consent', 'DiagnosticReport', 'DocumentReference']),
     p('patient', 'reference', 'target', ['Patient']), p('agent', 'reference', 'agent.who', ['Organization', 'Practitioner', 'PractitionerRole', 'Device']),
     p('recorded', 'date', 'recorded')],
+  // Subscriptions Backport (R4): the subscriber's own, by status, topic (criteria) and channel.
+  Subscription: [p('status', 'token', 'status'), p('criteria', 'string', 'criteria'), p('type', 'token', 'channel.type'), p('url', 'string', 'channel.endpoint')],
   AuditEvent: [p('date', 'date', 'recorded'), p('agent', 'reference', 'agent.who', ['Organization', 'Practitioner', 'Device']),
     p('entity', 'reference', 'entity.what'), p('type', 'token', 'type'), p('subtype', 'token', 'subtype'), p('action', 'token', 'action'),
     p('outcome', 'token', 'outcome'), p('source', 'token', 'source.observer.identifier')],

@@ -30,6 +30,11 @@ export interface OutboxDispatcherOptions {
   random?: () => number;
   /** Replaces the MLLP send (tests); `signal` aborts when the dispatcher stops. */
   send?: (endpoint: V2Endpoint, payload: string, timeouts: Pick<MllpClientOptions, 'connectTimeoutMs' | 'answerTimeoutMs'>, signal?: AbortSignal) => Promise<string>;
+  /**
+   * Senders of other destination kinds (the part of the destination before ':', e.g. `rest-hook`):
+   * each answers the outcome to record (pending with its own nextAttemptAt, or the backoff here).
+   */
+  senders?: Record<string, (msg: OutboxMessage, signal: AbortSignal) => Promise<Parameters<Storage['markOutbound']>[1]>>;
 }
 
 /** The delay before attempt `attempts + 1`. Exported for tests. */
@@ -104,7 +109,20 @@ export class OutboxDispatcher {
     let result: Parameters<Storage['markOutbound']>[1];
     const endpoint = msg.destination.startsWith('mllp:') ? this.endpoints[msg.destination.slice(5).toUpperCase()] : undefined;
     const later = (ms: number) => new Date(this.now().getTime() + ms).toISOString();
-    if (!msg.destination.startsWith('mllp:')) {
+    const other = this.o.senders?.[msg.destination.slice(0, msg.destination.indexOf(':'))];
+    if (other) {
+      const sending = new AbortController();
+      this.sending = sending;
+      try {
+        result = await other(msg, sending.signal);
+      } catch (e) {
+        result = { status: 'pending', error: e instanceof Error ? e.message : 'send failed' };
+      } finally {
+        this.sending = undefined;
+      }
+      if (sending.signal.aborted && result.status === 'pending') result = { status: 'pending', error: 'stopped while sending: handed back', nextAttemptAt: later(0) };
+      if (result.status === 'pending') result.nextAttemptAt ??= later(backoffMs(msg.attempts, this.o.backoff, this.o.random));
+    } else if (!msg.destination.startsWith('mllp:')) {
       // Another way out's message (claimOutbound cannot filter by destination yet): hand it back
       // a little later, so this loop does not spin on it.
       result = { status: 'pending', error: msg.lastError ?? undefined, nextAttemptAt: later(5000) };

@@ -12,7 +12,7 @@ import { V2CaseEventSink } from './case-event-sink.ts';
 import { parseAllowedSenders, parseEprEndpoints, senderAllowList } from './hl7-config.ts';
 import type { Hl7Logger } from './hl7-logger.ts';
 import { createMllpServer } from './mllp-server.ts';
-import { OutboxDispatcher } from './outbox-dispatcher.ts';
+import { OutboxDispatcher, type OutboxDispatcherOptions } from './outbox-dispatcher.ts';
 import { warmUpV2Parser } from './v2-message.ts';
 import { createV2Receiver, type SenderRefusal, type V2Receiver } from './v2-receiver.ts';
 
@@ -38,6 +38,8 @@ export interface Hl7ServiceHooks {
   metrics?: Metrics;
   /** Whether an organisation sends HL7 v2 (has MLLP client entries): without an EPR endpoint its return messages are queued with no route. */
   sendsHl7?: (ods: string) => Promise<boolean>;
+  /** Senders of other outbox destination kinds (subscriptions' rest-hooks), delivered by the same dispatcher. */
+  senders?: OutboxDispatcherOptions['senders'];
 }
 
 export function createHl7Service(config: Config, storage: Storage, logger: Hl7Logger, hooks: Hl7ServiceHooks = {}): Hl7Service {
@@ -49,7 +51,7 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
   const dispatcher = new OutboxDispatcher({
     storage, endpoints, logger, pollMs: config.outboxPollMs, leaseMs: config.outboxLeaseMs,
     connectTimeoutMs: config.outboxConnectTimeoutMs, answerTimeoutMs: config.outboxAnswerTimeoutMs,
-    backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
+    backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs }, senders: hooks.senders,
   });
   let mllp: ReturnType<typeof createMllpServer> | undefined;
   let unsubscribe: (() => void) | undefined;

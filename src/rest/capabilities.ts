@@ -16,7 +16,11 @@ export interface CapabilityInputs {
   security?: CapabilityStatementRestSecurity;
   readOnlyTypes?: string[];
   version: string;
+  /** Canonical URLs of the subscription topics offered (Subscriptions Backport IG), listed on Subscription. */
+  subscriptionTopics?: string[];
 }
+
+const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport';
 
 const INCLUDES: Record<string, string[]> = {
   Task: ['Task:focus', 'Task:patient', 'Task:owner', 'Task:requester'],
@@ -80,6 +84,14 @@ export function buildCapabilityStatement(inp: CapabilityInputs): CapabilityState
     ],
     };
   });
+  const subscription = resource.find((r) => r.type === 'Subscription');
+  if (subscription && inp.subscriptionTopics) {
+    subscription.extension = inp.subscriptionTopics.map((url) => ({ url: `${BACKPORT}/StructureDefinition/capabilitystatement-subscriptiontopic-canonical`, valueCanonical: url }));
+    subscription.supportedProfile = [`${BACKPORT}/StructureDefinition/backport-subscription`];
+    subscription.operation = [...(subscription.operation ?? []),
+      { name: 'status', definition: `${BACKPORT}/OperationDefinition/backport-subscription-status` },
+      { name: 'events', definition: `${BACKPORT}/OperationDefinition/backport-subscription-events` }];
+  }
   for (const type of inp.readOnlyTypes ?? []) resource.push({ type: type as RType, interaction: [{ code: 'read' }, { code: 'search-type' }] });
   return {
     resourceType: 'CapabilityStatement',

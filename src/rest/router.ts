@@ -153,6 +153,12 @@ export async function handleFhir(ctx: FhirContext, req: FhirRequest): Promise<Fh
     if (method === 'PATCH') return patch(ctx, req, type, id);
     throw refuse(`${method} is not allowed on /${type}/${id}`);
   }
+  const instanceOp = op?.startsWith('$') && path.length === 3 ? ctx.operations?.[`${type}/${op}`] : undefined;
+  if (instanceOp) {
+    if (method !== 'GET' && method !== 'POST') throw refuse(`${op} is GET or POST`);
+    ctx.authorize?.('read', type);
+    return { status: 200, resource: await instanceOp(id, req.query, ctx.repo) };
+  }
   if (op === '$validate' && path.length === 3) {
     if (method !== 'POST') throw refuse('$validate is POST only');
     return validateOp(ctx, req, type, id);

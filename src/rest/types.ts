@@ -41,6 +41,8 @@ export interface FhirContext {
   authorize?: (interaction: Interaction, type: string) => void;
   /** Writes the AuditEvent of this interaction before the response leaves (security). */
   audit?: (record: { interaction: Interaction | 'operation'; resourceType?: string; id?: string; status: number; entities: string[] }) => Promise<void>;
+  /** Instance operations by "Type/$name" (e.g. Subscription/$status), answered through the caller's repository. */
+  operations?: Record<string, (id: string, query: QueryParams, repo: Repository) => Promise<Resource>>;
 }
 
 export const fhirBase = (baseUrl: string) => `${baseUrl}/fhir`;

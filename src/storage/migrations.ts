@@ -48,6 +48,13 @@ DROP INDEX IF EXISTS search_index_res;
 CREATE INDEX IF NOT EXISTS search_index_res2 ON search_index (res_type, id, param, val, sys);
 `,
   },
+  {
+    version: 3,
+    name: 'named counters (subscription event numbers), advanced inside the writing transaction',
+    sql: `
+CREATE TABLE IF NOT EXISTS sequences (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL);
+`,
+  },
 ];
 
 export async function migrate(driver: Driver): Promise<number[]> {

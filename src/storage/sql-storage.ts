@@ -153,6 +153,12 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
       queued();
       return Number(rows[0].id);
     },
+    async nextSequence(name) {
+      // One row per counter: the UPDATE holds its row lock to commit, so concurrent writers number in turn.
+      const rows = await c.all<{ value: number | string }>(
+        'INSERT INTO sequences (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value', [name]);
+      return Number(rows[0].value);
+    },
   };
 }
 
@@ -194,6 +200,10 @@ export function createSqlStorage(driver: Driver): Storage {
     search: (q) => search(r, q),
     getKey: (scope, key) => getKey(r, scope, key),
     accessOf: (type, id) => accessOf(r, type, id),
+    async currentSequence(name) {
+      const rows = await r.all<{ value: number | string }>('SELECT value FROM sequences WHERE name = ?', [name]);
+      return rows.length ? Number(rows[0].value) : 0;
+    },
     async claimOutbound(at, leaseMs) {
       // Oldest pending message per destination only, so a destination's messages go in order.
       const candidates = await r.all<OutboxRow>(

@@ -106,6 +106,8 @@ export interface StorageTx {
   putKey(scope: string, key: string, value: string, expiresAt?: string): Promise<boolean>;
   getKey(scope: string, key: string): Promise<string | null>;
   enqueueOutbound(destination: string, kind: string, payload: string): Promise<number>;
+  /** Advances the counter `name` by one and returns its new value (1 first): gap-free, committed with the transaction or not at all. */
+  nextSequence(name: string): Promise<number>;
 }
 
 export interface Storage {
@@ -120,6 +122,8 @@ export interface Storage {
   getKey(scope: string, key: string): Promise<string | null>;
   /** Organisations that may see a resource (tenancy). */
   accessOf(type: ResourceType, id: string): Promise<string[]>;
+  /** The committed value of the counter `name` (0 when never advanced). */
+  currentSequence(name: string): Promise<number>;
   /** Claims the next due outbound message for `destination` order (oldest first per destination); null if none is due. */
   claimOutbound(now: string, leaseMs: number): Promise<OutboxMessage | null>;
   /**

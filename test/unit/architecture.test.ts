@@ -16,6 +16,8 @@ const LAYERS: Record<string, number> = {
   fhir: 2,
   domain: 3,
   auth: 4, rest: 4,
+  // Subscriptions (Backport IG): write hook, event sink, rest-hook sender, $status/$events; wired by the root.
+  subscriptions: 4,
   hl7: 5,
   // http adapts everything below it to Express, including the HL7 receiver (POST /hl7/v2).
   http: 6,

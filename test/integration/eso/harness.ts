@@ -104,14 +104,14 @@ export async function setUpDirectory(parties: Record<Role, Party>): Promise<Reco
   return ids;
 }
 
-export async function startEsoServer(backend: Backend = 'sqlite'): Promise<EsoServer> {
+export async function startEsoServer(backend: Backend = 'sqlite', env: Record<string, string> = {}): Promise<EsoServer> {
   const clientsDir = mkdtempSync(join(tmpdir(), 'eso-clients-'));
   const keys: Partial<Record<Role, ClientPrivateKey>> = {};
   for (const [role, ods] of Object.entries(ORGS) as [Role, string][]) {
     keys[role] = await registerClient(clientsDir, { clientId: `${ods.toLowerCase()}-client`, organization: ods });
   }
   const directory = await writeDirectory(directoryFileIn(clientsDir), esoDirectoryEntries());
-  const server = await startTestServer(backend, { ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir), ESO_DIRECTORY_FILE: directory });
+  const server = await startTestServer(backend, { ...env, ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(clientsDir), ESO_DIRECTORY_FILE: directory });
   const as = Object.fromEntries((Object.entries(ORGS) as [Role, string][]).map(([role, ods]) => [role, party(server, ods, `${ods.toLowerCase()}-client`, keys[role]!)])) as Record<Role, Party>;
   const orgIds = await setUpDirectory(as);
   return { server, as, orgIds, async stop() { await server.stop(); rmSync(clientsDir, { recursive: true, force: true }); } };

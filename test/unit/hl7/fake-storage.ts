@@ -20,6 +20,7 @@ export class FakeStorage {
     search: notHere,
     accessOf: notHere,
     grantAccess: notHere,
+    nextSequence: notHere,
     putKey: async (scope, key, value) => {
       this.check();
       const k = `${scope}/${key}`;
