@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxView } from '../../../src/http/admin-routes.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { backends } from '../../helpers/backends.ts';
-import { changeTask, declaration, step } from '../eso/harness.ts';
+import { changeTask, declaration, newCase, startEsoServer, startWork, step } from '../eso/harness.ts';
 import { newCaseOverMllp, startHl7Server, until, type Hl7Server } from '../hl7/harness.ts';
 import { loadConfig } from '../../../src/config/load.ts';
 import { startServer } from '../../../src/server.ts';
@@ -82,5 +82,20 @@ describe.each(backends())('HL7 v2 senders without an EPR endpoint on %s', (backe
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ destination: 'mllp:RA7', kind: 'hl7v2:RRI^I12', status: 'failed', attempts: expect.any(Number) });
     expect(mine[0].lastError).toMatch(/^no route: /);
+  });
+});
+
+describe('an organisation that does not send HL7 v2', () => {
+  it('when its case is accepted and it has no EPR endpoint, then no return message is made for it (nothing to route, nothing piling up)', async () => {
+    const s = await startEsoServer('sqlite');
+    try {
+      const { task } = await newCase(s);
+      await startWork(s, task.id!);
+      const res = await s.as.requester.get<{ messages: OutboxView[] }>('/admin/outbox');
+      expect(res.status).toBe(200);
+      expect(res.body.messages).toEqual([]);
+    } finally {
+      await s.stop();
+    }
   });
 });
