@@ -22,7 +22,7 @@ export interface AddClientOptions {
   /** Replace an existing client with the same id. */
   replace?: boolean;
   /** Which MLLP connections may send HL7 v2 for the organisation: source addresses and/or a client certificate's SHA-256. */
-  mllp?: { addresses?: string[]; certificateSha256?: string };
+  mllp?: { addresses?: string[]; certificateSha256?: string; ackMode?: 'hl7' | 'legacy' };
 }
 
 export const DEFAULT_SCOPES = ['system/*.cruds'];
@@ -66,6 +66,7 @@ function mllpEntry(m: NonNullable<AddClientOptions['mllp']>): Record<string, unk
   return {
     ...(m.addresses?.length ? { addresses: m.addresses } : {}),
     ...(m.certificateSha256 ? { certificate_sha256: m.certificateSha256 } : {}),
+    ...(m.ackMode ? { ack_mode: m.ackMode } : {}),
   };
 }
 

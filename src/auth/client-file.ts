@@ -39,6 +39,8 @@ const mllp = z.strictObject({
   addresses: z.array(z.string().refine((a) => canonicalAddress(a) !== undefined, 'must be an IP address literal (e.g. 10.1.2.3 or fd00::5), not a host name or a range')).min(1).optional(),
   certificate_sha256: z.string().refine((f) => canonicalFingerprint(f) !== undefined,
     'must be the SHA-256 fingerprint of the client certificate: 64 hex digits, colons allowed').optional(),
+  // 'legacy': acknowledged as before HL7 v2.5.1 §2.9 (as HL7_LEGACY_ACK_SENDERS); 'hl7' (default): §2.9.
+  ack_mode: z.enum(['hl7', 'legacy']).optional(),
 }).refine((m) => m.addresses !== undefined || m.certificate_sha256 !== undefined, 'give addresses, certificate_sha256 or both');
 
 const entry = z.looseObject({
@@ -73,6 +75,7 @@ export function parseClientsFile(json: unknown): RegisteredClient[] {
     mllp: c.mllp && {
       addresses: (c.mllp.addresses ?? []).map((a) => canonicalAddress(a)!),
       certificateSha256: c.mllp.certificate_sha256 === undefined ? undefined : canonicalFingerprint(c.mllp.certificate_sha256),
+      ...(c.mllp.ack_mode ? { ackMode: c.mllp.ack_mode } : {}),
     },
   }));
 }

@@ -13,6 +13,12 @@ export interface MllpBinding {
   addresses: string[];
   /** Fingerprint of the client certificate: 64 lower-case hex digits, no colons. */
   certificateSha256?: string;
+  /**
+   * How the organisation's messages are acknowledged: 'legacy' = as before HL7 v2.5.1 §2.9 was
+   * followed (enhanced mode only when MSH-16 is AL, ER or SU), the same as listing it in
+   * HL7_LEGACY_ACK_SENDERS; absent or 'hl7' = §2.9.
+   */
+  ackMode?: 'hl7' | 'legacy';
 }
 
 /** What the listener knows of a connection. */

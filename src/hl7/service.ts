@@ -61,6 +61,7 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
       const receiver = createV2Receiver({
         storage, submit, amend: cases?.amend, cancel: cases?.cancel, facility: OUR_IDENTITY, logger, isSenderAllowed: senderAllowList(allowed), onRefused: senders.onRefused,
         legacyAckSenders: parseAllowedSenders(config.hl7LegacyAckSenders),
+        legacyAck: async (ods) => (await senders.bindingsOf(ods)).some((b) => b.ackMode === 'legacy'),
         admitsConnection: async (ods, connection) => connection !== undefined && admitsConnection(await senders.bindingsOf(ods), connection),
       });
       let mllpPort: number | undefined;

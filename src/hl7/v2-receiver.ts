@@ -45,6 +45,8 @@ export interface V2ReceiverOptions {
    * only when MSH-16 is AL, ER or SU, original mode otherwise (HL7_LEGACY_ACK_SENDERS).
    */
   legacyAckSenders?: ReadonlySet<string>;
+  /** The same, per sender from its client entries (`"mllp": {"ack_mode": "legacy"}`): asked for each message's MSH-4. */
+  legacyAck?: (ods: string) => boolean | Promise<boolean>;
   /** Extra narrowing of who may send without a token (MLLP_ALLOWED_SENDERS), after the connection is admitted. */
   isSenderAllowed: (ods: string) => boolean | Promise<boolean>;
   /** Told of each sender refused over MLLP (for the AuditEvent); a failure answers AE instead of AR. */
@@ -119,6 +121,20 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
   const log = o.logger ?? silentLogger;
   const processingIds = (o.acceptProcessingIds ?? ['P']).map((p) => p.toUpperCase());
   const legacy = new Set([...(o.legacyAckSenders ?? [])].map((s) => s.toUpperCase()));
+  // Client entries asking for the earlier rule, as last seen: an oversize message is answered before any lookup.
+  const legacyByEntry = new Map<string, boolean>();
+  /** Looks up (and remembers) whether MSH-4's client entries ask for the earlier rule. */
+  async function learnLegacy(h: ReceivedHeader): Promise<void> {
+    const ods = (h.get(4) ?? '').toUpperCase();
+    if (!o.legacyAck || !ods || legacy.has(ods)) return;
+    try {
+      if (await o.legacyAck(ods)) legacyByEntry.set(ods, true);
+      else legacyByEntry.delete(ods);
+    } catch (e) {
+      // The clients file could not be read: keep what was last seen (the message is still answered).
+      log.warn({ sender: ods, err: errorName(e) }, 'hl7 ack mode of sender not looked up');
+    }
+  }
   const ackOf = (received: ReceivedHeader | undefined, code: AckCode, errors: AckError[], enhanced: boolean) =>
     buildAck({ received: inOurSeparators(received), code, errors, ours: o.facility, enhanced, now: o.now?.(), controlId: (o.newControlId ?? newControlId)() });
   const ar = (code: number, text: string, field?: number, component?: number): Outcome => ({
@@ -135,7 +151,8 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     if (!h) return false;
     const accept = (h.get(15) ?? '').trim().toUpperCase();
     const app = (h.get(16) ?? '').trim().toUpperCase();
-    if (legacy.has((h.get(4) ?? '').toUpperCase())) return ['AL', 'ER', 'SU'].includes(app);
+    const ods = (h.get(4) ?? '').toUpperCase();
+    if (legacy.has(ods) || legacyByEntry.has(ods)) return ['AL', 'ER', 'SU'].includes(app);
     return accept !== '' || app !== '';
   }
 
@@ -269,6 +286,7 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
       log.info({ outcome: 'AR' }, 'hl7 message without MSH rejected');
       return { outcome: { code: 'AR', errors: [{ code: 100, text: 'Not an HL7 v2 message: the first segment must be MSH', location: { segment: 'MSH', sequence: 1 } }] }, enhanced: false };
     }
+    await learnLegacy(h);
     const enhanced = isEnhanced(h);
     let outcome: Outcome;
     if (separatorsMissing(text, h)) {

@@ -104,6 +104,21 @@ describe('v2 receiver: accepted messages', () => {
     expect((await receiver.handleFrames(setField(v23, 'MSH', 10, 'RTH-LEGACY'))).map(msa)).toEqual(['CA', 'AA']);
   });
 
+  it("when the sender's client entry asks for the legacy ack mode, then MSH-15 AL / MSH-16 NE gets one original-mode AA, and other senders keep HL7 v2.5.1 §2.9", async () => {
+    let legacy = true;
+    const { receiver } = setup({ legacyAck: (ods) => legacy && ods === 'RA7' });
+    expect((await receiver.handleFrames(v251)).map(msa)).toEqual(['AA']);
+    expect((await receiver.handleFrames(setField(setField(v251, 'MSH', 10, 'RA7-X2'), 'MSH', 4, 'RGT'))).map(msa)).toEqual(['CA']);
+    // The entry changed back: the next message follows §2.9 again (enhanced: a commit ACK only, MSH-16 NE).
+    legacy = false;
+    expect((await receiver.handleFrames(setField(v251, 'MSH', 10, 'RA7-X3'))).map(msa)).toEqual(['CA']);
+  });
+
+  it("when the sender's ack mode cannot be looked up, then the message is still answered (§2.9)", async () => {
+    const { receiver } = setup({ legacyAck: () => { throw new Error('clients file unreadable'); } });
+    expect((await receiver.handleFrames(v251)).map(msa)).toEqual(['CA']);
+  });
+
   it('when MSH-15/16 ask for enhanced mode (AL/AL), then over MLLP a commit ACK CA comes first, then the application ACK AA', async () => {
     const { receiver } = setup();
     const frames = await receiver.handleFrames(v23);
