@@ -130,7 +130,9 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
       const authorize = (res: Response) => security.authorizeFor(callOf(res).caller);
       esoRoutes(a, { domain, actorOf, repoFor, baseUrl: () => baseUrl, authorize,
         audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
-          principal: callOf(res).caller, requestId: callOf(res).requestId }) });
+          principal: callOf(res).caller, requestId: callOf(res).requestId }),
+        auditIn: (res, tx, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
+          principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       hl7Routes(a, { receiver: () => receiver, authorize, audit: (r) => security.audit(r) });
       adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled });
       metricsRoutes(a, { prom, authDisabled: config.authDisabled, separatePort: config.metricsPort !== undefined });

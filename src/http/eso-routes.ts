@@ -2,6 +2,7 @@
  * /eso/* routes: the plain-JSON ESO request API, the case timeline and the overdue list.
  * Express only: every decision is in domain/ (see docs/WORKFLOW.md for the API).
  */
+import type { StorageTx } from '../storage/types.ts';
 import type { Express, Request, Response } from 'express';
 import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
 import type { DomainWiring } from '../domain/index.ts';
@@ -21,6 +22,8 @@ export interface EsoRouteDeps {
   authorize: (res: Response) => (interaction: Interaction, type: string) => void;
   /** Records the access (AuditEvent) before the response leaves; optional until security wires it. */
   audit?: (res: Response, record: EsoAuditRecord) => Promise<void>;
+  /** Records an access inside a transaction of the domain's (intake), so it commits with the change. */
+  auditIn?: (res: Response, tx: StorageTx, record: EsoAuditRecord) => Promise<void>;
 }
 
 /** What an /eso/* access touched, for the audit trail. */
@@ -75,9 +78,13 @@ export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
     requireJson(req);
     // No field of a request may hold U+0000 (and PostgreSQL text cannot): refused before intake looks anything up.
     if (holdsNul(req.body)) throw badRequest('The request holds a NUL character (U+0000)');
-    const result = await deps.domain.submit(req.body, deps.actorOf(res));
+    // The AuditEvent is written in the intake's own transaction: one commit, and the answer never disagrees with the trail.
+    const entities = (r: { task: { id?: string }; serviceRequest: { id?: string } }) => [`Task/${r.task.id}`, `ServiceRequest/${r.serviceRequest.id}`];
+    const result = await deps.domain.submit(req.body, deps.actorOf(res), deps.auditIn
+      ? { within: (tx, r) => deps.auditIn!(res, tx, { operation: 'eso-request', status: r.created ? 201 : 200, entities: entities(r) }) }
+      : {});
     const status = result.created ? 201 : 200;
-    await deps.audit?.(res, { operation: 'eso-request', status, entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });
+    if (!deps.auditIn) await deps.audit?.(res, { operation: 'eso-request', status, entities: entities(result) });
     res.setHeader('Location', `${deps.baseUrl()}/fhir/Task/${result.task.id}`);
     sendJson(res, status, { created: result.created, task: result.task, serviceRequest: result.serviceRequest });
   });

@@ -69,7 +69,7 @@ async function silentPeer(port: number, bytes: string) {
 // The idle timeout is far beyond the bound here: what closes these sockets is the refusal's own grace.
 describe('refused peers that never read', () => {
   let s: Awaited<ReturnType<typeof limitedServer>>;
-  beforeAll(async () => { s = await limitedServer({ requestTimeoutMs: 400, headersTimeoutMs: 200, idleTimeoutMs: 10 * BOUND_MS }); });
+  beforeAll(async () => { s = await limitedServer({ requestTimeoutMs: 400, headersTimeoutMs: 200, idleTimeoutMs: 10 * BOUND_MS, keepAliveTimeoutMs: 5_000 }); });
   afterAll(async () => { await stop(s?.server); });
 
   it('when a peer sends half a request and never reads nor closes, then after the 408 the server lets go of its socket', async () => {
@@ -96,7 +96,7 @@ describe('refused peers that never read', () => {
 
 describe('a peer that stops reading a response', () => {
   let s: Awaited<ReturnType<typeof limitedServer>>;
-  beforeAll(async () => { s = await limitedServer({ requestTimeoutMs: 10 * BOUND_MS, headersTimeoutMs: 10 * BOUND_MS, idleTimeoutMs: 500 }); });
+  beforeAll(async () => { s = await limitedServer({ requestTimeoutMs: 10 * BOUND_MS, headersTimeoutMs: 10 * BOUND_MS, idleTimeoutMs: 500, keepAliveTimeoutMs: 5_000 }); });
   afterAll(async () => { await stop(s?.server); });
 
   it('when a peer asks for a large response and never reads it, then the server lets go of its socket once it is idle', async () => {
