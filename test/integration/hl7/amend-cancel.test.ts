@@ -75,6 +75,28 @@ describe.each(backends())('HL7 v2 REF^I13 and REF^I14 on %s', (backend) => {
     expect(await auditsOf('hl7v2-ref-i13', task.id!)).toHaveLength(1);
   });
 
+  it('when REF^I13 over MLLP brings the due date forward and makes the request urgent, then the Task and request carry them and the timeline names both changes', async () => {
+    const { task, sr, requestId } = await newCaseOverMllp(h, 'v251');
+    let { text } = message('I13', requestId);
+    text = setField(setField(text, 'RF1', 8, '20261130'), 'RF1', 2, 'S^STAT^HL70280');
+    expect(msa(await sendWithMedplum(h.mllpPort, text)).code).toBe('AA');
+    const t = await taskOf(task.id!);
+    expect(t.restriction?.period?.end).toBe('2026-11-30T23:59:59Z');
+    expect(t.priority).toBe('stat');
+    expect((await srOf(sr.id!)).priority).toBe('stat');
+    const timeline = (await h.as.RA7.get<CaseTimeline>(`/eso/cases/${task.id}/timeline`)).body;
+    expect(timeline.events.map((e) => e.text)).toContainEqual(expect.stringMatching(/updated the request: the questions and the urgency$/));
+  });
+
+  it('when the case was cancelled, then REF^I13 over MLLP is AE saying it is closed, and nothing changes', async () => {
+    const { sr, requestId } = await newCaseOverMllp(h, 'v251');
+    expect(msa(await post(h.as.RA7, message('I14', requestId).text)).code).toBe('AA');
+    const ack = await sendWithMedplum(h.mllpPort, message('I13', requestId).text);
+    expect(msa(ack).code).toBe('AE');
+    expect(field(ack, 'ERR', 8)).toBe(`Referral ${requestId} cannot be amended: it is closed (status cancelled)`);
+    expect(questions(await srOf(sr.id!))).toEqual(questions(sr));
+  });
+
   it('when the requester sends REF^I14 over MLLP before work starts, then AA, the Task is cancelled, the request revoked, its EPR gets an RRI^I12, and it is audited', async () => {
     const { task, sr, requestId } = await newCaseOverMllp(h, 'v251');
     const { text, controlId } = message('I14', requestId);
