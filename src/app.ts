@@ -6,6 +6,7 @@ import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from './shared/logger.ts';
 import type { Storage } from './storage/types.ts';
 import type { FhirContext } from './rest/types.ts';
+import { refuseNulInJson } from './http/content.ts';
 import { errorHandler } from './http/errors.ts';
 import { fhirRouter } from './http/fhir-routes.ts';
 import { requestContext } from './http/request-context.ts';
@@ -48,7 +49,7 @@ export function createApp(deps: AppDeps): Express {
     }
   });
   const limit = deps.maxBodyBytes;
-  app.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json+fhir'], limit, strict: false }));
+  app.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json+fhir'], limit, strict: false, verify: refuseNulInJson }));
   app.use(express.urlencoded({ extended: false, limit, parameterLimit: 1000 }));
   // HL7 v2 as bytes: the receiver decodes them by the Content-Type charset or MSH-18 (hl7/charset.ts).
   app.use(express.raw({ type: ['x-application/hl7-v2+er7', 'application/hl7-v2'], limit }));

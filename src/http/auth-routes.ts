@@ -2,6 +2,7 @@
  * Express adapter for the authorization server's public routes: discovery, the JWKS and the
  * token endpoint. Answers are JSON whatever the Accept header says; token answers are never cached.
  */
+import { sendJson } from './content.ts';
 import type { Express, Request, Response } from 'express';
 import { invalidRequest, oauthErrorBody } from '../auth/oauth-error.ts';
 import type { TokenAnswer } from '../auth/token-service.ts';
@@ -12,10 +13,6 @@ export interface AuthRouteDeps {
   smartConfiguration: () => Record<string, unknown>;
   jwks: () => unknown;
   token: (params: Record<string, unknown>, meta: { requestId: string; network?: string }) => Promise<TokenAnswer>;
-}
-
-function sendJson(res: Response, status: number, body: unknown): void {
-  res.status(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
 }
 
 function noStore(res: Response): void {

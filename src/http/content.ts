@@ -41,7 +41,26 @@ export function applyPrefer(req: Request, resource: Resource | undefined): Resou
   return allOk(resource ? `${resource.resourceType}/${resource.id} saved` : 'OK');
 }
 
-/** A write body must be FHIR JSON (or one of `also`: PATCH takes JSON Patch); anything else is 415. */
+/** A JSON escape of U+0000 not itself escaped (`\\u0000` is a backslash and text, not a NUL). */
+const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/;
+
+/** Marks the body-parser refusal of a JSON body holding U+0000 (http/errors.ts answers it). */
+export const NUL_IN_BODY = 'nul-in-body';
+
+/**
+ * express.json's `verify`: the one NUL check for every JSON body (FHIR, /eso, /auth). U+0000 is
+ * never data here and PostgreSQL text cannot hold it; JSON can carry it only as an escape.
+ */
+export function refuseNulInJson(_req: unknown, _res: unknown, buf: Buffer): void {
+  if (buf.includes('\\u0000') && NUL_ESCAPE.test(buf.toString('utf8'))) throw new Error(NUL_IN_BODY);
+}
+
+/** A JSON answer outside FHIR (/eso, /auth): `type` is the media type. */
+export function sendJson(res: Response, status: number, body: unknown, type = 'application/json'): void {
+  res.status(status).type(`${type}; charset=utf-8`).send(JSON.stringify(body));
+}
+
+/** A write body must be FHIR JSON or plain JSON (or one of `also`: PATCH takes JSON Patch); anything else is 415. */
 export function requireJsonBody(req: Request, also: string[] = []): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/fhir+json' && type !== 'application/json' && !also.includes(type)) {

@@ -5,11 +5,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import { badRequest, isOutcomeError, refusedByParser, serverError, statusOf, tooLarge, unsupportedMediaType, type OperationOutcomeError } from '../shared/outcomes.ts';
 import type { Logger } from '../shared/logger.ts';
+import { NUL_IN_BODY } from './content.ts';
 import { callOf } from './request-context.ts';
 
 /** Errors thrown by body-parser, mapped to OperationOutcomes. */
-function fromBodyParser(e: { type?: string; status?: number }): OperationOutcomeError | undefined {
+function fromBodyParser(e: { type?: string; status?: number; message?: string }): OperationOutcomeError | undefined {
   if (e.type === 'entity.too.large') return tooLarge();
+  if (e.type === 'entity.verify.failed' && e.message === NUL_IN_BODY) return badRequest('The body holds a NUL character (U+0000)');
   if (e.type === 'entity.parse.failed') return badRequest('The body is not valid JSON');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return unsupportedMediaType('Unsupported content encoding');
   if (e.type === 'request.aborted') return badRequest('Request aborted');

@@ -2,6 +2,7 @@
  * /eso/* routes: the plain-JSON ESO request API, the case timeline and the overdue list.
  * Express only: every decision is in domain/ (see docs/WORKFLOW.md for the API).
  */
+import { requireJsonBody, sendJson } from './content.ts';
 import type { StorageTx } from '../storage/types.ts';
 import type { Express, Request, Response } from 'express';
 import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
@@ -10,7 +11,7 @@ import type { Actor } from '../domain/ports.ts';
 import { renderTimelineHtml } from '../domain/timeline/html.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Interaction } from '../rest/types.ts';
-import { badRequest, notFound, unsupportedMediaType } from '../shared/outcomes.ts';
+import { notFound } from '../shared/outcomes.ts';
 
 export interface EsoRouteDeps {
   domain: DomainWiring;
@@ -36,38 +37,10 @@ export interface EsoAuditRecord {
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 
-function requireJson(req: Request): void {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== 'application/json' && type !== 'application/fhir+json') {
-    throw unsupportedMediaType(`Content-Type must be application/json, not '${type || 'none'}'`);
-  }
-}
-
-/** True when a key or string anywhere in a parsed JSON body holds U+0000. Iterative: any depth. */
-function holdsNul(body: unknown): boolean {
-  const stack: unknown[] = [body];
-  while (stack.length) {
-    const v = stack.pop();
-    if (typeof v === 'string') {
-      if (v.includes('\u0000')) return true;
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        if (k.includes('\u0000')) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
-}
-
 /** True when the client prefers an HTML page (a browser) over JSON. */
 function wantsHtml(req: Request): boolean {
   const accept = String(req.headers.accept ?? '');
   return /text\/html/.test(accept) && !/application\/(fhir\+)?json/.test(accept);
-}
-
-function sendJson(res: Response, status: number, body: unknown, type = 'application/json'): void {
-  res.status(status).type(`${type}; charset=utf-8`).send(JSON.stringify(body));
 }
 
 /** Mounts /eso/*: POST /eso/requests, GET /eso/cases/:taskId/timeline, GET /eso/overdue. */
@@ -75,9 +48,7 @@ export function esoRoutes(app: Express, deps: EsoRouteDeps): void {
   // 201 + { created, task, serviceRequest } for a new case; 200 with the same body on a replay.
   app.post('/eso/requests', async (req, res) => {
     requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.esoRequest);
-    requireJson(req);
-    // No field of a request may hold U+0000 (and PostgreSQL text cannot): refused before intake looks anything up.
-    if (holdsNul(req.body)) throw badRequest('The request holds a NUL character (U+0000)');
+    requireJsonBody(req);
     // The AuditEvent is written in the intake's own transaction: one commit, and the answer never disagrees with the trail.
     const entities = (r: { task: { id?: string }; serviceRequest: { id?: string } }) => [`Task/${r.task.id}`, `ServiceRequest/${r.serviceRequest.id}`];
     const result = await deps.domain.submit(req.body, deps.actorOf(res), deps.auditIn
