@@ -27,6 +27,13 @@ describe('timeline wording', () => {
       .toBe("Consent withdrawn: Alice's records are no longer shared with Northern Children's Trust");
   });
 
+  it('when the treating team amends its request, then it says what changed, and nothing when only the status followed the Task', () => {
+    expect(say({ kind: 'request', at, changed: ['questions'] }, names)).toBe("Southern Children's Hospital updated the request: the questions");
+    expect(say({ kind: 'request', at, changed: ['questions', 'family statement', 'urgency'] }, names))
+      .toBe("Southern Children's Hospital updated the request: the questions, the family statement and the urgency");
+    expect(say({ kind: 'request', at, changed: [] }, names)).toBeUndefined();
+  });
+
   it('when the opinion arrives, then it reads "Opinion received"', () => {
     expect(say({ kind: 'task', at, status: 'completed', previousStatus: 'in-progress', step: 'report-issued', previousStep: 'records-review' }, names)).toBe('Opinion received');
   });
