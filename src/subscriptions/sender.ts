@@ -29,6 +29,8 @@ export interface SenderOptions {
   holdMs: number;
   /** Backoff after a failed delivery: base * 2^(failures-1), capped. */
   backoff: { baseMs: number; capMs: number };
+  /** The outbox claim's lease (ms): a send is cut off before it runs out, so no other instance sends the same event meanwhile. */
+  leaseMs: number;
   /** Told after every delivery attempt to a subscription (heartbeats count idle time from it). */
   onActivity?: (subscriptionId: string) => void;
 }
@@ -94,7 +96,7 @@ export class RestHookSender {
         method: 'POST',
         headers: { ...Object.fromEntries(settings.headers), 'content-type': 'application/fhir+json' },
         body: JSON.stringify(bundle),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutSeconds * 1000)]),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(settings.timeoutSeconds * 1000, this.o.leaseMs - 1000))]),
         redirect: 'error',
       });
       await res.arrayBuffer().catch(() => undefined);

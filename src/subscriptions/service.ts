@@ -27,6 +27,8 @@ export interface SubscriptionsOptions {
   /** ESO_SUBSCRIPTION_ORIGINS. */
   allowedOrigins: string;
   maxFailures: number;
+  /** The outbox claim's lease (ESO_OUTBOX_LEASE_MS). */
+  leaseMs: number;
   backoff: { baseMs: number; capMs: number };
   /** How often idle Subscriptions are looked at for a heartbeat (ms). */
   heartbeatCheckMs?: number;
@@ -37,7 +39,7 @@ const HOLD_MS = 1000;
 export function createSubscriptions(o: SubscriptionsOptions) {
   const allowed = parseAllowedOrigins(o.allowedOrigins);
   const lastActivity = new Map<string, number>();
-  const sender = new RestHookSender({ storage: o.storage, repoFor: o.repoFor, base: o.base, log: o.log, maxFailures: o.maxFailures, holdMs: HOLD_MS,
+  const sender = new RestHookSender({ storage: o.storage, repoFor: o.repoFor, base: o.base, log: o.log, maxFailures: o.maxFailures, holdMs: HOLD_MS, leaseMs: o.leaseMs,
     backoff: o.backoff, onActivity: (id) => lastActivity.set(id, Date.now()) });
   let timer: NodeJS.Timeout | undefined;
 

@@ -147,3 +147,28 @@ describe('backoff', () => {
     }
   });
 });
+
+describe('OutboxDispatcher: senders of other destination kinds', () => {
+  it('when a destination has a sender for its kind, then that sender delivers it and its outcome is recorded; a pending one gets the backoff', async () => {
+    const storage = new FakeStorage();
+    await storage.tx.enqueueOutbound('rest-hook:sub-1', 'subscription-event', '{"n":1}');
+    await storage.tx.enqueueOutbound('rest-hook:sub-2', 'subscription-event', '{"n":1}');
+    const seen: string[] = [];
+    const dispatcher = new OutboxDispatcher({
+      storage, endpoints: {}, pollMs: 10, leaseMs: 60_000, backoff: { baseMs: 60_000, jitter: 0 },
+      senders: { 'rest-hook': async (msg) => {
+        seen.push(msg.destination);
+        return msg.destination.endsWith('1') ? { status: 'sent' } : { status: 'pending', error: 'the endpoint answered 500' };
+      } },
+    });
+    dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+    const end = Date.now() + 5000;
+    while (storage.marks.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(seen.sort()).toEqual(['rest-hook:sub-1', 'rest-hook:sub-2']);
+    expect(storage.marks.find((m) => m.id === 1)!.result).toEqual({ status: 'sent' });
+    const pending = storage.marks.find((m) => m.id === 2)!.result;
+    expect(pending).toMatchObject({ status: 'pending', error: 'the endpoint answered 500' });
+    expect(Date.parse(pending.nextAttemptAt!) - Date.now()).toBeGreaterThan(30_000);
+  });
+});
