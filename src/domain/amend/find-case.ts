@@ -6,7 +6,7 @@
  */
 import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
-import { notFound } from '../../shared/outcomes.ts';
+import { issuesError } from '../../shared/outcomes.ts';
 import type { StorageTx } from '../../storage/types.ts';
 import { requesterOrg } from '../intake/directory.ts';
 import { REQUEST_KEY_SCOPE, requestKey } from '../intake/submit.ts';
@@ -17,8 +17,9 @@ import { identityLockKey } from '../rules/identity.ts';
 
 export interface OwnCase { task: Task; serviceRequest: ServiceRequest; reader: Reader }
 
-/** The answer for a case the caller has not sent (or may not see): the same words either way. */
-export const noReferral = (ref: RequestRef) => notFound(`no referral ${ref.value} from ${ref.requesterOds}`);
+/** The answer for a case the caller has not sent (or may not see): the same words either way, pointing at the id (RF1-6). */
+export const noReferral = (ref: RequestRef) =>
+  issuesError(404, [{ severity: 'error', code: 'not-found', diagnostics: `no referral ${ref.value} from ${ref.requesterOds}`, expression: ['requestId.value'] }]);
 
 /**
  * Locks the request identifier (as intake does, so an amendment and a replayed REF^I12 do not

@@ -142,6 +142,8 @@ describe.each(backends())('HL7 v2 REF^I13 and REF^I14 on %s', (backend) => {
       expect(msa(theirs).code).toBe('AE');
       expect(field(theirs, 'ERR', 8)).toBe(`no referral ${requestId} from RGT`);
       expect(field(none, 'ERR', 8)).toBe(`no referral ${unknown} from RGT`);
+      expect(field(theirs, 'ERR', 2)).toBe('RF1^1^6^1^1'); // the referral id the sender gave
+      expect(field(theirs, 'ERR', 3)).toMatch(/^204\^/); // unknown key identifier
       // Every ERR field but the id itself is the same.
       expect(segmentsOf(theirs).find((s) => s.startsWith('ERR'))!.replace(requestId, 'X')).toBe(segmentsOf(none).find((s) => s.startsWith('ERR'))!.replace(unknown, 'X'));
     }
