@@ -28,7 +28,7 @@ export interface AuditRecord {
   outcome?: AuditEvent['outcome'];
 }
 
-export const CLIENT_ID_SYSTEM = `${ESO_BASE}/Id/client-id`;
+export const CLIENT_ID_SYSTEM = Systems.clientId;
 const AUDIT_TYPE: Coding = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' };
 const RESTFUL = 'http://hl7.org/fhir/restful-interaction';
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';

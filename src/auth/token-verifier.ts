@@ -5,7 +5,8 @@
  * Failures are jose error codes mapped to a short reason, never jose's messages.
  */
 import { createHash } from 'node:crypto';
-import { decodeJwt, errors } from 'jose';
+import { decodeJwt } from 'jose';
+import { joseReason } from './jose-reasons.ts';
 import type { Principal } from './principal.ts';
 
 export const MAX_TOKEN_LENGTH = 8192;
@@ -21,17 +22,7 @@ export class InvalidToken extends Error {
 /** The reason for a jose failure, by error code. */
 export function reasonOf(e: unknown): string {
   if (e instanceof InvalidToken) return e.reason;
-  if (!(e instanceof errors.JOSEError)) return 'token could not be verified';
-  switch (e.code) {
-    case 'ERR_JWT_EXPIRED': return 'token expired';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': return `claim check failed: ${(e as errors.JWTClaimValidationFailed).claim}`;
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return 'signature invalid';
-    case 'ERR_JWKS_NO_MATCHING_KEY': return 'unknown signing key';
-    case 'ERR_JOSE_ALG_NOT_ALLOWED': return 'algorithm not allowed';
-    case 'ERR_JWKS_TIMEOUT': return 'issuer keys unavailable (timeout)';
-    case 'ERR_JWT_INVALID': case 'ERR_JWS_INVALID': return 'malformed token';
-    default: return `token refused (${e.code})`;
-  }
+  return joseReason(e, 'token');
 }
 
 export interface VerifierDeps {

@@ -9,6 +9,8 @@ export const Systems = {
   odsCode: 'https://fhir.nhs.uk/Id/ods-organization-code',
   gmcNumber: 'https://fhir.hl7.org.uk/Id/gmc-number',
   loinc: 'http://loinc.org',
+  /** A registered client's id, naming the software that acted (Provenance, AuditEvent). */
+  clientId: `${ESO_BASE}/Id/client-id`,
   /** ESO request identifiers minted by requesters (POST /eso/requests requestId.system is free; this is the default). */
   esoRequestId: `${ESO_BASE}/Id/eso-request`,
   /** The project's CodeSystem: service code, businessStatus, question askers, review kinds, ... */

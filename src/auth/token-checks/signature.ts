@@ -1,20 +1,7 @@
-import { errors, jwtVerify } from 'jose';
+import { jwtVerify } from 'jose';
+import { joseReason } from '../jose-reasons.ts';
 import { invalidClient } from '../oauth-error.ts';
 import { ASSERTION_ALGORITHMS, type TokenCheck } from '../token-request.ts';
-
-/** The reason of a jose failure, by its error code. */
-function reason(e: unknown): string {
-  if (!(e instanceof errors.JOSEError)) return 'assertion could not be verified';
-  switch (e.code) {
-    case 'ERR_JWKS_NO_MATCHING_KEY': return 'no registered key with this kid';
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return 'assertion signature invalid';
-    case 'ERR_JWT_EXPIRED': return 'assertion expired';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': return `assertion claim check failed: ${(e as errors.JWTClaimValidationFailed).claim}`;
-    case 'ERR_JWKS_TIMEOUT': return 'client JWKS URL timed out';
-    case 'ERR_JWKS_INVALID': return 'client JWKS invalid';
-    default: return `assertion refused (${e.code})`;
-  }
-}
 
 /**
  * Rule: the signature verifies with the client's registered key chosen by kid, algorithm
@@ -30,6 +17,6 @@ export const checkSignature: TokenCheck = async (ctx, deps) => {
     });
     ctx.claims = payload;
   } catch (e) {
-    throw invalidClient(reason(e));
+    throw invalidClient(joseReason(e, 'assertion'));
   }
 };
