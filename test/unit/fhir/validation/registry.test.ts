@@ -37,6 +37,7 @@ describe('loadProfiles', () => {
     expect(registry.searchParameters.map((s) => [s.code, s.type, s.expression]).sort()).toEqual([
       ['business-status', 'token', 'Task.businessStatus'],
       ['due', 'date', 'Task.restriction.period.end'],
+      ['part-of', 'reference', 'Task.partOf'],
     ]);
   });
 
