@@ -105,7 +105,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
   const fhirContext = (_req: Request, res: Response): FhirContext => {
     const call = callOf(res);
-    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types, subscriptionTopics: subscriptions.topics });
+    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types, subscriptionTopics: subscriptions.topics, subscriptionDocumentation: subscriptions.documentation });
     return {
       repo: repoFor(actorOf(res)),
       baseUrl,

@@ -18,6 +18,8 @@ export interface CapabilityInputs {
   version: string;
   /** Canonical URLs of the subscription topics offered (Subscriptions Backport IG), listed on Subscription. */
   subscriptionTopics?: string[];
+  /** What the topics are and the filters each takes, in words (R4 has no SubscriptionTopic resource to say it). */
+  subscriptionDocumentation?: string;
 }
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport';
@@ -88,6 +90,7 @@ export function buildCapabilityStatement(inp: CapabilityInputs): CapabilityState
   if (subscription && inp.subscriptionTopics) {
     subscription.extension = inp.subscriptionTopics.map((url) => ({ url: `${BACKPORT}/StructureDefinition/capabilitystatement-subscriptiontopic-canonical`, valueCanonical: url }));
     subscription.supportedProfile = [`${BACKPORT}/StructureDefinition/backport-subscription`];
+    if (inp.subscriptionDocumentation) subscription.documentation = inp.subscriptionDocumentation;
     subscription.operation = [...(subscription.operation ?? []),
       { name: 'status', definition: `${BACKPORT}/OperationDefinition/backport-subscription-status` },
       { name: 'events', definition: `${BACKPORT}/OperationDefinition/backport-subscription-events` }];

@@ -70,6 +70,8 @@ export function createSubscriptions(o: SubscriptionsOptions) {
 
   return {
     topics: TOPICS.map((t) => t.url),
+    documentation: `rest-hook, application/fhir+json, content empty, id-only (default) or full-resource. Topics and their filters (backport-filter-criteria): ${
+      TOPICS.map((t) => `${t.url}: ${t.description} Filters on ${t.resourceType}: ${t.filters.join(', ')}.`).join(' ')}`,
     hook: subscriptionWriteHook(allowed),
     sink: new SubscriptionEventSink({ searchParams: o.searchParams, baseUrl: o.base }),
     /** The outbox sender for `rest-hook:` and `rest-hook-ctl:` destinations. */

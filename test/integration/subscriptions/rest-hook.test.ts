@@ -70,6 +70,7 @@ describe.each(backends())('subscriptions (rest-hook) on %s', (backend) => {
     const sub = cs.rest![0].resource!.find((r) => r.type === 'Subscription')!;
     expect(sub.extension!.map((e) => e.valueCanonical)).toEqual([`${TOPIC}/task-status`, `${TOPIC}/report-issued`, `${TOPIC}/consent-change`]);
     expect(sub.operation!.map((o) => o.name)).toEqual(expect.arrayContaining(['status', 'events']));
+    expect(sub.documentation).toContain('Filters on Task: owner, requester, status, business-status');
   });
 
   it('when a Subscription asks for what is not offered, then 4xx with an OperationOutcome naming where', async () => {
@@ -104,6 +105,12 @@ describe.each(backends())('subscriptions (rest-hook) on %s', (backend) => {
     await eventually(async () => (await s.as.provider.get<Subscription>(`/fhir/Subscription/${sub.id}`)).body.status === 'active', 'active');
     expect((await s.as.stranger.get(`/fhir/Subscription/${sub.id}`)).status).toBe(404);
     expect((await s.as.stranger.get(`/fhir/Subscription/${sub.id}/$status`)).status).toBe(404);
+    expect((await s.as.stranger.get(`/fhir/Subscription/${sub.id}/$events`)).status).toBe(404);
+    // Nor may another organisation change it: answered as for an id that does not exist.
+    const unknown = await s.as.stranger.put('/fhir/Subscription/no-such-id', { ...sub, id: 'no-such-id', status: 'requested' });
+    const theirs = await s.as.stranger.put(`/fhir/Subscription/${sub.id}`, { ...sub, status: 'requested' });
+    expect(theirs.status).toBe(unknown.status);
+    expect(theirs.status).toBeGreaterThanOrEqual(400);
     expect(entries((await s.as.stranger.get<Bundle>('/fhir/Subscription')).body).map((r) => r.id)).not.toContain(sub.id);
     expect(entries((await s.as.provider.get<Bundle>('/fhir/Subscription?status=active')).body).map((r) => r.id)).toContain(sub.id);
     // The server's statuses are not the client's to set.
