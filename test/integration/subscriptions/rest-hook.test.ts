@@ -122,6 +122,8 @@ describe.each(backends())('subscriptions (rest-hook) on %s', (backend) => {
     const all = await subscribe(s.as.provider, subscription(hook.url, 'task-status'));
     const accepted = await subscribe(s.as.provider, subscription(hook.url, 'task-status', { filters: ['Task?status=accepted'], content: 'full-resource' }));
     const stranger = await subscribe(s.as.stranger, subscription(hook.url, 'task-status', { content: 'full-resource' }));
+    const ours = await subscribe(s.as.provider, subscription(hook.url, 'task-status', { filters: [`Task?owner=Organization/${s.orgIds.RZ2NP}&business-status=received`] }));
+    const others = await subscribe(s.as.provider, subscription(hook.url, 'task-status', { filters: [`Task?owner=Organization/${s.orgIds.RZ1}`] }));
     for (const sub of [all, accepted, stranger]) await eventually(async () => (await s.as.provider.get<Subscription>(`/fhir/Subscription/${sub.id}`)).body.status === 'active' || (await s.as.stranger.get<Subscription>(`/fhir/Subscription/${sub.id}`)).body.status === 'active', 'active');
     const { task } = await newCase(s);
     await startWork(s, task.id!); // received, accepted, in-progress
@@ -135,6 +137,9 @@ describe.each(backends())('subscriptions (rest-hook) on %s', (backend) => {
     // Full-resource carries the Task as the subscriber may read it now (it has moved on since).
     expect(full.bundle.entry![1].resource).toMatchObject({ resourceType: 'Task', id: task.id });
     expect(param((await statusOf(s.as.provider, accepted.id!)), 'events-since-subscription-start')?.valueString).toBe('1');
+    // Filters by owner reference and business-status token: ours hears the move to received, the other owner's nothing.
+    expect(param(await statusOf(s.as.provider, ours.id!), 'events-since-subscription-start')?.valueString).toBe('1');
+    expect(param(await statusOf(s.as.provider, others.id!), 'events-since-subscription-start')?.valueString).toBe('0');
     // The third Trust's subscription made no event of another Trust's case.
     expect(param(await statusOf(s.as.stranger, stranger.id!), 'events-since-subscription-start')?.valueString).toBe('0');
     expect(eventNotes(stranger.id!)).toEqual([]);
