@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from './config/schema.ts';
-import { securityFiles } from './http/security.ts';
+import { securityFiles } from './security.ts';
 import { sqliteFileIn } from './storage/open.ts';
 import { copySqliteOnline, integrityOf } from './storage/sqlite/backup.ts';
 

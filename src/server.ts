@@ -25,7 +25,7 @@ import type { V2Receiver } from './hl7/v2-receiver.ts';
 import { landingRoutes } from './http/landing-page.ts';
 import { metricsRoutes, startMetricsListener } from './http/metrics-routes.ts';
 import { createPromMetrics, OUTBOX_SCAN_CAP, type PromMetrics } from './http/prom-metrics.ts';
-import { createSecurity } from './http/security.ts';
+import { createSecurity } from './security.ts';
 import { logStartSummary } from './start-summary.ts';
 import { applySocketLimits } from './http/socket-limits.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';

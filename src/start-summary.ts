@@ -7,7 +7,7 @@ import { listClients } from './auth/client-admin.ts';
 import { listOrganizations } from './auth/directory-admin.ts';
 import type { Config } from './config/schema.ts';
 import { parseEprEndpoints } from './hl7/hl7-config.ts';
-import { securityFiles } from './http/security.ts';
+import { securityFiles } from './security.ts';
 import type { Logger } from './shared/logger.ts';
 
 export interface StartFacts {

@@ -2,7 +2,7 @@
  * The assertion replay store: client|jti in the storage key table until the assertion's exp,
  * so a replay is caught across restarts and across instances sharing one database.
  */
-import type { GroupCommit } from './group-commit.ts';
+import type { GroupCommit } from '../audit/group-commit.ts';
 
 export const JTI_SCOPE = 'jti';
 

@@ -3,7 +3,7 @@
  * logs ids and the failed check only, and shapes the answer. No HTTP types here.
  */
 import type { Logger } from '../shared/logger.ts';
-import type { AuditRecord } from './audit-event.ts';
+import type { AuditRecord } from '../audit/audit-event.ts';
 import { isOAuthError, oauthErrorBody } from './oauth-error.ts';
 import type { Principal } from './principal.ts';
 import { handleTokenRequest, type TokenEndpointDeps, type TokenResponse } from './token-endpoint.ts';

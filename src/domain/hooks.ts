@@ -14,7 +14,7 @@ import type { CaseEvent, CaseEventSink, ResourceChangeSink } from './ports.ts';
 import { taskProvenance } from './provenance.ts';
 import { Reader } from './reader.ts';
 import { checkConsentWrite } from './rules/consent.ts';
-import { checkOrganizationWrite, checkPractitionerRoleWrite } from './rules/directory.ts';
+import { checkOrganizationWrite, checkPractitionerRoleWrite } from './rules/organization-entry.ts';
 import { checkUniqueIdentifiers } from './rules/identity.ts';
 import { checkPatientWrite } from './rules/patient.ts';
 import { checkReportWrite } from './rules/report.ts';

@@ -1,5 +1,5 @@
 /**
- * Applies an inbound mapping (mappings/*.to-fhir.json) to a parsed v2 message: every row reads a
+ * Applies an inbound mapping (mappings/*.to-request.json) to a parsed v2 message: every row reads a
  * v2 path, converts it by its named type and vocabulary, and writes one target element. The result
  * remembers where each target value came from, so later validation errors (zod, domain) can point
  * at the v2 segment and field in the ACK.

@@ -55,7 +55,7 @@ const Precondition = z.object({ source: z.string(), equals: z.array(z.string()).
 
 export const InboundMapping = z.object({
   message: z.string(),
-  direction: z.literal('to-fhir'),
+  direction: z.literal('to-request'),
   description: z.string(),
   target: z.string(),
   versions: z.array(z.string()).min(1),
@@ -149,10 +149,10 @@ export function loadMapping(name: string, dir: URL = MAPPINGS_DIR): InboundMappi
   return parsed.data;
 }
 
-/** Loads an inbound (v2 → request) mapping by name, e.g. `REF_I12.to-fhir`. */
+/** Loads an inbound (v2 → request) mapping by name, e.g. `REF_I12.to-request`. */
 export function loadInboundMapping(name: string, dir?: URL): InboundMapping {
   const m = loadMapping(name, dir);
-  if (m.direction !== 'to-fhir') throw new Error(`mappings/${name}.json is not a to-fhir mapping`);
+  if (m.direction !== 'to-request') throw new Error(`mappings/${name}.json is not a to-request mapping`);
   return m;
 }
 

@@ -1,5 +1,5 @@
 /**
- * REF^I12 → EsoRequestInput: the mapping in mappings/REF_I12.to-fhir.json, the one derivation it
+ * REF^I12 → EsoRequestInput: the mapping in mappings/REF_I12.to-request.json, the one derivation it
  * names (who gave consent), and validation with the domain's own schema so that every content
  * problem is reported against a v2 location before intake is called.
  * @see mappings/README.md, HL7 v2.5.1 section 11.5 (REF/RRI)
@@ -16,11 +16,11 @@ export type RefI12Result =
 export interface RefI12Options {
   /** Zone for timestamps sent without an offset (default Europe/London). */
   timeZone?: string;
-  /** Another mapping (tests); default mappings/REF_I12.to-fhir.json. */
+  /** Another mapping (tests); default mappings/REF_I12.to-request.json. */
   mapping?: InboundMapping;
 }
 
-/** Derivations named by REF_I12.to-fhir.json ("derive"). */
+/** Derivations named by REF_I12.to-request.json ("derive"). */
 export const refI12Derivations: Record<string, Derivation> = {
   /**
    * The PID-5 names (child.names, each with its use): the legal one (name type L, read as
@@ -55,7 +55,7 @@ export const refI12Derivations: Record<string, Derivation> = {
  * locations) that make it unacceptable. Does not check MSH (see v2-receiver.ts).
  */
 export function refI12ToRequest(msg: V2Message, options: RefI12Options = {}): RefI12Result {
-  const mapping = options.mapping ?? loadInboundMapping('REF_I12.to-fhir');
+  const mapping = options.mapping ?? loadInboundMapping('REF_I12.to-request');
   const mapped = applyInbound(mapping, msg, { timeZone: options.timeZone, derivations: refI12Derivations });
   mapped.issues.push(...unnamedResponsibleKin(msg, mapping));
   if (mapped.issues.length > 0) return { ok: false, issues: mapped.issues };

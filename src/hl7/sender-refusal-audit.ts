@@ -3,7 +3,7 @@
  * claimed (so that organisation sees attempts made in its name), the source address, why, and the
  * control id. Never the message text.
  */
-import type { AuditRecord } from '../auth/audit-event.ts';
+import type { AuditRecord } from '../audit/audit-event.ts';
 import { ODS_CODE_RE } from '../auth/client-file.ts';
 import { canonicalAddress } from '../auth/mllp-binding.ts';
 import type { SenderRefusal } from './v2-receiver.ts';

@@ -3,7 +3,7 @@
  * WWW-Authenticate: Bearer error="invalid_token") and the audit of every refusal.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { AuditRecord } from '../auth/audit-event.ts';
+import type { AuditRecord } from '../audit/audit-event.ts';
 import type { Principal } from '../auth/principal.ts';
 import { InvalidToken, reasonOf } from '../auth/token-verifier.ts';
 import type { Logger } from '../shared/logger.ts';

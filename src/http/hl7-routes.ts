@@ -9,7 +9,7 @@
  */
 import type { Express, Request, Response } from 'express';
 import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
-import type { AuditRecord } from '../auth/audit-event.ts';
+import type { AuditRecord } from '../audit/audit-event.ts';
 import { charsetNamed, encodeV2 } from '../hl7/charset.ts';
 import { readHeader } from '../hl7/er7.ts';
 import type { V2Receiver } from '../hl7/v2-receiver.ts';

@@ -38,7 +38,7 @@ const REVINCLUDES: Record<string, string[]> = {
 
 type TypeInteraction = 'read' | 'vread' | 'update' | 'patch' | 'history-instance' | 'create' | 'search-type';
 const READS: TypeInteraction[] = ['read', 'vread', 'history-instance', 'search-type'];
-/** Organizations are administered (domain/rules/directory.ts): a client updates its own entry, never creates one. */
+/** Organizations are administered (domain/rules/organization-entry.ts): a client updates its own entry, never creates one. */
 const ADMINISTERED = new Set(['Organization']);
 
 /**

@@ -14,7 +14,8 @@ const LAYERS: Record<string, number> = {
   shared: 0,
   config: 1, storage: 1,
   fhir: 2,
-  domain: 3,
+  // The audit trail and the domain are peers: neither knows the other.
+  audit: 3, domain: 3,
   auth: 4, rest: 4,
   // Subscriptions (Backport IG): write hook, event sink, rest-hook sender, $status/$events; wired by the root.
   subscriptions: 4,

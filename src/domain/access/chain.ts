@@ -14,7 +14,7 @@
  *          then the ESO rules (domain/hooks.ts → rules/), which read as the caller does, so a
  *          reference to something the caller cannot see is a reference to nothing
  *
- * Scopes are checked before the chain (auth/authorize.ts), audit after it (http/security.ts).
+ * Scopes are checked before the chain (auth/authorize.ts), audit after it (src/audit/, wired by src/security.ts).
  * A new rule is a new file here, added to one of the two lists.
  */
 import type { Resource } from 'fhir/r4.js';

@@ -13,7 +13,7 @@ import { conflict } from '../../shared/outcomes.ts';
 import { Extensions, Systems } from '../codes.ts';
 import type { EsoRequestInput } from '../eso-request-input.ts';
 import { buildConditions, buildRecords, buildServiceRequest, dueOf, type CaseIds, type CaseParties } from '../intake/build.ts';
-import { parseEsoRequest } from '../intake/input.ts';
+import { parseEsoRequest } from '../intake/parse-request.ts';
 import type { Actor, AmendEsoRequest, AmendResult, SubmitOptions } from '../ports.ts';
 import { TERMINAL } from '../task-states.ts';
 import { findOwnCase } from './find-case.ts';

@@ -8,7 +8,7 @@ import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { issuesError } from '../../shared/outcomes.ts';
 import type { StorageTx } from '../../storage/types.ts';
-import { requesterOrg } from '../intake/directory.ts';
+import { requesterOrg } from '../intake/find-or-create.ts';
 import { REQUEST_KEY_SCOPE, requestKey } from '../intake/submit.ts';
 import { actsFor } from '../orgs.ts';
 import type { Actor, RequestRef } from '../ports.ts';

@@ -17,8 +17,8 @@ import { identityLockKey } from '../rules/identity.ts';
 import { Systems } from '../codes.ts';
 import type { EsoRequestInput } from '../eso-request-input.ts';
 import { buildConditions, buildConsent, buildRecords, buildServiceRequest, buildTask, type CaseIds, type CaseParties } from './build.ts';
-import { parentsFor, patientFor, providerOrg, refTo, requesterOrg, roleFor, type Directory } from './directory.ts';
-import { parseEsoRequest } from './input.ts';
+import { parentsFor, patientFor, providerOrg, refTo, requesterOrg, roleFor, type Directory } from './find-or-create.ts';
+import { parseEsoRequest } from './parse-request.ts';
 
 /** idempotency keys: scope -> "<requesting ODS code>|system|value" -> Task id. */
 export const REQUEST_KEY_SCOPE = 'eso-request';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Resource } from 'fhir/r4.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseEsoRequest } from '../../../src/domain/intake/input.ts';
+import { parseEsoRequest } from '../../../src/domain/intake/parse-request.ts';
 import {
   buildConditions, buildConsent, buildPatient, buildPractitioner, buildRecords, buildRelatedPerson, buildRole, buildServiceRequest, buildTask,
   dueOf, relationshipCodes, type CaseIds, type CaseParties,

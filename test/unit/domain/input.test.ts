@@ -1,7 +1,7 @@
 /** Checking the plain-JSON ESO request: 400 with JSON paths, 422 for meaning. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { jsonPath, parseEsoRequest } from '../../../src/domain/intake/input.ts';
+import { jsonPath, parseEsoRequest } from '../../../src/domain/intake/parse-request.ts';
 import { isOutcomeError, type OperationOutcomeError } from '../../../src/shared/outcomes.ts';
 
 const full = () => JSON.parse(readFileSync(new URL('../../fixtures/eso-requests/full.json', import.meta.url), 'utf8'));

@@ -10,12 +10,12 @@ import { sample } from './samples.ts';
 describe('mapping files', () => {
   it('when every mappings/*.json is loaded, then each validates and mappings/README.md is up to date (npx tsx scripts/gen-mappings-readme.ts)', () => {
     const files = loadAllMappings();
-    expect(files.map((f) => f.name)).toEqual(['ORU_R01.from-fhir', 'REF_I12.to-fhir', 'RRI_I12.from-fhir']);
+    expect(files.map((f) => f.name)).toEqual(['ORU_R01.from-fhir', 'REF_I12.to-request', 'RRI_I12.from-fhir']);
     expect(readFileSync(new URL('README.md', MAPPINGS_DIR), 'utf8')).toBe(renderReadme(files));
   });
 
   it('when every v2 path in the REF^I12 mapping is parsed, then none is malformed', () => {
-    const m = loadInboundMapping('REF_I12.to-fhir');
+    const m = loadInboundMapping('REF_I12.to-request');
     const paths = m.rules.flatMap((r) => ('forEach' in r ? [r.forEach, ...r.fields.flatMap((f) => [f.source].flat())] : 'source' in r ? [r.source].flat() : []));
     for (const p of paths) expect(() => parseV2Path(p)).not.toThrow();
   });

@@ -17,7 +17,7 @@ const input = (text: string) => {
 };
 const v251 = sample('REF_I12-v251-inpatient-urgent');
 
-describe('REF^I12 → EsoRequestInput (golden, mappings/REF_I12.to-fhir.json)', () => {
+describe('REF^I12 → EsoRequestInput (golden, mappings/REF_I12.to-request.json)', () => {
   it.each([
     ['the v2.5.1 inpatient urgent sample', () => v251, 'REF_I12-v251-inpatient-urgent.request.json'],
     ['the v2.4 outpatient minimal sample (PRD-4 corrected)', () => fixture('REF_I12-v24-outpatient-minimal.prd4-fixed.hl7'), 'REF_I12-v24-outpatient-minimal.prd4-fixed.request.json'],

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GroupCommit } from '../../../src/auth/group-commit.ts';
+import { GroupCommit } from '../../../src/audit/group-commit.ts';
 import { jtiRecorder } from '../../../src/auth/jti-store.ts';
 import { openStorage } from '../../../src/storage/open.ts';
 import type { Storage } from '../../../src/storage/types.ts';

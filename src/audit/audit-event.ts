@@ -8,7 +8,7 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4.js';
 import { ESO_BASE, Systems } from '../fhir/eso-urls.ts';
 import type { Interaction } from '../fhir/interactions.ts';
-import type { Principal } from './principal.ts';
+import type { Caller } from '../shared/call-context.ts';
 
 /** One audited access, written as an AuditEvent before the response leaves. */
 export interface AuditRecord {
@@ -16,7 +16,8 @@ export interface AuditRecord {
   resourceType?: string;
   id?: string;
   status: number;
-  principal?: Principal;
+  /** Who called (the call context's caller); absent = unauthenticated or the system. */
+  principal?: Caller;
   requestId: string;
   /** Resources returned or written, as "Type/id". */
   entities?: string[];

@@ -1,6 +1,6 @@
 /** The AuditEvent of an access: valid R4, BALP-shaped, and nothing in it a reader should not see. */
 import { describe, expect, it } from 'vitest';
-import { buildAuditEvent, CLIENT_ID_SYSTEM } from '../../../src/auth/audit-event.ts';
+import { buildAuditEvent, CLIENT_ID_SYSTEM } from '../../../src/audit/audit-event.ts';
 import { expectValidR4 } from '../../helpers/r4.ts';
 
 const principal = { clientId: 'rq1-epr', organization: 'RQ1', scopes: ['system/*.cruds'] };
