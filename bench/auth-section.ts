@@ -1,16 +1,37 @@
 /**
  * Auth figures, same run: the token endpoint's rate (each request a freshly signed ES384
- * assertion), and a FHIR read with a bearer token vs the same read without one.
+ * assertion) beside its ceiling, raw jose ES384 verification of such assertions in one thread
+ * (jwtVerify with the client's public key, iss/sub/aud checked, each assertion different), and a
+ * FHIR read with a bearer token vs the same read without one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { importJWK, jwtVerify, type JWK } from 'jose';
 import { addClient } from '../src/auth/client-admin.ts';
-import { requestAccessToken } from '../src/auth/client-assertion.ts';
+import { requestAccessToken, signClientAssertion, toSigningKey, type ClientPrivateKey } from '../src/auth/client-assertion.ts';
 import { benchToken } from './auth.ts';
 import { fmt, load, startChild, stopChild } from './harness.ts';
+import { record } from './report.ts';
 
 const here = (f: string) => new URL(f, import.meta.url).pathname;
+
+/** Verifications per second of distinct ES384 client assertions with jose alone (signed beforehand), one thread. */
+async function rawVerifyRate(privateJwk: ClientPrivateKey, seconds: number): Promise<number> {
+  const { d: _d, ...publicJwk } = privateJwk as JWK;
+  const publicKey = await importJWK(publicJwk, (privateJwk as JWK).alg);
+  const signing = await toSigningKey(privateJwk);
+  const tokenUrl = 'http://127.0.0.1/auth/token';
+  const assertions = await Promise.all(Array.from({ length: 1000 }, () => signClientAssertion(signing, { clientId: 'bench-epr', tokenUrl })));
+  let n = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    await jwtVerify(assertions[n % assertions.length], publicKey, { issuer: 'bench-epr', subject: 'bench-epr', audience: tokenUrl, algorithms: ['ES384'] });
+    n++;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
 
 export async function benchAuthSection(seconds: number): Promise<void> {
   console.log('\n== auth: SMART Backend Services token endpoint, and a read with vs without a token (SQLite)');
@@ -27,7 +48,12 @@ export async function benchAuthSection(seconds: number): Promise<void> {
     const rate = await benchToken({ url: base, clientId: 'bench-epr', privateKey: privateJwk!, seconds, concurrency: 16 });
     const withToken = await load({ url: `${base}/fhir/Patient/${created.id}`, headers: auth, duration: seconds });
     const without = await load({ url: `${base}/fhir/Patient/${created.id}`, duration: seconds });
+    const raw = await rawVerifyRate(privateJwk!, seconds);
+    console.log(`raw jose ES384 verify ${raw.toFixed(0)} verifications/s (one thread, distinct assertions)`);
     console.log(`token endpoint ${String(rate.tokensPerSecond).padStart(6)} tokens/s  p50 ${rate.p50Ms} ms  p99 ${rate.p99Ms} ms  (${rate.errors} errors; 16 clients, each request a new signed assertion)`);
+    record({ name: 'token endpoint (new ES384 assertion each time)', backend: 'sqlite', value: rate.tokensPerSecond, unit: 'tokens/s',
+      ceiling: { value: raw, unit: 'verify/s', what: 'raw jose ES384 verify, 1 thread' }, aim: { kind: 'ratio', value: 0.8 },
+      note: rate.errors ? `${rate.errors} errors` : undefined });
     console.log(`read, token   ${fmt(withToken)}`);
     console.log(`read, none    ${fmt(without)}`);
     console.log(`cost of auth on a read: ${((1 - withToken.rps / without.rps) * 100).toFixed(0)}% fewer reads/s (the token is verified once and cached; each read also writes its AuditEvent)`);

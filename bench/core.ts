@@ -1,38 +1,79 @@
 /**
- * create / read / search throughput on eso-bridge (SQLite, no token) beside a bare Express ceiling.
- * A Patient is the resource (no ESO rule applies to it, so the figures are the FHIR core's:
- * validation, versioning, index rows, the commit, and the AuditEvent every access writes).
+ * create / read / search Patient throughput on eso-bridge (auth disabled, on each backend) beside a
+ * bare Express ceiling, and the peer: @medplum/fhir-router on its MemoryRepository behind Express
+ * (bench/medplum-peer.ts: no database, no audit), all measured in the same run with the same
+ * requests. A Patient is the resource (no ESO rule applies to it, so eso-bridge's figures are the
+ * FHIR core's: validation, versioning, index rows, the commit, and the AuditEvent every access writes).
+ * Each server is started fresh, loaded with creates for `seconds`, then read, then searched (so the
+ * search runs over what the create phase stored, on eso-bridge and on the peer alike).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fmt, load, ratio, startChild, stopChild } from './harness.ts';
+import { type Backend, scratch } from './backend.ts';
+import { type Figure, fmt, load, startChild, stopChild } from './harness.ts';
+import { record } from './report.ts';
 
 const here = (f: string) => new URL(f, import.meta.url).pathname;
+const BODY = JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'https://bench.example.nhs.uk/mrn', value: 'B1' }],
+  name: [{ family: 'Benchmark', given: ['Noah'] }], gender: 'male', birthDate: '2019-06-24' });
+const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
+const SEARCH = 'Patient?family=bench&birthdate=ge2019-01-01&_count=20';
 
-export async function benchCore(seconds: number): Promise<void> {
-  console.log('\n== core: eso-bridge FHIR REST on SQLite (auth disabled) vs bare Express 5, autocannon 32 connections');
+interface Crs { create: Figure; read: Figure; search: Figure }
+
+/** create, then read one of them, then search, against a FHIR base URL. */
+async function crs(base: string, seconds: number, label: string): Promise<Crs> {
+  const create = await load({ url: `${base}/Patient`, method: 'POST', headers: JSON_HEADERS, body: BODY, duration: seconds });
+  const res = await fetch(`${base}/Patient`, { method: 'POST', headers: JSON_HEADERS, body: BODY });
+  if (res.status !== 201) throw new Error(`${label}: create answered ${res.status} ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  const read = await load({ url: `${base}/Patient/${id}`, duration: seconds });
+  const search = await load({ url: `${base}/${SEARCH}`, duration: seconds });
+  for (const [k, f] of Object.entries({ create, read, search })) console.log(`  ${label.padEnd(22)} ${k.padEnd(6)} ${fmt(f)}`);
+  return { create, read, search };
+}
+
+const AIMS = { create: 0.45, read: 0.65, search: 0.35 } as const;
+const ROW = { create: 'create Patient', read: 'read Patient', search: 'search Patient (family + birthdate)' } as const;
+
+export async function benchCore(seconds: number, backends: Backend[]): Promise<void> {
+  console.log(`\n== core: eso-bridge FHIR REST (auth disabled) on ${backends.join(', ')} vs bare Express 5 (ceiling) and @medplum/fhir-router 4.5.2 on MemoryRepository (peer), autocannon 32 connections, ${seconds} s each`);
   const ceiling = await startChild(here('./ceiling.ts'));
   const cBase = `http://127.0.0.1:${ceiling.port}`;
   const ceilRead = await load({ url: `${cBase}/read`, duration: seconds });
-  const body = JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'https://bench.example.nhs.uk/mrn', value: 'B1' }],
-    name: [{ family: 'Benchmark', given: ['Noah'] }], gender: 'male', birthDate: '2019-06-24' });
-  const ceilPost = await load({ url: `${cBase}/echo`, method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body, duration: seconds });
+  const ceilPost = await load({ url: `${cBase}/echo`, method: 'POST', headers: JSON_HEADERS, body: BODY, duration: seconds });
   await stopChild(ceiling.child);
+  console.log(`  ${'ceiling (Express)'.padEnd(22)} GET    ${fmt(ceilRead)}`);
+  console.log(`  ${'ceiling (Express)'.padEnd(22)} POST   ${fmt(ceilPost)}`);
+  const ceilOf = { create: ceilPost, read: ceilRead, search: ceilRead };
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'eso-bench-'));
-  const eso = await startChild(here('./eso-server.ts'), { ESO_DATA_DIR: dataDir, ESO_AUTH_DISABLED: 'true', HOST: '127.0.0.1' });
-  const base = `http://127.0.0.1:${eso.port}/fhir`;
-  const create = await load({ url: `${base}/Patient`, method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body, duration: seconds });
-  const created = (await (await fetch(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body })).json()) as { id: string };
-  const read = await load({ url: `${base}/Patient/${created.id}`, duration: seconds });
-  const search = await load({ url: `${base}/Patient?family=bench&birthdate=ge2019-01-01&_count=20`, duration: seconds });
-  await stopChild(eso.child);
-  rmSync(dataDir, { recursive: true, force: true });
+  let peer: Crs | undefined;
+  let peerWhy = '';
+  try {
+    const mp = await startChild(here('./medplum-peer.ts'));
+    try { peer = await crs(`http://127.0.0.1:${mp.port}/fhir`, seconds, 'Medplum router (memory)'); } finally { await stopChild(mp.child); }
+  } catch (e) {
+    peerWhy = (e as Error).message;
+    console.log(`Medplum peer: not run (${peerWhy})`);
+  }
 
-  console.log(`ceiling GET  ${fmt(ceilRead)}`);
-  console.log(`ceiling POST ${fmt(ceilPost)}`);
-  console.log(`create Patient ${fmt(create)}  ${ratio(create, ceilPost)} (aim ≥ 40%)`);
-  console.log(`read Patient   ${fmt(read)}  ${ratio(read, ceilRead)} (aim ≥ 60%)`);
-  console.log(`search Patient ${fmt(search)}  ${ratio(search, ceilRead)}`);
+  for (const backend of backends) {
+    const s = await scratch(backend);
+    try {
+      const eso = await startChild(here('./eso-server.ts'), { ...s.env, ESO_AUTH_DISABLED: 'true', HOST: '127.0.0.1' });
+      let r: Crs;
+      try { r = await crs(`http://127.0.0.1:${eso.port}/fhir`, seconds, `eso-bridge (${backend})`); } finally { await stopChild(eso.child); }
+      for (const k of ['create', 'read', 'search'] as const) {
+        const c = ceilOf[k];
+        const bad = r[k].errors + r[k].non2xx;
+        record({
+          name: ROW[k], backend, value: r[k].rps, unit: 'req/s',
+          ceiling: { value: c.rps, unit: 'req/s', what: `Express ${k === 'create' ? 'POST' : 'GET'}` },
+          aim: { kind: 'ratio', value: AIMS[k] },
+          peer: peer ? `Medplum ${(peer[k].rps / c.rps).toFixed(2)}${k === 'search' ? ` (linear scan over ~${Math.round(peer.create.rps * seconds)} Patients)` : ''}${peer[k].errors + peer[k].non2xx ? ` (${peer[k].errors + peer[k].non2xx} errors)` : ''}` : `Medplum not run (${peerWhy})`,
+          note: [k === 'search' ? `over the ~${Math.round(r.create.rps * seconds)} Patients its create phase stored` : '', bad ? `${bad} errors/non-2xx` : ''].filter(Boolean).join('; ') || undefined,
+        });
+      }
+    } finally {
+      await s.cleanup();
+    }
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * eso-bridge with MLLP as a child process for the bench (SQLite in ESO_DATA_DIR). Before it
+ * eso-bridge with MLLP as a child process for the bench (SQLite in ESO_DATA_DIR, or PostgreSQL at
+ * DATABASE_URL when set). Before it
  * reports its ports it prepares what an MLLP sender needs: a registered client for the sending
  * organisation (RA7, MSH-4 of the bench messages) and the provider (SGH01, the referred-to
  * facility) in the directory under a Trust of its own, so each referral passes the independence
@@ -20,7 +21,7 @@ await addClient(join(dataDir, 'clients.json'), { clientId: 'ra7-epr', organizati
 await addClient(join(dataDir, 'clients.json'), { clientId: 'sgh01-eso', organization: 'SGH01', replace: true });
 
 const running = await startServer(loadConfig({
-  ...process.env, DATABASE_URL: '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', ESO_AUTH_DISABLED: 'true',
+  ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', ESO_AUTH_DISABLED: 'true',
   MLLP_ENABLED: 'true', MLLP_HOST: '127.0.0.1', MLLP_PORT: '0', ESO_OUTBOX_ENABLED: 'false',
 }));
 

@@ -1,18 +1,17 @@
 /**
  * `npm run bench -- --only mllp`: REF^I12 messages per second acknowledged AA (sent only after
- * intake has committed) through the real server, eso-bridge on SQLite in a child process
+ * intake has committed) through the real server, eso-bridge on each backend in a child process
  * (bench/eso-mllp-server.ts), over 1 and over 8 connections, one message in flight per
  * connection. Each figure is printed beside bareMllpCeiling (bench/mllp.ts) measured in the same
  * run with the same traffic. Every message has its own MSH-10 and RF1-6 (benchMessage), so each
  * is a new case; only AA answers count, and everything else is reported by kind.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MllpClient, MllpClientError } from '../src/hl7/mllp-client.ts';
+import { type Backend, scratch } from './backend.ts';
 import { startChild, stopChild } from './harness.ts';
 import { bareMllpCeiling, benchMessage, type MllpBenchResult } from './mllp.ts';
+import { record } from './report.ts';
 
 const here = (f: string) => new URL(f, import.meta.url).pathname;
 
@@ -70,23 +69,34 @@ const errorsText = (e: Record<string, number>) => {
   return kinds.length ? `errors: ${kinds.map(([k, n]) => `${k} ×${n}`).join(', ')}` : 'errors: none';
 };
 
-export async function benchMllpSection(seconds: number): Promise<void> {
-  console.log('\n== mllp: REF^I12 (v2.5.1 sample, 1.7 kB) acknowledged AA after commit, eso-bridge on SQLite (child process) vs a bare MLLP ACK server (in process), one message in flight per connection');
-  const dataDir = mkdtempSync(join(tmpdir(), 'eso-bench-mllp-'));
-  const eso = await startChild(here('./eso-mllp-server.ts'), { ESO_DATA_DIR: dataDir });
-  try {
-    // Warm-up: loads the mapping, compiles the hot paths, creates the child's Patient and family once.
-    const warm = await drive(eso.port, 1, 1, 'W');
-    if (warm.accepted === 0) throw new Error(`mllp bench: the server accepted nothing during warm-up (${errorsText(warm.errors)})`);
-    for (const connections of [1, 8]) {
-      const ceiling = await bareMllpCeiling({ seconds, connections });
-      const r = await drive(eso.port, seconds, connections, connections === 1 ? 'A' : 'B');
-      const pct = ceiling.messagesPerSecond ? `${((r.messagesPerSecond / ceiling.messagesPerSecond) * 100).toFixed(1)}% of ceiling` : 'ceiling unmeasured';
-      console.log(`ceiling ${String(connections).padStart(2)} conn  ${fmt(ceiling)}`);
-      console.log(`REF^I12 ${String(connections).padStart(2)} conn  ${fmt(r)}  ${pct}  (AA ${r.accepted}; ${errorsText(r.errors)})`);
+export async function benchMllpSection(seconds: number, backends: Backend[]): Promise<void> {
+  console.log(`\n== mllp: REF^I12 (v2.5.1 sample, 1.7 kB) acknowledged AA after commit, eso-bridge on ${backends.join(', ')} (child process) vs a bare MLLP ACK server (in process), one message in flight per connection`);
+  for (const backend of backends) {
+    const s = await scratch(backend, 'eso-bench-mllp-');
+    try {
+      const eso = await startChild(here('./eso-mllp-server.ts'), s.env);
+      try {
+        // Warm-up: loads the mapping, compiles the hot paths, creates the child's Patient and family once.
+        const warm = await drive(eso.port, 1, 1, 'W');
+        if (warm.accepted === 0) throw new Error(`mllp bench: the server accepted nothing during warm-up (${errorsText(warm.errors)})`);
+        for (const connections of [1, 8]) {
+          const ceiling = await bareMllpCeiling({ seconds, connections });
+          const r = await drive(eso.port, seconds, connections, connections === 1 ? 'A' : 'B');
+          console.log(`  ceiling ${String(connections).padStart(2)} conn            ${fmt(ceiling)}`);
+          console.log(`  REF^I12 ${String(connections).padStart(2)} conn [${backend.padEnd(8)}] ${fmt(r)}  (AA ${r.accepted}; ${errorsText(r.errors)})`);
+          if (connections === 8) {
+            record({
+              name: 'REF^I12 over MLLP, AA after commit, 8 connections', backend, value: r.messagesPerSecond, unit: 'msg/s',
+              ceiling: { value: ceiling.messagesPerSecond, unit: 'msg/s', what: 'bare ACK server' },
+              aim: { kind: 'min', value: 300 }, note: Object.keys(r.errors).length ? errorsText(r.errors) : undefined,
+            });
+          }
+        }
+      } finally {
+        await stopChild(eso.child);
+      }
+    } finally {
+      await s.cleanup();
     }
-  } finally {
-    await stopChild(eso.child);
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,25 +1,44 @@
 /**
- * `npm run bench`: every figure beside a ceiling measured in the same run.
- *   core    create/read/search on eso-bridge vs a bare Express endpoint (SQLite)
- *   scale   owner+status search latency at 10,000 and 1,000,000 stored Tasks
- *   auth    token endpoint rate, and a read with vs without a token
- *   mllp    REF^I12 acknowledged AA after commit, 1 and 8 connections, vs a bare MLLP ACK server
- * Options: --only core,scale,auth,mllp   --tasks 1000000   --seconds 5
+ * `npm run bench`: every figure beside a ceiling measured in the same run (or, where the aim is
+ * absolute, beside that aim), then a markdown summary table of all rows.
+ *   core    create/read/search Patient on eso-bridge vs a bare Express ceiling, with the Medplum
+ *           router (MemoryRepository behind Express) as the peer, on each backend
+ *   scale   Task?owner=&status= median at 10,000 and --tasks stored Tasks (SQLite; default 100,000,
+ *           the aim is for 1,000,000: --tasks 1000000 seeds it in minutes)
+ *   auth    token endpoint rate vs raw jose ES384 verify, and a read with vs without a token
+ *   mllp    REF^I12 acknowledged AA after commit, 1 and 8 connections, vs a bare MLLP ACK server, on each backend
+ *   start   `npm start` to ready on an existing database, and idle RSS, on each backend (absolute aims)
+ *   load    `npm run test:load` on PostgreSQL vs SQLite (the same mix, --load-seconds each)
+ * Options: --only core,scale,auth,mllp,start,load   --backend sqlite|postgres|both (default: both
+ * when PostgreSQL answers at 127.0.0.1:5432)   --tasks 100000   --seconds 5   --load-seconds 10
  */
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchAuthSection } from './auth-section.ts';
+import { chooseBackends } from './backend.ts';
 import { benchCore } from './core.ts';
+import { benchLoadSection } from './load-section.ts';
 import { benchMllpSection } from './mllp-section.ts';
+import { summary } from './report.ts';
 import { benchScale } from './scale.ts';
+import { benchStartSection } from './start-section.ts';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, tasks: { type: 'string' }, seconds: { type: 'string' } } });
-const only = new Set((values.only ?? 'core,scale,auth,mllp').split(','));
+const { values } = parseArgs({ options: {
+  only: { type: 'string' }, tasks: { type: 'string' }, seconds: { type: 'string' }, backend: { type: 'string' }, 'load-seconds': { type: 'string' },
+} });
+const only = new Set((values.only ?? 'core,scale,auth,mllp,start,load').split(','));
 const seconds = Number(values.seconds ?? 5);
+const { backends, note } = await chooseBackends(values.backend);
 
+const started = Date.now();
 console.log(`eso-bridge bench — ${new Date().toISOString()} — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-if (only.has('core')) await benchCore(seconds);
-if (only.has('scale')) await benchScale(Number(values.tasks ?? 1_000_000));
+console.log(`backends: ${note}`);
+if (only.has('core')) await benchCore(seconds, backends);
+if (only.has('scale')) await benchScale(Number(values.tasks ?? 100_000));
 if (only.has('auth')) await benchAuthSection(seconds);
-if (only.has('mllp')) await benchMllpSection(seconds);
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+if (only.has('mllp')) await benchMllpSection(seconds, backends);
+if (only.has('start')) await benchStartSection(backends);
+if (only.has('load')) await benchLoadSection(Number(values['load-seconds'] ?? 10), backends);
+console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
+console.log(`\n## Summary (npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''})\n`);
+console.log(summary());

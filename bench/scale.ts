@@ -1,13 +1,15 @@
 /**
- * owner + status search latency over 10,000 and over N (default 1,000,000) stored Tasks, through
- * the real HTTP server, sequential requests (median and p99). Aim: < 20 ms median at 1M and no
- * more than twice the 10k time.
+ * owner + status search latency over 10,000 and over N stored Tasks (`npm run bench -- --tasks
+ * 1000000`; the default run uses 100,000 to stay within minutes), through the real HTTP server on
+ * SQLite, sequential requests (median and p99). Aims: ≤ 10 ms median over HTTP, and the N median
+ * no more than twice the 10k median (the 10k median measured in the same run is the ceiling).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../src/storage/open.ts';
 import { startChild, stopChild } from './harness.ts';
+import { record } from './report.ts';
 import { OWNERS, seedTasks } from './seed.ts';
 
 const here = (f: string) => new URL(f, import.meta.url).pathname;
@@ -48,8 +50,13 @@ export async function benchScale(total: number): Promise<void> {
     if (!keep) rmSync(dataDir, { recursive: true, force: true });
     console.log(`  ${target.toLocaleString('en-GB').padStart(9)} Tasks: p50 ${results[target].p50.toFixed(2)} ms  p99 ${results[target].p99.toFixed(2)} ms  (${results[target].matches.toFixed(1)} entries/page)`);
   }
-  if (results[10_000] && results[total]) {
-    const r = results[total].p50 / results[10_000].p50;
-    console.log(`  ratio ${total.toLocaleString('en-GB')} / 10,000 at the median: ${r.toFixed(2)}x (aim ≤ 2x; aim p50 < 20 ms)`);
+  const name = (n: number) => `Task?owner=&status= median at ${n.toLocaleString('en-GB')} Tasks`;
+  record({ name: name(10_000), backend: 'sqlite', value: results[10_000].p50, unit: 'ms', aim: { kind: 'max', value: 10 } });
+  if (total !== 10_000) {
+    record({ name: name(total), backend: 'sqlite', value: results[total].p50, unit: 'ms', aim: { kind: 'max', value: 10 } });
+    // The growth aim as a ratio: the 10k median times two is the ceiling, so ratio = (N / 10k) / 2 must stay ≤ 1.
+    const growth = results[total].p50 / results[10_000].p50;
+    record({ name: `Task search growth ${total.toLocaleString('en-GB')} / 10,000`, backend: 'sqlite', value: growth, unit: '×', ceiling: { value: 2, unit: '×', what: '2 × the 10k median' },
+      aim: { kind: 'max', value: 2 }, note: total < 1_000_000 ? 'the aim is for 1,000,000 (--tasks 1000000)' : undefined });
   }
 }
