@@ -32,13 +32,15 @@ async function start(o: Partial<MllpServerOptions> = {}): Promise<number> {
   return (await server.listen()).port;
 }
 
-/** A raw socket that collects answer frames. */
+/** A raw socket that collects answer frames (and counts every byte the server wrote back). */
 async function rawClient(port: number) {
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise((r) => socket.once('connect', r));
   const framer = new MllpFramer({ maxMessageBytes: 1 << 20 });
   const answers: string[] = [];
   let closed = false;
+  let bytes = 0;
+  socket.on('data', (c) => (bytes += c.length));
   socket.on('data', (c) => answers.push(...framer.push(c).flatMap((e) => (e.type === 'frame' ? [e.data.toString('utf8')] : []))));
   socket.on('close', () => (closed = true));
   socket.on('error', () => undefined);
@@ -49,7 +51,7 @@ async function rawClient(port: number) {
       await new Promise((r) => setTimeout(r, 5));
     }
   };
-  return { socket, answers, isClosed: () => closed, until };
+  return { socket, answers, isClosed: () => closed, bytesReceived: () => bytes, until };
 }
 
 describe('MLLP server over loopback', () => {
@@ -151,9 +153,13 @@ describe('MLLP server over loopback', () => {
     const bad = await rawClient(port);
     bad.socket.write(frameMessage(withId('BOOM')));
     await bad.until(bad.isClosed);
+    expect(bad.isClosed()).toBe(true);
+    expect(bad.bytesReceived(), 'bytes written back on the failed connection').toBe(0);
+    expect(bad.answers).toHaveLength(0);
     const good = await rawClient(port);
     good.socket.write(frameMessage(withId('OK')));
     await good.until(() => good.answers.length === 1);
+    expect(field(good.answers[0], 'MSA', 2)).toBe('OK');
     good.socket.destroy();
   });
 
