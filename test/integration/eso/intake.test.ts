@@ -56,11 +56,16 @@ describe.each(backends())('POST /eso/requests on %s', (backend) => {
     expect(srs).toHaveLength(1);
   });
 
-  it('when two different requests for one child arrive concurrently, then there is still one Patient for the NHS number', async () => {
+  it('when different requests for one child arrive concurrently, then each creates its case and there is still one Patient for the NHS number', async () => {
     const nhsNumber = '9876543210';
-    await Promise.all([0, 1, 2].map(() => s.as.requester.post('/eso/requests', requestInput((r) => { r.child.nhsNumber = nhsNumber; }))));
-    const patients = entries((await s.as.requester.get<Bundle>(`/fhir/Patient?identifier=${NHS}|${nhsNumber}`)).body);
+    const replies = await Promise.all([0, 1, 2].map(() => s.as.requester.post('/eso/requests', requestInput((r) => { r.child.nhsNumber = nhsNumber; }))));
+    // Three requestIds: three new cases (a failed POST would leave the single Patient unproven).
+    expect(replies.map((r) => r.status), JSON.stringify(replies.map((r) => r.body)).slice(0, 500)).toEqual([201, 201, 201]);
+    const tasks = replies.map((r) => r.body.task as Task);
+    expect(new Set(tasks.map((t) => t.id)).size).toBe(3);
+    const patients = entries<Patient>((await s.as.requester.get<Bundle>(`/fhir/Patient?identifier=${NHS}|${nhsNumber}`)).body);
     expect(patients).toHaveLength(1);
+    for (const t of tasks) expect(t.for?.reference).toBe(`Patient/${patients[0].id}`);
   });
 
   it('when fields are malformed, then 400 names each bad field by its JSON path', async () => {
