@@ -27,6 +27,11 @@ describe.each(backends())('the directory on %s', (backend) => {
     const own = await read(s.orgIds.RZ2NP);
     const res = await s.as.provider.put(`/fhir/Organization/${own.id}`, { ...own, telecom: [{ system: 'phone', value: '0191 496 0000' }] });
     expect(res.status).toBe(200);
+    const saved = await read(own.id!);
+    expect(saved.telecom).toEqual([{ system: 'phone', value: '0191 496 0000' }]);
+    expect(saved.meta?.versionId).not.toBe(own.meta?.versionId);
+    // Only the contact details changed: name, codes and place in the directory are as they were.
+    expect(saved).toMatchObject({ name: own.name, identifier: own.identifier, partOf: own.partOf });
   });
 
   it('when a Trust updates a team below it, then 403: each organisation keeps its own entry', async () => {
@@ -59,7 +64,10 @@ describe.each(backends())('the directory on %s', (backend) => {
     const role = { resourceType: 'PractitionerRole', active: true, organization: { reference: `Organization/${s.orgIds.RZ2NP}` } };
     const created = await s.as.requester.post<{ id: string }>('/fhir/PractitionerRole', role);
     expect(created.status).toBe(201); // a referral names the provider's specialist
+    const readRole = async () => (await s.as.provider.get<{ active?: boolean }>(`/fhir/PractitionerRole/${created.body.id}`)).body;
     expect((await s.as.requester.put(`/fhir/PractitionerRole/${created.body.id}`, { ...role, id: created.body.id, active: false })).status).toBe(403);
+    expect((await readRole()).active).toBe(true);
     expect((await s.as.provider.put(`/fhir/PractitionerRole/${created.body.id}`, { ...role, id: created.body.id, active: false })).status).toBe(200);
+    expect((await readRole()).active).toBe(false);
   });
 });
