@@ -4,7 +4,7 @@
  * declaration, consent.
  */
 import { readFileSync } from 'node:fs';
-import type { Bundle, Consent, DocumentReference, RelatedPerson, Task } from 'fhir/r4.js';
+import type { Bundle, Consent, DocumentReference, RelatedPerson, ServiceRequest, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
 import { changeTask, declaration, entries, newCase, requestInput, startEsoServer, step, type EsoServer } from './harness.ts';
@@ -98,6 +98,14 @@ describe.each(backends())('ESO rules 1-3 on %s', (backend) => {
     it('when the young person consents, then the consent is accepted', async () => {
       const res = await s.as.requester.post('/eso/requests', requestInput((r) => { r.consent.givenBy = { youngPerson: true }; }));
       expect(res.status).toBe(201);
+      const sr = res.body.serviceRequest as ServiceRequest;
+      // Accepted: an active Consent given by the young person (the Patient), and the records reach the provider under it.
+      const consents = entries<Consent>((await s.as.requester.get<Bundle>(`/fhir/Consent?data=ServiceRequest/${sr.id}`)).body);
+      expect(consents).toHaveLength(1);
+      expect(consents[0].status).toBe('active');
+      expect(consents[0].performer).toEqual([{ reference: sr.subject.reference }]);
+      expect(sr.subject.reference).toMatch(/^Patient\//);
+      expect(entries<DocumentReference>((await s.as.provider.get<Bundle>(`/fhir/DocumentReference?related=ServiceRequest/${sr.id}`)).body)).toHaveLength(2);
     });
 
     it('when the provider records or changes a consent itself, then 403', async () => {
