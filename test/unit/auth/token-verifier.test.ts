@@ -29,9 +29,21 @@ describe('TokenVerifier', () => {
     await expect(v.verify('x'.repeat(9000))).rejects.toMatchObject({ reason: 'token too large' });
   });
 
-  it('when the cache is full, then it stays bounded', async () => {
-    const v = new TokenVerifier({ own: async () => ({ clientId: 'c', organization: 'RQ1', scopes: [], exp: Date.now() / 1000 + 60 }), maxCached: 10 });
+  it('when the cache is full, then it stays bounded: the oldest tokens are dropped and verified again when used', async () => {
+    const verified: number[] = [];
+    const own = async (token: string) => {
+      verified.push(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).n);
+      return { clientId: 'c', organization: 'RQ1', scopes: [], exp: Date.now() / 1000 + 60 } as Principal;
+    };
+    const v = new TokenVerifier({ own, maxCached: 10 });
     for (let i = 0; i < 50; i++) await v.verify(jwtLike(100 + i));
-    expect((v as unknown as { cache: Map<string, unknown> }).cache.size).toBeLessThanOrEqual(10);
+    expect(verified).toHaveLength(50);
+    // The last ten are still cached: no verification.
+    for (let i = 149; i >= 140; i--) await v.verify(jwtLike(i));
+    expect(verified).toHaveLength(50);
+    // Anything older was dropped: it is verified again.
+    await v.verify(jwtLike(139));
+    await v.verify(jwtLike(100));
+    expect(verified.slice(50)).toEqual([139, 100]);
   });
 });
