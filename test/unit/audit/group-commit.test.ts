@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GroupCommit } from '../../../src/audit/group-commit.ts';
 import { jtiRecorder } from '../../../src/auth/jti-store.ts';
 import { openStorage } from '../../../src/storage/open.ts';
@@ -28,6 +28,27 @@ describe('GroupCommit', () => {
     expect(results.every((r) => r === true)).toBe(true);
     expect(transactions).toBeLessThanOrEqual(3);
     expect(await storage.getKey('t', 'k199')).toBe('199');
+  });
+
+  it('when a write arrives, then it waits the window for company: a write within the window joins its transaction, none is written before the window ends', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let transactions = 0;
+      const counting: Storage = { ...storage, transaction: (fn) => { transactions++; return storage.transaction(fn); } };
+      const commit = new GroupCommit(counting, { windowMs: 50 });
+      const first = commit.run((tx) => tx.putKey('t', 'w1', '1'));
+      await vi.advanceTimersByTimeAsync(30);
+      expect(transactions, 'written before the window ended').toBe(0);
+      const second = commit.run((tx) => tx.putKey('t', 'w2', '2'));
+      await vi.advanceTimersByTimeAsync(19);
+      expect(transactions).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await Promise.all([first, second])).toEqual([true, true]);
+      expect(transactions, 'one transaction for both').toBe(1);
+      expect(await storage.getKey('t', 'w2')).toBe('2');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('when the group transaction fails, then every caller in it is rejected', async () => {
