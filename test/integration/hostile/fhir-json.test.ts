@@ -11,12 +11,12 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
 import { fixture, VALID_ESO_FIXTURES } from '../../helpers/cases.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import type { TestServer } from '../../helpers/server.ts';
 import { organizationId } from '../../helpers/directory.ts';
-import { esoDirectoryEntries, ORGS, fixture as requestFixture } from '../eso/harness.ts';
+import { ORGS, fixture as requestFixture } from '../eso/harness.ts';
 import {
   PROPERTY_TIMEOUT_MS, badReference, deepJson, expectAlive, expectEntriesWithoutServerError, expectNoPollution, expectNoServerError, expectRefusal,
-  mutate, mutation, nastyJson, nastyKey, nastyString, PROTOTYPE_KEYS, prototypeShape, sendAs, StoredData, type Answer,
+  mutate, mutation, nastyJson, nastyKey, nastyString, PROTOTYPE_KEYS, prototypeShape, sendAs, startWithOwnCase, StoredData, type Answer,
 } from './hostile.ts';
 
 vi.setConfig({ testTimeout: PROPERTY_TIMEOUT_MS });
@@ -62,13 +62,9 @@ describe.each(backends())('hostile FHIR JSON on %s', (backend) => {
   };
 
   beforeAll(async () => {
-    // The organisations of the request fixtures, placed by the operator; the client acts for the requester.
-    server = await startTestServer(backend, {}, { client: { clientId: 'rz1-epr', organization: ORGS.requester }, directory: esoDirectoryEntries() });
-    const created = await request('POST', '/eso/requests', JSON.stringify(freshRequest()), { 'content-type': 'application/json' });
-    expect(created.status, created.text).toBe(201);
-    ids.Task = created.json.task.id;
-    ids.ServiceRequest = created.json.serviceRequest.id;
-    ids.Patient = created.json.serviceRequest.subject.reference.split('/')[1];
+    const started = await startWithOwnCase(backend, 'HOSTILE');
+    server = started.server;
+    Object.assign(ids, started.ids);
     // The child's record is the requester's.
     const child = await request('GET', `/fhir/Patient/${ids.Patient}`, undefined);
     expect(child.json?.managingOrganization?.reference).toBe(`Organization/${await organizationId(server.fhir, ORGS.requester, await server.authHeaders())}`);

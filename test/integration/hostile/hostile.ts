@@ -3,12 +3,16 @@
  * instead of stalling it), also as a client with a real token (`sendAs`), what a refusal must
  * look like (a 4xx OperationOutcome without internals), a fingerprint of stored data (to prove a
  * refused input changed nothing), the "still alive" probe, and generators of hostile values for
- * fast-check.
+ * fast-check, and the service with a case of the client's own that the FHIR JSON and search
+ * suites start.
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { RESOURCE_TYPES } from '../../../src/fhir/search-params.ts';
 import type { ResourceType, Storage } from '../../../src/storage/types.ts';
+import type { Backend } from '../../helpers/backends.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { esoDirectoryEntries, ORGS, fixture as requestFixture } from '../eso/harness.ts';
 
 /** Longest any one request may take before the test calls it a hang. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -124,6 +128,24 @@ export async function expectAlive(baseUrl: string): Promise<void> {
   const a = await send(`${baseUrl}/fhir/metadata`, { headers: { accept: 'application/fhir+json' } });
   expect(a.status).toBe(200);
   expect(a.json?.resourceType).toBe('CapabilityStatement');
+}
+
+/**
+ * The service the FHIR JSON and search suites attack: the organisations of the request fixtures
+ * placed by the operator, the client acting for the requesting Trust (RZ1), and one case of its
+ * own (the full request fixture, `label` in its requestId) whose Task, ServiceRequest and child
+ * it sees.
+ */
+export async function startWithOwnCase(backend: Backend, label: string): Promise<{ server: TestServer; ids: { Task: string; ServiceRequest: string; Patient: string } }> {
+  const server = await startTestServer(backend, {}, { client: { clientId: 'rz1-epr', organization: ORGS.requester }, directory: esoDirectoryEntries() });
+  const request = requestFixture<any>('full.json');
+  request.requestId.value = `${label}-${backend}-${process.pid}-${Date.now()}`;
+  const created = await sendAs(() => server.authHeaders())(`${server.url}/eso/requests`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } });
+  expect(created.status, created.text).toBe(201);
+  return {
+    server,
+    ids: { Task: created.json.task.id, ServiceRequest: created.json.serviceRequest.id, Patient: created.json.serviceRequest.subject.reference.split('/')[1] },
+  };
 }
 
 /** The own property names of the built-in prototypes a pollution would touch. */

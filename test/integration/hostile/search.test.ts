@@ -10,9 +10,8 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConformance } from '../../../src/fhir/conformance.ts';
 import { backends } from '../../helpers/backends.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { esoDirectoryEntries, ORGS, fixture as requestFixture } from '../eso/harness.ts';
-import { PROPERTY_TIMEOUT_MS, expectAlive, expectNoServerError, expectOperationOutcome, expectRefusal, nastyString, PROTOTYPE_KEYS, prototypeShape, expectNoPollution, sendAs, StoredData, type Answer } from './hostile.ts';
+import type { TestServer } from '../../helpers/server.ts';
+import { PROPERTY_TIMEOUT_MS, expectAlive, expectNoServerError, expectOperationOutcome, expectRefusal, nastyString, PROTOTYPE_KEYS, prototypeShape, expectNoPollution, sendAs, startWithOwnCase, StoredData, type Answer } from './hostile.ts';
 
 vi.setConfig({ testTimeout: PROPERTY_TIMEOUT_MS });
 
@@ -69,14 +68,10 @@ describe.each(backends())('hostile search on %s', (backend) => {
   const send = sendAs(() => server.authHeaders());
 
   beforeAll(async () => {
-    // The organisations of the request fixtures, placed by the operator; the client acts for the requester.
-    server = await startTestServer(backend, {}, { client: { clientId: 'rz1-epr', organization: ORGS.requester }, directory: esoDirectoryEntries() });
-    const request = requestFixture<any>('full.json');
-    request.requestId.value = `HOSTILE-SEARCH-${process.pid}-${Date.now()}`;
-    const created = await send(`${server.url}/eso/requests`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } });
-    expect(created.status, created.text).toBe(201);
+    const started = await startWithOwnCase(backend, 'HOSTILE-SEARCH');
+    server = started.server;
     // The searches below run where tenancy lets the client see a case: its own.
-    const own = await send(`${server.fhir}/Task?_id=${created.json.task.id}&_include=Task:patient`, { headers: { accept: 'application/fhir+json' } });
+    const own = await send(`${server.fhir}/Task?_id=${started.ids.Task}&_include=Task:patient`, { headers: { accept: 'application/fhir+json' } });
     expect(own.json?.entry?.map((e: any) => e.resource.resourceType).sort()).toEqual(['Patient', 'Task']);
     pristine = prototypeShape();
   }, 60_000);
