@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { issueAccessToken, verifyOwnAccessToken } from '../../../src/auth/access-token.ts';
 import { readJsonFile } from '../../../src/auth/json-file.ts';
 import { ServerKeyStore } from '../../../src/auth/server-key-store.ts';
@@ -50,12 +50,15 @@ describe('server signing keys', () => {
   });
 
   it('when a running store sees the file rotated, then it signs with the new key and still verifies tokens of the old one', async () => {
+    // The store looks at the file at most once a second (by Date.now): that second passes on a fake clock.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => { vi.useRealTimers(); });
     const path = join(dir, 'k.json');
     const store = await ServerKeyStore.open(path, 300, createLogger('silent'));
     const before = await store.signingKey();
     const oldToken = await issueAccessToken(before, settings, principal);
     await rotateKeyFile(path, 300);
-    await new Promise((r) => setTimeout(r, 1100)); // the store looks at the file at most once a second
+    vi.setSystemTime(Date.now() + 1100);
     const after = await store.signingKey();
     expect(after.kid).not.toBe(before.kid);
     await expect(verifyOwnAccessToken(oldToken, store.verificationKey, settings)).resolves.toMatchObject({ clientId: 'rq1-epr', organization: 'RQ1' });
