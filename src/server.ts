@@ -91,7 +91,13 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     interaction: 'operation', status: result.created ? 201 : 200, requestId: randomUUID(), detail,
     principal: actor ? { clientId: actor.agent, organization: actor.organization, scopes: [] } : undefined,
     entities: [`Task/${result.task.id}`, `ServiceRequest/${result.serviceRequest.id}`] });
-  const auditedSubmit: SubmitEsoRequest = (input, actor) => domain.submit(input, actor, { within: auditWithin(actor, 'hl7v2-ref-i12') });
+  // One transaction per referral: the case, its AuditEvent and the receiver's stored ACK (opts.within) commit together.
+  const auditedSubmit: SubmitEsoRequest = (input, actor, opts) => domain.submit(input, actor, {
+    within: async (tx, result) => {
+      await auditWithin(actor, 'hl7v2-ref-i12')(tx, result);
+      await opts?.within?.(tx, result);
+    },
+  });
   // REF^I13 (amend) and REF^I14 (cancel): the requester's own case, through a repository acting for the sender, audited the same way.
   const [amendCase, cancelCase] = [makeAmend(repoFor), makeCancel(repoFor)];
   const auditedCases: { amend: AmendEsoRequest; cancel: CancelEsoRequest } = {
@@ -147,8 +153,14 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = baseUrlOf(config, port);
+  // Draining: requests in flight finish; each keep-alive connection is closed as soon as it is idle
+  // (keep-alive lasts 65 s, socket-limits.ts: the drain must not wait for that).
   const closeHttp = () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    server.close(() => {
+      clearInterval(idle);
+      resolve();
+    });
     server.closeIdleConnections();
   });
   // MLLP senders are who their client entries' `mllp` bindings say; each refusal leaves an AuditEvent.

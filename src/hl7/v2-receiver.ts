@@ -225,6 +225,9 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
       if (e instanceof V2ParseError) return { code: 'AE', errors: [{ code: e.code, text: e.message, location: e.location }] };
       throw e;
     }
+    // Built now, sent only after the commit that holds the message's effect.
+    const ack = ackOf(h, 'AA', [], enhanced);
+    const expiresAt = new Date((o.now?.() ?? new Date()).getTime() + (o.ackRetentionDays ?? 30) * 86_400_000).toISOString();
     const event = (h.get(9, 2) ?? '').toUpperCase();
     const actor: Actor = { organization: sender, agent: opts.agent ?? (opts.authenticatedOrg === undefined ? 'mllp' : 'hl7-http') };
     if (event === 'I14') {
@@ -242,16 +245,24 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
       if (!mapped.ok) return { code: 'AE', errors: mapped.issues };
       try {
         if (event === 'I13') await o.amend!(mapped.input, actor);
-        else await o.submit(mapped.input, actor);
+        else {
+          // The AA is kept for duplicates in the intake's own transaction (one commit per referral); it is
+          // sent only once that commit returned. A duplicate that raced this one answers the first ACK.
+          let first: string | null = null;
+          await o.submit(mapped.input, actor, {
+            within: async (tx) => {
+              if (!(await tx.putKey(ACK_KEY_SCOPE, key, ack, expiresAt))) first = await tx.getKey(ACK_KEY_SCOPE, key);
+            },
+          });
+          return { code: 'AA', errors: [], ack: first ?? ack };
+        }
       } catch (e) {
         const r = refusal(e, mapped.locations);
         if (r) return r;
         throw e;
       }
     }
-    // Committed: only now is AA built, then kept for duplicates (a lost race keeps the first ACK).
-    const ack = ackOf(h, 'AA', [], enhanced);
-    const expiresAt = new Date((o.now?.() ?? new Date()).getTime() + (o.ackRetentionDays ?? 30) * 86_400_000).toISOString();
+    // Amend and cancel: committed, then the AA is kept for duplicates (a lost race keeps the first ACK).
     try {
       const first = await o.storage.transaction((tx) => tx.putKey(ACK_KEY_SCOPE, key, ack, expiresAt));
       if (!first) return { code: 'AA', errors: [], ack: (await o.storage.getKey(ACK_KEY_SCOPE, key)) ?? ack };

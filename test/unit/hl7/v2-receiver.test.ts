@@ -14,9 +14,12 @@ const v24 = fixture('REF_I12-v24-outpatient-minimal.prd4-fixed.hl7');
 function setup(overrides: Partial<V2ReceiverOptions> = {}) {
   const storage = new FakeStorage();
   const calls: { input: EsoRequestInput; actor: Actor | undefined }[] = [];
-  const submit = vi.fn<SubmitEsoRequest>(async (input, actor) => {
+  // Like the real intake: `within` runs in the intake's transaction (the receiver keeps its ACK there).
+  const submit = vi.fn<SubmitEsoRequest>(async (input, actor, opts) => {
     calls.push({ input: input as EsoRequestInput, actor });
-    return { created: calls.length === 1 } as IntakeResult;
+    const result = { created: calls.length === 1 } as IntakeResult;
+    await storage.transaction(async (tx) => { await opts?.within?.(tx, result); });
+    return result;
   });
   let n = 0;
   const receiver = createV2Receiver({
