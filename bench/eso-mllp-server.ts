@@ -17,7 +17,8 @@ const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
 const dataDir = process.env.ESO_DATA_DIR;
 if (!dataDir) throw new Error('ESO_DATA_DIR must be set');
 
-await addClient(join(dataDir, 'clients.json'), { clientId: 'ra7-epr', organization: 'RA7', replace: true });
+// A sender must be admitted by its client entry: RA7 sends from loopback.
+await addClient(join(dataDir, 'clients.json'), { clientId: 'ra7-epr', organization: 'RA7', replace: true, mllp: { addresses: ['127.0.0.1'] } });
 await addClient(join(dataDir, 'clients.json'), { clientId: 'sgh01-eso', organization: 'SGH01', replace: true });
 
 const running = await startServer(loadConfig({

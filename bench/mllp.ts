@@ -27,12 +27,20 @@ export interface MllpBenchResult {
 
 const TEMPLATE = readFileSync(new URL('../test/fixtures/hl7/REF_I12-v251-inpatient-urgent.hl7', import.meta.url), 'utf8');
 
-/** The sample with MSH-10 and RF1-6 replaced, so every message is a new request. */
+/**
+ * The sample with MSH-10 and RF1-6 replaced, so every message is a new request, and MSH-15/16
+ * emptied (original acknowledgement mode: one AA, sent after the commit; the sample asks for
+ * enhanced mode, whose answer is a CA).
+ */
 export function benchMessage(id: string): string {
   return TEMPLATE.split('\r')
     .map((line) => {
       const f = line.split('|');
-      if (f[0] === 'MSH') f[9] = id;
+      if (f[0] === 'MSH') {
+        f[9] = id;
+        if (f.length > 14) f[14] = '';
+        if (f.length > 15) f[15] = '';
+      }
       else if (f[0] === 'RF1') f[6] = `${id}^^RA7`;
       else return line;
       return f.join('|');
