@@ -3,6 +3,7 @@
  * {"clients": [{"client_id", "organization", "scopes", "jwks" | "jwks_uri", "mllp"?}]}.
  * A file that does not parse is refused whole: a half-loaded registry is worse than none.
  */
+import { isLoopbackHost } from './dev-mode.ts';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { canonicalAddress, canonicalFingerprint, type MllpBinding } from './mllp-binding.ts';
@@ -27,9 +28,6 @@ export const CLIENT_ID_RE = /^[A-Za-z0-9._~-]{1,128}$/;
 export const ODS_CODE_RE = /^[A-Z0-9]{3,10}$/;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
 
 const jwk = z.looseObject({ kty: z.enum(['RSA', 'EC']), kid: z.string().min(1).max(256) })
   .refine((k) => !PRIVATE_MEMBERS.some((m) => m in k), 'a registered key must be public (no private members)');
@@ -49,7 +47,7 @@ const entry = z.looseObject({
   organization_name: z.string().min(1).max(200).optional(),
   scopes: z.array(z.string().refine((s) => parseScope(s) !== undefined, 'not a system scope')).min(1),
   jwks: z.object({ keys: z.array(jwk).min(1) }).optional(),
-  jwks_uri: z.url().refine((u) => { const x = new URL(u); return x.protocol === 'https:' || (x.protocol === 'http:' && isLoopback(x.hostname)); },
+  jwks_uri: z.url().refine((u) => { const x = new URL(u); return x.protocol === 'https:' || (x.protocol === 'http:' && isLoopbackHost(x.hostname)); },
     'jwks_uri must be https (http only on a loopback host)').optional(),
   mllp: mllp.optional(),
 }).refine((c) => (c.jwks === undefined) !== (c.jwks_uri === undefined), 'give exactly one of jwks and jwks_uri');

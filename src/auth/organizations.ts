@@ -2,7 +2,7 @@
  * The stored Organizations follow the administered directory: the directory file places
  * organisations (name, partOf), and each registered client's organisation exists, top level
  * unless the file places it. Written as the system, at start and whenever either file changes.
- * DESIGN.md "Security model and trust boundaries": the directory is administered.
+ * docs/DESIGN.md "Security model and trust boundaries": the directory is administered.
  */
 import type { Organization } from 'fhir/r4.js';
 import { Systems } from '../fhir/eso-urls.ts';

@@ -1,5 +1,5 @@
 /**
- * Tenancy grants (DESIGN.md "Security model": an organisation sees a case only as its requester
+ * Tenancy grants (docs/DESIGN.md "Security model": an organisation sees a case only as its requester
  * or its owner). For each written resource, the ODS codes of the case's organisations; the
  * Repository adds the acting organisation itself. Resources written before their case exists
  * (a Patient, a Condition, or Bundle entries in any order) are granted when the case is written.

@@ -1,7 +1,7 @@
 /**
  * Organisations as the ESO rules see them: by ODS code, up their partOf chain to the Trust or
  * Health Board, and as the organisation behind a PractitionerRole.
- * DESIGN.md "FHIR R4 mapping": Organization, ODS code, partOf up to the Trust/Health Board.
+ * docs/DESIGN.md "FHIR R4 mapping": Organization, ODS code, partOf up to the Trust/Health Board.
  */
 import type { Organization, PractitionerRole, Reference } from 'fhir/r4.js';
 import { countryKind, odsCodeOf } from '../fhir/uk-core.ts';

@@ -1,5 +1,5 @@
 /**
- * Provenance of every Task change (DESIGN.md "Every transition records who, when and why"):
+ * Provenance of every Task change (docs/DESIGN.md "Every transition records who, when and why"):
  * target = the Task version, agent = the acting organisation (with the case party it acted for)
  * and the client software, activity = the transition, reason = the statusReason.
  * https://hl7.org/fhir/R4/provenance.html

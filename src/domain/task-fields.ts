@@ -1,5 +1,5 @@
 /**
- * Who owns which part of an ESO Task (DESIGN.md "Task states": the provider moves the work on;
+ * Who owns which part of an ESO Task (docs/DESIGN.md "Task states": the provider moves the work on;
  * the requester may cancel and may update inputs). Pure: compares two versions of a Task.
  */
 import type { Task } from 'fhir/r4.js';

@@ -1,5 +1,5 @@
 /**
- * The ESO Task state machine (DESIGN.md "Task states"), as data: which status may follow which,
+ * The ESO Task state machine (docs/DESIGN.md "Task states"), as data: which status may follow which,
  * and which side of the case may make the move. Also which businessStatus steps fit each
  * status, and which side sets each step. Pure: no I/O.
  */

@@ -4,7 +4,7 @@
  * never re-derived from casts. The case-access chain, scopes and audit all read it.
  */
 
-/** A registered client acting for exactly one organisation (DESIGN.md "Security model"). */
+/** A registered client acting for exactly one organisation (docs/DESIGN.md "Security model"). */
 export interface Caller {
   clientId: string;
   /** ODS code of the organisation the caller acts for. */

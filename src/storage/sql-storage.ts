@@ -14,12 +14,14 @@ function toStored(row: Row): StoredResource {
   return { resource: JSON.parse(row.content) as Resource, versionId: Number(row.version), lastUpdated: row.last_updated };
 }
 
-/** A strictly increasing clock, so versions written in one process never share a lastUpdated. */
-let lastStamp = 0;
-function now(): string {
-  const t = Math.max(Date.now(), lastStamp + 1);
-  lastStamp = t;
-  return new Date(t).toISOString();
+/** A strictly increasing clock (one per storage), so versions it writes never share a lastUpdated. */
+function monotonicClock(): () => string {
+  let last = 0;
+  return () => {
+    const t = Math.max(Date.now(), last + 1);
+    last = t;
+    return new Date(t).toISOString();
+  };
 }
 
 function withMeta(resource: Resource, id: string, version: number, at: string): Resource {
@@ -98,7 +100,7 @@ async function accessOf(c: SqlConn, type: string, id: string): Promise<string[]>
   return rows.map((x) => x.org);
 }
 
-function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => void): StorageTx {
+function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => void, now: () => string): StorageTx {
   return {
     lock,
     async insertResource(resource, index) {
@@ -175,11 +177,12 @@ function toOutbox(r: OutboxRow): OutboxMessage {
 export function createSqlStorage(driver: Driver): Storage {
   const r = driver.read;
   const outboundListeners = new Set<() => void>();
+  const now = monotonicClock();
   return {
     dialect: driver.dialect,
     async transaction(fn) {
       let queued = false;
-      const result = await driver.transaction((c, lock) => fn(makeTx(c, lock, () => { queued = true; })));
+      const result = await driver.transaction((c, lock) => fn(makeTx(c, lock, () => { queued = true; }, now)));
       // Committed: whoever sends the outbox may start now rather than at its next poll.
       if (queued) for (const listener of outboundListeners) listener();
       return result;

@@ -1,4 +1,4 @@
-/** Check 2 (read): the consent gate. DESIGN.md "The process" 5 and "Security model: Consent gate". */
+/** Check 2 (read): the consent gate. docs/DESIGN.md "The process" 5 and "Security model: Consent gate". */
 import type { Binary, DocumentReference } from 'fhir/r4.js';
 import { Reader } from '../reader.ts';
 import { consentAllows, holdsRecord } from '../rules/consent.ts';

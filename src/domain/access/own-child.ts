@@ -1,6 +1,6 @@
 /**
  * Whose record of the child a write may touch: each Trust keeps its own record of the child
- * (DESIGN.md "Each Trust owns its record of the child"). Shared by the family and records checks.
+ * (docs/DESIGN.md "Each Trust owns its record of the child"). Shared by the family and records checks.
  */
 import type { Organization, Patient, Reference } from 'fhir/r4.js';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';

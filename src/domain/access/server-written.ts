@@ -1,4 +1,4 @@
-/** Check 3 (write): what only the server writes. DESIGN.md "Security model: Write rights follow parties". */
+/** Check 3 (write): what only the server writes. docs/DESIGN.md "Security model: Write rights follow parties". */
 import { forbidden } from '../../shared/outcomes.ts';
 import type { WriteCheck } from './types.ts';
 

@@ -1,4 +1,4 @@
-/** Check 1 (read): tenancy. DESIGN.md "Security model: Tenancy". */
+/** Check 1 (read): tenancy. docs/DESIGN.md "Security model: Tenancy". */
 import { TENANT_SCOPED } from '../../fhir/repository.ts';
 import type { ReadCheck } from './types.ts';
 

@@ -1,6 +1,6 @@
 /**
  * REF^I13: the requester amends its open case. What the requesting side owns and may change over
- * the FHIR API (DESIGN.md "Task states": the requester may update inputs) is taken from the
+ * the FHIR API (docs/DESIGN.md "Task states": the requester may update inputs) is taken from the
  * amended request: the questions, family statement, reason, urgency and due date, and records
  * added. Everything is written through the repository acting for the sender, so the same
  * WriteHook rules as a FHIR update decide; a closed case is refused (409).

@@ -1,6 +1,6 @@
 /**
  * The FHIR resources of a new ESO case, built from the checked input (pure: ids, references and
- * "now" are passed in). DESIGN.md "FHIR R4 mapping"; profiles/ (eso-servicerequest, eso-task,
+ * "now" are passed in). docs/DESIGN.md "FHIR R4 mapping"; profiles/ (eso-servicerequest, eso-task,
  * eso-consent) define what each must carry.
  */
 import type { Binary, CodeableConcept, Condition, Consent, ContactPoint, DocumentReference, Extension, HumanName, Identifier, Patient, Practitioner,

@@ -31,7 +31,7 @@ export async function providerOrg(d: Directory, ods: string): Promise<Organizati
 
 /**
  * The requesting organisation, which must already be in the directory: the directory is
- * administered, so intake never creates an organisation (DESIGN.md "Security model").
+ * administered, so intake never creates an organisation (docs/DESIGN.md "Security model").
  */
 export async function requesterOrg(d: Directory, ods: string): Promise<Organization> {
   const org = await orgByOds(d.reader, ods);

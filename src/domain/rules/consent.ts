@@ -1,5 +1,5 @@
 /**
- * Consent to share records (DESIGN.md "The process" 5 and "Security model: Consent gate").
+ * Consent to share records (docs/DESIGN.md "The process" 5 and "Security model: Consent gate").
  * Rule 3: records reach the provider only while a Consent is active, names the provider as
  * provision.actor and `now` is inside provision.period; the consent is given by a parent/carer
  * with parental responsibility or by the young person. Withdrawal takes effect on the next request.

@@ -1,5 +1,5 @@
 /**
- * Independence of the provider (DESIGN.md "The process" 4; RCPCH: "the second opinion should
+ * Independence of the provider (docs/DESIGN.md "The process" 4; RCPCH: "the second opinion should
  * come from a separate Trust or Health Board"; GOSH: international providers "must be clear if
  * their opinion involves difference in law or ethical norms").
  */

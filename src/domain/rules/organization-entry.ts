@@ -1,6 +1,6 @@
 /**
  * The directory (Organization, PractitionerRole) is shared by every organisation, and tenancy and
- * independence are worked out from it. Organizations are administered (DESIGN.md "Security model
+ * independence are worked out from it. Organizations are administered (docs/DESIGN.md "Security model
  * and trust boundaries"): the operator's directory file and client registration add and place
  * them, written by the system; an organisation may only keep its own entry's name and contact
  * details. Anyone may name a role at an organisation. The system (no actor) may do anything.

@@ -1,6 +1,6 @@
 /**
  * The child (Patient): a valid NHS number, and care that stays where it is. An ESO never moves
- * the child's care (DESIGN.md "Care stays with the treating Trust"): only the organisation that
+ * the child's care (docs/DESIGN.md "Care stays with the treating Trust"): only the organisation that
  * manages the child may hand care on (Patient.managingOrganization).
  */
 import type { Organization, Patient } from 'fhir/r4.js';

@@ -1,5 +1,5 @@
 /**
- * The opinion (DESIGN.md "The process" 7): a DiagnosticReport (LOINC 47040-1) that answers every
+ * The opinion (docs/DESIGN.md "The process" 7): a DiagnosticReport (LOINC 47040-1) that answers every
  * question of the request, each eso-answer naming its question's linkId. The provider writes it;
  * the treating team may only record that it was shared with the family (eso-shared-with-family).
  */

@@ -1,5 +1,5 @@
 /**
- * The ESO Task on write (DESIGN.md "Task states"): consistent with its request, independent
+ * The ESO Task on write (docs/DESIGN.md "Task states"): consistent with its request, independent
  * provider (rule 1), transitions from the table made by the right side, the gates on accepted
  * (rule 2) and completed (rule 5), businessStatus consistent with status, and the due date of
  * urgent requests (rule 4).

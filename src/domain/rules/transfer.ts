@@ -1,5 +1,5 @@
 /**
- * Transfer of care is never implied (DESIGN.md "The process" 7; GOSH: "even if this is offered,
+ * Transfer of care is never implied (docs/DESIGN.md "The process" 7; GOSH: "even if this is offered,
  * it needs the clinical team's agreement and your/your child's consent"). An offer is its own
  * Task: code transfer-offer (eso CodeSystem), partOf = the ESO Task, requester = the provider
  * that offers, owner = the treating organisation that decides. It moves through the same status

@@ -1,5 +1,5 @@
 /**
- * The timeline in words a family understands (DESIGN.md "Transparency: the family is kept
+ * The timeline in words a family understands (docs/DESIGN.md "Transparency: the family is kept
  * informed at every step"). Pure: facts in, sentences out; no FHIR jargon, no codes.
  */
 
