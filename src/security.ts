@@ -80,7 +80,7 @@ export function securityFiles(config: Pick<Config, 'clientsFile' | 'signingKeyFi
 
 /** Interactions that only read: their audit record may fall back to the log when storage is full. */
 const READS = new Set<string>(['read', 'vread', 'search', 'history']);
-const READ_OPERATIONS = new Set(['eso-timeline', 'eso-overdue']);
+const READ_OPERATIONS = new Set(['eso-timeline', 'eso-overdue', 'admin-outbox']);
 
 export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring> {
   const { config, storage, log } = deps;

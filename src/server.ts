@@ -140,7 +140,8 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
         auditIn: (res, tx, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
           principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       hl7Routes(a, { receiver: () => receiver, authorize, audit: (r) => security.audit(r) });
-      adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled });
+      adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled,
+        audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, detail: r.detail, principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       metricsRoutes(a, { prom, authDisabled: config.authDisabled, separatePort: config.metricsPort !== undefined });
     },
     errorAudit: security.auditErrors,

@@ -14,6 +14,8 @@ export interface AdminRouteDeps {
   outbox: Pick<Storage, 'listOutbound'>;
   /** ESO_AUTH_DISABLED: a request without a principal acts as the system. */
   authDisabled: boolean;
+  /** Records the access (AuditEvent) before the answer leaves, like every other read. */
+  audit?: (res: Response, record: { status: number; detail: string }) => Promise<void>;
 }
 
 const STATUSES: readonly OutboxMessage['status'][] = ['pending', 'sent', 'failed'];
@@ -79,6 +81,7 @@ export function adminRoutes(app: Express, deps: AdminRouteDeps): void {
     const { destination } = outboxFilter(callOf(res).caller, deps.authDisabled);
     const { status, limit } = parseQuery(req);
     const messages = await deps.outbox.listOutbound({ status, destination, limit });
+    await deps.audit?.(res, { status: 200, detail: 'admin-outbox' });
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).type('application/json; charset=utf-8').send(JSON.stringify({ messages: messages.map(outboxView) }));
   });

@@ -65,6 +65,14 @@ describe.each(backends())('GET /admin/outbox with authentication on %s', (backen
     expect(provider.messages).toEqual([]);
   });
 
+  it('when an organisation reads the outbox, then the read leaves an AuditEvent naming it', async () => {
+    const before = await h.server.storage.search({ type: 'AuditEvent', criteria: [], count: 1000, offset: 0, total: 'accurate' });
+    expect((await get(await h.as.RGT.token())).status).toBe(200);
+    const after = await h.server.storage.search({ type: 'AuditEvent', criteria: [], count: 1000, offset: 0, total: 'accurate' });
+    const added = after.resources.map((r) => JSON.stringify(r.resource)).filter((t) => !before.resources.some((b) => JSON.stringify(b.resource) === t));
+    expect(added.some((t) => t.includes('admin-outbox') && t.includes('"RGT"'))).toBe(true);
+  });
+
   it('when status and limit are given, then only those messages come back, up to the limit', async () => {
     const token = await h.as.RA7.token();
     const failed = JSON.parse((await get(token, '?status=failed')).text) as { messages: OutboxView[] };
