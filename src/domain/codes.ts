@@ -1,11 +1,10 @@
 /**
- * Codes and small accessors the ESO domain reads and writes. Canonical URLs come from
+ * Codes the ESO domain reads and writes. Canonical URLs come from
  * fhir/eso-urls.ts; the codes below are the project's CodeSystem (profiles/CodeSystem-eso.json)
  * and the HL7 terminology the design names.
  */
-import type { CodeableConcept, Coding, Extension, Reference } from 'fhir/r4.js';
+import type { CodeableConcept, Coding } from 'fhir/r4.js';
 import { Extensions, Systems } from '../fhir/eso-urls.ts';
-import { referenceKey } from '../fhir/search-params.ts';
 
 export { Extensions, Systems };
 
@@ -59,45 +58,6 @@ export function codeOf(cc: CodeableConcept | undefined, system: string): string 
 /** The ESO businessStatus code of a Task (undefined when absent). */
 export const businessStatusOf = (task: { businessStatus?: CodeableConcept }): string | undefined => codeOf(task.businessStatus, Systems.esoCodes);
 
-/** Extensions of `url` directly on `holder`. */
-export function extensionsOf(holder: { extension?: Extension[] } | undefined, url: string): Extension[] {
-  return (holder?.extension ?? []).filter((e) => e.url === url);
-}
-
-/** A sub-extension (complex extension part) by its url. */
-export function part(ext: Extension, url: string): Extension | undefined {
-  return ext.extension?.find((e) => e.url === url);
-}
-
-/** "Type/id" of a Reference (relative, absolute on this server, or versioned), or undefined. */
-export function keyOf(ref: Reference | undefined, baseUrl?: string): string | undefined {
-  return ref?.reference ? referenceKey(ref.reference, baseUrl) : undefined;
-}
-
-/** [type, id] of a reference key. */
-export function splitKey(key: string): [string, string] {
-  const [type, id] = key.split('/');
-  return [type, id];
-}
-
-/** One ESO question of a ServiceRequest, as plain data. */
-export interface Question { linkId: string; text: string; askedBy?: string }
-
-/** The eso-question extensions of a ServiceRequest. */
-export function questionsOf(sr: { extension?: Extension[] }): Question[] {
-  return extensionsOf(sr, Extensions.question).map((q) => ({
-    linkId: part(q, 'linkId')?.valueString ?? '',
-    text: part(q, 'text')?.valueString ?? '',
-    askedBy: part(q, 'askedBy')?.valueCoding?.code,
-  }));
-}
-
-/** One eso-answer of a DiagnosticReport, as plain data. */
-export interface Answer { question: string; text: string }
-
-export function answersOf(dr: { extension?: Extension[] }): Answer[] {
-  return extensionsOf(dr, Extensions.answer).map((a) => ({
-    question: part(a, 'question')?.valueString ?? '',
-    text: part(a, 'text')?.valueString ?? '',
-  }));
-}
+// Accessors live beside their subject: references.ts (keys of references), extensions.ts (questions, answers).
+export { keyOf, splitKey } from './references.ts';
+export { answersOf, extensionsOf, part, questionsOf, type Answer, type Question } from './extensions.ts';
