@@ -44,7 +44,7 @@ describe('sql-storage on SQLite', () => {
     expect(stale).toBeNull();
     const current = await storage.readResource('Task', v1.resource.id!);
     expect(current?.versionId).toBe(2);
-    expect((current?.resource as Task).status).toBe('accepted');
+    expect((current!.resource as Task).status).toBe('accepted');
   });
 
   it('when a resource has several versions, then history lists them newest first and each version stays readable', async () => {
