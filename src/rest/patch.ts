@@ -21,6 +21,8 @@ export function applyJsonPatch(current: Resource, body: unknown): Resource {
   } catch (e) {
     if (e instanceof JsonPatchError && e.name === 'TEST_OPERATION_FAILED') throw unprocessable(`JSON Patch operation ${Number(e.index ?? 0)}: test failed`);
     if (e instanceof JsonPatchError) throw badRequest(`JSON Patch operation ${Number(e.index ?? 0)}: ${e.name}`);
+    // fast-json-patch refuses paths through __proto__/constructor with a plain TypeError: a bad request, not a fault.
+    if (e instanceof TypeError) throw badRequest('JSON Patch: a path may not go through __proto__, constructor or prototype');
     throw e;
   }
 }
