@@ -22,6 +22,8 @@ export interface Row {
 const rows: Row[] = [];
 
 const num = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+/** Ratios below 0.1 keep three decimals, so a 0.004 is not shown as 0.00. */
+const fixed = (q: number) => q.toFixed(q < 0.1 ? 3 : 2);
 const ratioOf = (r: Row) => (r.ceiling && r.ceiling.value > 0 ? r.value / r.ceiling.value : undefined);
 
 function aimText(r: Row): string {
@@ -43,7 +45,7 @@ export function record(r: Row): void {
   const parts = [
     `${`${r.name}${r.backend ? ` [${r.backend}]` : ''}`.padEnd(44)} ${num(r.value).padStart(8)} ${r.unit}`,
     ceiling,
-    q === undefined ? 'ratio —' : `ratio ${q.toFixed(2)}`,
+    q === undefined ? 'ratio —' : `ratio ${fixed(q)}`,
     `aim ${aimText(r)}: ${mark(r)}`,
   ];
   if (r.peer) parts.push(`peer ${r.peer}`);
@@ -61,7 +63,7 @@ export function summary(): string {
   const body = rows.map((r) => {
     if (Number.isNaN(r.value)) return `| ${r.name} | ${r.backend || '—'} | ${r.note} | | | | | |`;
     const q = ratioOf(r);
-    return `| ${r.name} | ${r.backend || '—'} | ${num(r.value)} ${r.unit} | ${r.ceiling ? `${num(r.ceiling.value)} ${r.ceiling.unit} (${r.ceiling.what})` : '—'} | ${q === undefined ? '—' : q.toFixed(2)} | ${aimText(r)} | ${mark(r)} | ${r.peer ?? ''} |`;
+    return `| ${r.name} | ${r.backend || '—'} | ${num(r.value)} ${r.unit} | ${r.ceiling ? `${num(r.ceiling.value)} ${r.ceiling.unit} (${r.ceiling.what})` : '—'} | ${q === undefined ? '—' : fixed(q)} | ${aimText(r)} | ${mark(r)} | ${r.peer ?? ''} |`;
   });
   return [head, ...body].join('\n');
 }
