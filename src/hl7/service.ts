@@ -13,7 +13,6 @@ import { parseAllowedSenders, parseEprEndpoints, senderAllowList } from './hl7-c
 import type { Hl7Logger } from './hl7-logger.ts';
 import { createMllpServer } from './mllp-server.ts';
 import { OutboxDispatcher, type OutboxDispatcherOptions } from './outbox-dispatcher.ts';
-import { warmUpV2Parser } from './v2-message.ts';
 import { createV2Receiver, type SenderRefusal, type V2Receiver } from './v2-receiver.ts';
 
 export const OUR_IDENTITY = { application: 'ESO_BRIDGE', facility: 'ESO' };
@@ -78,8 +77,6 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
         dispatcher.start();
         unsubscribe = storage.onOutboundCommitted(() => dispatcher.nudge());
       }
-      // The parser's library loads after start-up (v2-message.ts), before the first message needs it.
-      setTimeout(warmUpV2Parser, 0).unref();
       return { receiver, mllpPort };
     },
     async stop() {
