@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { charsetNamed } from './charset.ts';
-import { formatV2Timestamp, joinSegments, SegmentWriter, type ReceivedHeader } from './er7.ts';
+import { DEFAULT_SEPARATORS, escapeEr7, formatV2Timestamp, joinSegments, SegmentWriter, unescapeEr7, type ReceivedHeader, type Separators } from './er7.ts';
 import type { V2Location } from './v2-message.ts';
 
 /** Original mode: AA/AE/AR; enhanced mode commit ACKs: CA/CE/CR. */
@@ -152,4 +152,37 @@ function num(n: number | undefined): string | undefined {
 
 function truncate(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 3)}...`;
+}
+
+/**
+ * The header as if it had been sent with our separators, for the ACK that echoes its fields: a
+ * sender's own delimiters leave its values unescaped where ours are delimiters (a `|` in MSH-3
+ * under `#^~\\&` would otherwise add fields to the ACK's MSH).
+ */
+export function inOurSeparators(h: ReceivedHeader | undefined): ReceivedHeader | undefined {
+  const chars = (s: Separators) => `${s.field}${s.component}${s.repetition}${s.escape}${s.subComponent}`;
+  if (!h || chars(h.separators) === chars(DEFAULT_SEPARATORS)) return h;
+  const raw = h.raw.map((f) => f?.map((rep) => rep.map((component) => component.map((leaf) => escapeEr7(unescapeEr7(leaf, h.separators))))));
+  return { separators: DEFAULT_SEPARATORS, raw, get: h.get };
+}
+
+/** FHIR issue type → table 0357. */
+export function issueTo0357(code: string): number {
+  switch (code) {
+    case 'required': return 101;
+    case 'value':
+    case 'invalid':
+    case 'structure': return 102;
+    case 'code-invalid': return 103;
+    case 'not-found': return 204;
+    // A conflict (409) from the rules, e.g. a stale concurrent change.
+    case 'duplicate':
+    case 'conflict': return 205;
+    case 'lock-error': return 206;
+    default: return 207;
+  }
+}
+
+export function refusedText(code: string): string {
+  return `The request was refused (${code})`;
 }

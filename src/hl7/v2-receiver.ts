@@ -8,15 +8,16 @@ import type { MllpPeer } from '../auth/mllp-binding.ts';
 import type { Actor, AmendEsoRequest, CancelEsoRequest, SubmitEsoRequest } from '../domain/ports.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
 import type { Storage } from '../storage/types.ts';
-import { buildAck, newControlId, type AckCode, type AckError, type AckIdentity } from './ack.ts';
+import { buildAck, inOurSeparators, issueTo0357, newControlId, refusedText, type AckCode, type AckError, type AckIdentity } from './ack.ts';
 import { buildBatchAck, looksLikeBatch, splitBatch } from './batch.ts';
-import { charsetNamed, decodeV2, DEFAULT_CHARSET, type Charset } from './charset.ts';
+import type { Charset } from './charset.ts';
 import { refI14ToCancel } from './ref-i14-to-cancel.ts';
 import type { V2Location } from './v2-message.ts';
-import { DEFAULT_SEPARATORS, escapeEr7, readHeader, unescapeEr7, type ReceivedHeader, type Separators } from './er7.ts';
+import { readHeader, type ReceivedHeader } from './er7.ts';
 import { silentLogger, type Hl7Logger } from './hl7-logger.ts';
 import { locateTarget } from './mapping-engine.ts';
 import { refI12ToRequest } from './ref-i12-to-request.ts';
+import { decodeInput, separatorsMissing, type DecodeProblem } from './receive-text.ts';
 import { V2Message, V2ParseError } from './v2-message.ts';
 
 /**
@@ -98,23 +99,6 @@ export interface V2Receiver {
 }
 
 type Outcome = { code: 'AA' | 'AE' | 'AR'; errors: AckError[]; internal?: boolean; ack?: string };
-
-/** A decoding problem found where bytes became text, answered after the header rules. */
-type DecodeProblem = { code: 102 | 103; text: string; location: AckError['location'] };
-
-/** Segment ids a referral carries: seen inside a line, they mean the segment separators were lost. */
-const KNOWN_SEGMENTS = /(?:EVN|PID|PD1|RF1|PRD|CTD|NK1|PV1|PV2|DG1|DRG|PR1|OBR|OBX|NTE|AL1|GT1|IN1|IN2|ACC|AUT|RGS|AIS|Z[A-Z0-9]{2})/;
-
-/**
- * True when a whole message came as one line although it has more than an MSH: what `curl --data`
- * (which drops CR and LF from a file) makes of a message.
- */
-export function separatorsMissing(text: string, h: ReceivedHeader): boolean {
-  const body = text.replace(/^[\s\x0b\ufeff]+/, '').replace(/[\x1c\s]+$/, '');
-  if (/[\r\n]/.test(body)) return false;
-  const sep = h.separators.field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`${KNOWN_SEGMENTS.source}${sep}`).test(body.slice(8));
-}
 
 /** Creates the receiver. */
 export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
@@ -273,23 +257,6 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     return { code: 'AA', errors: [], ack };
   }
 
-  /** Bytes → text in the declared set; text input is checked against MSH-18 (its \\X..\\ escapes decode in it). */
-  function decode(input: V2Input, opts: HandleOptions): { text: string; charset: Charset; problem?: DecodeProblem } {
-    if (typeof input === 'string') {
-      const h = readHeader(input);
-      const declared = opts.charset?.trim() || h?.get(18);
-      const charset = declared ? charsetNamed(declared) : DEFAULT_CHARSET;
-      if (!charset) return { text: input, charset: DEFAULT_CHARSET, problem: unknownCharset(declared!, opts.charset?.trim() ? 'Content-Type' : 'MSH-18') };
-      return { text: input, charset };
-    }
-    const r = decodeV2(input, opts.charset);
-    if (r.ok) return { text: r.text, charset: r.charset };
-    if (r.reason === 'unknown') return { text: r.text, charset: DEFAULT_CHARSET, problem: unknownCharset(r.name, r.from) };
-    const l = r.location;
-    const where = l.field === undefined ? l.segment : `${l.segment}-${l.field}`;
-    return { text: r.text, charset: r.charset, problem: { code: 102, text: `${where} holds bytes that are not valid ${r.charset} (the character set ${opts.charset ? 'of the Content-Type' : 'MSH-18 declares, UTF-8 when empty'}): nothing was stored`, location: l } };
-  }
-
   async function run(text: string, opts: HandleOptions, charset: Charset, problem: DecodeProblem | undefined): Promise<{ h?: ReceivedHeader; outcome: Outcome; enhanced: boolean }> {
     const started = Date.now();
     const h = readHeader(text);
@@ -343,7 +310,7 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
 
   /** One message (bytes or text): decoded in its own character set, then answered. */
   async function one(input: V2Input, opts: HandleOptions, single: boolean): Promise<string[]> {
-    const { text, charset, problem } = decode(input, opts);
+    const { text, charset, problem } = decodeInput(input, opts);
     if (!single) return framesOf(text, opts, charset, problem);
     const { h, outcome, enhanced } = await run(text, opts, charset, problem);
     return [outcome.ack ?? ackOf(h, outcome.code, outcome.errors, enhanced)];
@@ -389,44 +356,6 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
       return ackOf(h, enhanced ? 'CR' : 'AR', [{ code: 207, text: `The message exceeds the maximum size of ${maxBytes} bytes` }], enhanced);
     },
   };
-}
-
-function unknownCharset(name: string, from: 'MSH-18' | 'Content-Type'): DecodeProblem {
-  const known = 'ASCII, 8859/1, 8859/15, UNICODE UTF-8, CP1252';
-  return { code: 103, text: `Character set '${name}' (${from}) is not supported (${known}): nothing was stored`, location: from === 'MSH-18' ? { segment: 'MSH', sequence: 1, field: 18 } : undefined };
-}
-
-/**
- * The header as if it had been sent with our separators, for the ACK that echoes its fields: a
- * sender's own delimiters leave its values unescaped where ours are delimiters (a `|` in MSH-3
- * under `#^~\\&` would otherwise add fields to the ACK's MSH).
- */
-function inOurSeparators(h: ReceivedHeader | undefined): ReceivedHeader | undefined {
-  const chars = (s: Separators) => `${s.field}${s.component}${s.repetition}${s.escape}${s.subComponent}`;
-  if (!h || chars(h.separators) === chars(DEFAULT_SEPARATORS)) return h;
-  const raw = h.raw.map((f) => f?.map((rep) => rep.map((component) => component.map((leaf) => escapeEr7(unescapeEr7(leaf, h.separators))))));
-  return { separators: DEFAULT_SEPARATORS, raw, get: h.get };
-}
-
-/** FHIR issue type → table 0357. */
-function issueTo0357(code: string): number {
-  switch (code) {
-    case 'required': return 101;
-    case 'value':
-    case 'invalid':
-    case 'structure': return 102;
-    case 'code-invalid': return 103;
-    case 'not-found': return 204;
-    // Intake answers 409 conflict when another organisation already uses the requestId.
-    case 'duplicate':
-    case 'conflict': return 205;
-    case 'lock-error': return 206;
-    default: return 207;
-  }
-}
-
-function refusedText(code: string): string {
-  return `The request was refused (${code})`;
 }
 
 /** Only the error's class name is logged: messages may quote data. */
