@@ -80,7 +80,10 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   });
   // Subscriptions (Backport IG, rest-hook): events numbered in the change's transaction, sent by the outbox dispatcher.
   const subscriptions = createSubscriptions({ storage, repoFor, searchParams, base: () => fhirBase(baseUrl), log, allowedOrigins: config.subscriptionOrigins,
-    maxFailures: config.subscriptionMaxFailures, leaseMs: config.outboxLeaseMs, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs } });
+    maxFailures: config.subscriptionMaxFailures, leaseMs: config.outboxLeaseMs, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
+    // A notification discloses what it names or carries to the subscriber's organisation: audited like a read, before it leaves.
+    audit: (d) => security.audit({ interaction: 'operation', status: 200, requestId: randomUUID(), detail: `subscription-${d.type}`, entities: d.entities,
+      principal: { clientId: `subscription/${d.subscription}`, organization: d.organization, scopes: [] } }) });
   // Return messages of an HL7 sender without an EPR endpoint are queued with no route, never dropped.
   const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0,
     senders: { 'rest-hook': subscriptions.send, 'rest-hook-ctl': subscriptions.send } });

@@ -33,7 +33,15 @@ export interface SenderOptions {
   leaseMs: number;
   /** Told after every delivery attempt to a subscription (heartbeats count idle time from it). */
   onActivity?: (subscriptionId: string) => void;
+  /**
+   * Records the disclosure (an AuditEvent) before the notification leaves, as every read is recorded
+   * before its answer: the subscriber's organisation and what the notification names or carries.
+   */
+  audit?: (disclosure: NotificationDisclosure) => Promise<void>;
 }
+
+/** What a notification discloses, for the audit trail. */
+export interface NotificationDisclosure { organization: string; subscription: string; type: NotificationType; entities: string[] }
 
 /** What a control row carries (handshake, heartbeat). */
 export interface ControlRecord { subscription: string; type: 'handshake' | 'heartbeat' }
@@ -90,6 +98,9 @@ export class RestHookSender {
     const repo = this.o.repoFor({ organization: owner, agent: 'subscription-notification' });
     const eventsSinceStart = await this.o.storage.currentSequence(sequenceName(sub.id as string));
     const bundle = await notificationBundle({ base: this.o.base(), subscription: sub, type, eventsSinceStart }, events, settings.content, repo);
+    const entities = (bundle.entry ?? []).map((e) => e.resource).filter((r) => r && r.resourceType !== 'Parameters').map((r) => `${r!.resourceType}/${r!.id}`);
+    // Handshakes and heartbeats name no case: only event notifications disclose anything.
+    if (type === 'event-notification') await this.o.audit?.({ organization: owner, subscription: sub.id as string, type, entities });
     const started = Date.now();
     try {
       const res = await fetch(settings.endpoint, {

@@ -12,7 +12,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { Storage } from '../storage/types.ts';
 import { controlDestination, SubscriptionEventSink } from './events.ts';
 import { subscriptionOperations } from './operations.ts';
-import { RestHookSender, type ControlRecord } from './sender.ts';
+import { RestHookSender, type ControlRecord, type SenderOptions } from './sender.ts';
 import { parseAllowedOrigins, readSettings } from './settings.ts';
 import { TOPICS } from './topics.ts';
 import { subscriptionWriteHook } from './write-hook.ts';
@@ -32,6 +32,8 @@ export interface SubscriptionsOptions {
   backoff: { baseMs: number; capMs: number };
   /** How often idle Subscriptions are looked at for a heartbeat (ms). */
   heartbeatCheckMs?: number;
+  /** Records each notification's disclosure before it is sent (sender.ts). */
+  audit?: SenderOptions['audit'];
 }
 
 const HOLD_MS = 1000;
@@ -40,7 +42,7 @@ export function createSubscriptions(o: SubscriptionsOptions) {
   const allowed = parseAllowedOrigins(o.allowedOrigins);
   const lastActivity = new Map<string, number>();
   const sender = new RestHookSender({ storage: o.storage, repoFor: o.repoFor, base: o.base, log: o.log, maxFailures: o.maxFailures, holdMs: HOLD_MS, leaseMs: o.leaseMs,
-    backoff: o.backoff, onActivity: (id) => lastActivity.set(id, Date.now()) });
+    backoff: o.backoff, onActivity: (id) => lastActivity.set(id, Date.now()), audit: o.audit });
   let timer: NodeJS.Timeout | undefined;
 
   /** Queues a heartbeat for each active Subscription with a heartbeat period that has been idle that long. */

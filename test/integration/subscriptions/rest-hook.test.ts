@@ -136,6 +136,9 @@ describe.each(backends())('subscriptions (rest-hook) on %s', (backend) => {
     expect(eventsOf(full.status).map((e) => e.number)).toEqual([1]);
     // Full-resource carries the Task as the subscriber may read it now (it has moved on since).
     expect(full.bundle.entry![1].resource).toMatchObject({ resourceType: 'Task', id: task.id });
+    // Each notification is a disclosure to the subscriber's organisation: an AuditEvent names it and what it carried.
+    const audits = (await s.server.storage.search({ type: 'AuditEvent', criteria: [], count: 5000, offset: 0, total: 'none' })).resources.map((r) => JSON.stringify(r.resource));
+    expect(audits.some((a) => a.includes('subscription-event-notification') && a.includes(`Task/${task.id}`) && a.includes('"RZ2NP"'))).toBe(true);
     expect(param((await statusOf(s.as.provider, accepted.id!)), 'events-since-subscription-start')?.valueString).toBe('1');
     // Filters by owner reference and business-status token: ours hears the move to received, the other owner's nothing.
     expect(param(await statusOf(s.as.provider, ours.id!), 'events-since-subscription-start')?.valueString).toBe('1');
