@@ -12,8 +12,6 @@ export const ParticipationType = 'http://terminology.hl7.org/CodeSystem/v3-Parti
 export const ProvenanceParticipantType = 'http://terminology.hl7.org/CodeSystem/provenance-participant-type';
 export const DataOperation = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
 export const ConsentAction = 'http://terminology.hl7.org/CodeSystem/consentaction';
-/** Identifier system for client ids in Provenance (who, as software, made a change). */
-export const ClientIdSystem = Systems.clientId;
 
 /** Consent category: LOINC 59284-0 "Patient Consent". */
 export const CONSENT_CATEGORY: CodeableConcept = { coding: [{ system: Systems.loinc, code: '59284-0', display: 'Patient Consent' }] };

@@ -7,7 +7,7 @@
 import type { CodeableConcept, Organization, Provenance, Reference, Task } from 'fhir/r4.js';
 import { odsCodeOf, odsIdentifier } from '../fhir/uk-core.ts';
 import type { StoredResource } from '../storage/types.ts';
-import { ClientIdSystem, DataOperation, ProvenanceParticipantType } from './codes.ts';
+import { DataOperation, ProvenanceParticipantType, Systems } from './codes.ts';
 import type { Actor } from './ports.ts';
 
 /** A Reference to an organisation carrying its ODS code, so it reads without resolving. */
@@ -51,7 +51,7 @@ export function taskProvenance(p: ProvenanceInput): Provenance {
     ? [
         { ...author, who: orgReference(p.actorOrg, p.actor.organization), ...(p.onBehalfOf ? { onBehalfOf: orgReference(p.onBehalfOf) } : {}) },
         { type: { coding: [{ system: ProvenanceParticipantType, code: 'assembler', display: 'Assembler' }] },
-          who: { identifier: { system: ClientIdSystem, value: p.actor.agent }, display: p.actor.agent } },
+          who: { identifier: { system: Systems.clientId, value: p.actor.agent }, display: p.actor.agent } },
       ]
     : [{ ...author, who: { display: 'eso-bridge (system)' } }];
   const prov: Provenance = {

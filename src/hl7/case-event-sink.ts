@@ -28,8 +28,6 @@ export interface V2Endpoint {
 }
 
 /** Outbox destination key of an organisation's EPR: `mllp:<ODS>`. */
-/** The outbox destination of an EPR over MLLP (storage/types.ts owns the naming). */
-export const destinationKey = mllpDestination;
 /** Outbox kind of a v2 message: `hl7v2:<type>`. */
 export const outboxKind = (message: string): string => `hl7v2:${message}`;
 
@@ -66,7 +64,7 @@ export class V2CaseEventSink implements CaseEventSink {
     const ods = event.requesterOds.toUpperCase();
     if (!this.endpoints[ods] && !(await this.o.sendsHl7?.(ods))) return;
     for (const m of this.build(event, this.endpoints[ods] ?? {})) {
-      const id = await tx.enqueueOutbound(destinationKey(ods), outboxKind(m.message), m.payload);
+      const id = await tx.enqueueOutbound(mllpDestination(ods), outboxKind(m.message), m.payload);
       (this.o.logger ?? silentLogger).info({ outboxId: id, message: m.message, destination: ods, event: event.kind, task: event.task.id }, 'hl7 message queued');
     }
   }

@@ -64,11 +64,6 @@ function library(): { lib: Hl7v2; verbatim: Record<string, HL7Dictionary> } {
   return hl7v2;
 }
 
-/** Loads the parser's library now (a test or a bench that must not time the first load). */
-export function warmUpV2Parser(): void {
-  library();
-}
-
 /** One repetition of a field, read as plain (unescaped) text. */
 export class V2Rep {
   constructor(private readonly rep: HL7Repetition, private readonly subSeparator: string, /** 0-based position in the field. */ readonly index = 0) {}

@@ -1,7 +1,8 @@
 import { Hl7Message } from '@medplum/core';
 import { describe, expect, it } from 'vitest';
 import type { CaseEvent } from '../../../src/domain/ports.ts';
-import { destinationKey, outboxKind, V2CaseEventSink, type V2Endpoint } from '../../../src/hl7/case-event-sink.ts';
+import { mllpDestination } from '../../../src/storage/types.ts';
+import { outboxKind, V2CaseEventSink, type V2Endpoint } from '../../../src/hl7/case-event-sink.ts';
 import { loadOutboundMapping } from '../../../src/hl7/mapping-types.ts';
 import { applyOutbound, evalPath, OutboundMappingError } from '../../../src/hl7/mapping-writer.ts';
 import { V2Message } from '../../../src/hl7/v2-message.ts';
@@ -77,8 +78,8 @@ describe('V2CaseEventSink.onCaseEvent', () => {
     const storage = new FakeStorage();
     await sink().onCaseEvent(storage.tx, completed);
     expect(storage.outbox.map((m) => [m.destination, m.kind])).toEqual([
-      [destinationKey('RA7'), outboxKind('RRI^I12')],
-      [destinationKey('RA7'), outboxKind('ORU^R01')],
+      [mllpDestination('RA7'), outboxKind('RRI^I12')],
+      [mllpDestination('RA7'), outboxKind('ORU^R01')],
     ]);
     expect(storage.outbox[0].payload.startsWith('MSH|^~\\&|ESO_BRIDGE|ESO|CERNER|RA7|')).toBe(true);
   });
