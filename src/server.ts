@@ -11,7 +11,7 @@ import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { makeAmend } from './domain/amend/amend.ts';
 import { makeCancel } from './domain/amend/cancel.ts';
-import { createDomain } from './domain/index.ts';
+import { domainOperations, domainRules } from './domain/index.ts';
 import { actorOfCall, type Actor, type AmendEsoRequest, type CancelEsoRequest, type IntakeResult, type SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
 import { Repository } from './fhir/repository.ts';
@@ -21,7 +21,6 @@ import { callOf } from './http/request-context.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { createHl7Service } from './hl7/service.ts';
 import { senderRefusalRecord } from './hl7/sender-refusal-audit.ts';
-import type { V2Receiver } from './hl7/v2-receiver.ts';
 import { landingRoutes } from './http/landing-page.ts';
 import { metricsRoutes, startMetricsListener } from './http/metrics-routes.ts';
 import { createPromMetrics, OUTBOX_SCAN_CAP, type PromMetrics } from './http/prom-metrics.ts';
@@ -31,7 +30,7 @@ import { applySocketLimits } from './http/socket-limits.ts';
 import { buildCapabilityStatement } from './rest/capabilities.ts';
 import { fhirBase, type FhirContext } from './rest/types.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
-import { createSubscriptions } from './subscriptions/service.ts';
+import { createSubscriptions, subscriptionWrites as createSubscriptionWrites } from './subscriptions/service.ts';
 import { openStorage } from './storage/open.ts';
 import type { Storage, StorageTx } from './storage/types.ts';
 
@@ -47,6 +46,12 @@ export interface RunningServer {
 }
 
 const VERSION = '0.1.0';
+
+/** A value made on first use and kept. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
 
 export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
@@ -68,26 +73,29 @@ const PURGE_EVERY_MS = 10 * 60_000;
 async function wire(config: Config, log: Logger, storage: Storage, prom: PromMetrics): Promise<RunningServer> {
   const metrics = prom.metrics;
   const { validate, profiles, source: conformance, searchParams } = loadConformance();
+  // The one value known late: the URL, once HTTP listens (port 0 in tests). Everything else is made in order below.
   let baseUrl = '';
+  const base = () => fhirBase(baseUrl);
   const security = await createSecurity({ config, storage, log, baseUrl: () => baseUrl, validate, searchParams, metrics });
 
-  // A repository acting for an organisation: tenancy, domain rules and the consent gate applied.
-  // `domain` is assigned below; repositories are only made per request, after start.
-  let domain: ReturnType<typeof createDomain>;
+  // 1. What a write must tell (HL7 return messages, subscription events) and the rules every write and read meets.
+  const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0 });
+  const subscriptionWrites = createSubscriptionWrites({ searchParams, base, allowedOrigins: config.subscriptionOrigins });
+  const rules = domainRules({ caseEvents: hl7.sink, changes: subscriptionWrites.sink });
+
+  // 2. A repository acting for an organisation: tenancy, domain rules and the consent gate applied. Every way in uses it.
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
-    baseUrl: fhirBase(baseUrl), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
-    hooks: [...domain.hooks, subscriptions.hook], grants: domain.grants, access: domain.access,
+    baseUrl: base(), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
+    hooks: [...rules.hooks, subscriptionWrites.hook], grants: rules.grants, access: rules.access,
   });
-  // Subscriptions (Backport IG, rest-hook): events numbered in the change's transaction, sent by the outbox dispatcher.
-  const subscriptions = createSubscriptions({ storage, repoFor, searchParams, base: () => fhirBase(baseUrl), log, allowedOrigins: config.subscriptionOrigins,
+
+  // 3. What works through those repositories: the domain's operations, subscriptions (Backport IG, rest-hook) and HL7 v2 intake.
+  const domain = domainOperations(repoFor);
+  const subscriptions = createSubscriptions({ storage, repoFor, base, log,
     maxFailures: config.subscriptionMaxFailures, leaseMs: config.outboxLeaseMs, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
     // A notification discloses what it names or carries to the subscriber's organisation: audited like a read, before it leaves.
     audit: (d) => security.audit({ interaction: 'operation', status: 200, requestId: randomUUID(), detail: `subscription-${d.type}`, entities: d.entities,
       principal: { clientId: `subscription/${d.subscription}`, organization: d.organization, scopes: [] } }) });
-  // Return messages of an HL7 sender without an EPR endpoint are queued with no route, never dropped.
-  const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0,
-    senders: { 'rest-hook': subscriptions.send, 'rest-hook-ctl': subscriptions.send } });
-  domain = createDomain({ repoFor, caseEvents: hl7.sink, changes: subscriptions.sink });
   // HL7 v2 intake writes as the sending organisation: audited like the JSON API.
   // The AuditEvent is written in the intake's own transaction, so an ACK never disagrees with storage.
   const auditWithin = (actor: Actor | undefined, detail: string) => (tx: StorageTx, result: IntakeResult) => security.auditIn(tx, {
@@ -107,18 +115,23 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     amend: (input, actor) => amendCase(input, actor, { within: auditWithin(actor, 'hl7v2-ref-i13') }),
     cancel: (ref, actor) => cancelCase(ref, actor, { within: auditWithin(actor, 'hl7v2-ref-i14') }),
   };
-  let receiver: V2Receiver | undefined;
+  // MLLP senders are who their client entries' `mllp` bindings say; each refusal leaves an AuditEvent.
+  const receiver = hl7.receiver(auditedSubmit, {
+    bindingsOf: (ods) => security.mllpBindings(ods),
+    onRefused: (refusal) => security.audit(senderRefusalRecord(refusal, randomUUID())),
+  }, auditedCases);
 
   // The one call context of the request (http/request-context.ts), as the domain's Actor.
   const actorOf = (res: Response): Actor | undefined => actorOfCall(callOf(res));
-  let capabilities: ReturnType<typeof buildCapabilityStatement> | undefined;
+  // Built on first use: it names the base URL, known once HTTP listens.
+  const capabilities = once(() => buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(),
+    readOnlyTypes: conformance?.types, subscriptionTopics: subscriptions.topics, subscriptionDocumentation: subscriptions.documentation }));
   const fhirContext = (_req: Request, res: Response): FhirContext => {
     const call = callOf(res);
-    capabilities ??= buildCapabilityStatement({ baseUrl, version: VERSION, profiles, searchParams, security: security.capabilitySecurity(), readOnlyTypes: conformance?.types, subscriptionTopics: subscriptions.topics, subscriptionDocumentation: subscriptions.documentation });
     return {
       repo: repoFor(actorOf(res)),
       baseUrl,
-      capabilities: () => capabilities!,
+      capabilities,
       conformance,
       authorize: security.authorizeFor(call.caller),
       audit: (r) => security.audit({ ...r, principal: call.caller, requestId: call.requestId }),
@@ -142,7 +155,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
           principal: callOf(res).caller, requestId: callOf(res).requestId }),
         auditIn: (res, tx, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
           principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
-      hl7Routes(a, { receiver: () => receiver, authorize, audit: (r) => security.audit(r) });
+      hl7Routes(a, { receiver, authorize, audit: (r) => security.audit(r) });
       adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled,
         audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, detail: r.detail, principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       metricsRoutes(a, { prom, authDisabled: config.authDisabled, separatePort: config.metricsPort !== undefined });
@@ -167,14 +180,10 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     });
     server.closeIdleConnections();
   });
-  // MLLP senders are who their client entries' `mllp` bindings say; each refusal leaves an AuditEvent.
   let started: Awaited<ReturnType<typeof hl7.start>>;
   let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
   try {
-    started = await hl7.start(auditedSubmit, {
-      bindingsOf: (ods) => security.mllpBindings(ods),
-      onRefused: (refusal) => security.audit(senderRefusalRecord(refusal, randomUUID())),
-    }, auditedCases);
+    started = await hl7.start(receiver, { 'rest-hook': subscriptions.send, 'rest-hook-ctl': subscriptions.send });
     if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(prom, config.metricsHost, config.metricsPort);
   } catch (e) {
     // A refused start (MLLP_PORT or ESO_METRICS_PORT in use) leaves nothing listening.
@@ -186,7 +195,6 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   const purge = setInterval(() => {
     storage.purgeExpiredKeys(new Date().toISOString()).catch((e: unknown) => log.warn({ err: String(e) }, 'key purge failed'));
   }, PURGE_EVERY_MS).unref();
-  receiver = started.receiver;
   if (config.outboxEnabled) subscriptions.startHeartbeats();
   log.info({ url: baseUrl, database: storage.dialect, mllpPort: started.mllpPort }, 'eso-bridge listening');
   await logStartSummary(config, { url: baseUrl, mllpPort: started.mllpPort, metricsPort: metricsListener?.port, database: storage.dialect }, log);

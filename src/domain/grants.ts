@@ -92,7 +92,7 @@ export async function caseOrgsOf(reader: Reader, resource: Resource, depth = 0):
 }
 
 /**
- * DomainWiring.grants: the case's organisations for a resource being written, following only
+ * DomainRules.grants: the case's organisations for a resource being written, following only
  * references the writer can see (a reference into another Trust's case grants nothing).
  */
 export async function grantsFor(resource: Resource, repo: Repository): Promise<string[]> {

@@ -16,11 +16,33 @@ import { buildTimeline, type CaseTimeline } from './timeline/build.ts';
 
 export type { CaseTimeline, TimelineEvent } from './timeline/build.ts';
 
-export interface DomainWiring {
+/** The rules every repository acting for a caller applies, whichever way a write arrives. Needs no repository. */
+export interface DomainRules {
   hooks: WriteHook[];
   grants: (resource: Resource, repo: Repository) => Promise<string[]>;
   /** The case-access chain (access/chain.ts) every repository acting for a caller asks. */
   access: AccessPolicy;
+}
+
+export interface DomainRulesDeps {
+  caseEvents?: CaseEventSink;
+  /** Told of every Task, DiagnosticReport and Consent write in its transaction (subscription events). */
+  changes?: ResourceChangeSink;
+  /** Clock for the consent gate (tests). */
+  now?: () => number;
+}
+
+/** Builds the rules the repositories are made with (so they come first: no repository is needed to make them). */
+export function domainRules(deps: DomainRulesDeps = {}): DomainRules {
+  return {
+    hooks: [domainHook(deps.caseEvents, deps.changes)],
+    grants: grantsFor,
+    access: caseAccessChain(deps.now),
+  };
+}
+
+/** What the ways in ask of the domain, each through a repository acting for the caller. */
+export interface DomainOperations {
   /** The one intake function; `repoFor(actor)` gives it a repository acting for the caller. */
   submit: SubmitEsoRequest;
   /** The plain-language timeline of the case whose ESO Task is `taskId` (404 for other organisations). */
@@ -29,27 +51,15 @@ export interface DomainWiring {
   overdue: (actor: Actor | undefined, now?: Date) => Promise<Bundle>;
 }
 
-export interface DomainDeps {
-  /** A repository acting for `actor` (tenancy + hooks applied), or the system when undefined. */
-  repoFor: (actor: Actor | undefined) => Repository;
-  caseEvents?: CaseEventSink;
-  /** Told of every Task, DiagnosticReport and Consent write in its transaction (subscription events). */
-  changes?: ResourceChangeSink;
-  /** Clock for the consent gate (tests). */
-  now?: () => number;
-}
-
 /**
- * Builds the domain. The ESO search parameters it relies on (`due`, Task `part-of`) come from
- * profiles/, in the registry every repository holds (fhir/conformance.ts).
+ * Builds the operations over `repoFor` (a repository acting for `actor`, made with domainRules;
+ * the system when undefined). The ESO search parameters they rely on (`due`, Task `part-of`)
+ * come from profiles/, in the registry every repository holds (fhir/conformance.ts).
  */
-export function createDomain(deps: DomainDeps): DomainWiring {
+export function domainOperations(repoFor: (actor: Actor | undefined) => Repository): DomainOperations {
   return {
-    hooks: [domainHook(deps.caseEvents, deps.changes)],
-    grants: grantsFor,
-    access: caseAccessChain(deps.now),
-    submit: makeSubmit(deps.repoFor),
-    timeline: (taskId, actor) => buildTimeline(deps.repoFor(actor), taskId),
-    overdue: (actor, now) => overdueTasks(deps.repoFor(actor), now),
+    submit: makeSubmit(repoFor),
+    timeline: (taskId, actor) => buildTimeline(repoFor(actor), taskId),
+    overdue: (actor, now) => overdueTasks(repoFor(actor), now),
   };
 }

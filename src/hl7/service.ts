@@ -27,8 +27,13 @@ export interface MllpSenders {
 
 export interface Hl7Service {
   sink: V2CaseEventSink;
-  /** Starts the receiver, the MLLP listener (if enabled) and the dispatcher (if enabled). */
-  start(submit: SubmitEsoRequest, senders: MllpSenders, cases?: { amend?: AmendEsoRequest; cancel?: CancelEsoRequest }): Promise<{ receiver: V2Receiver; mllpPort?: number }>;
+  /** The receiver shared by MLLP and POST /hl7/v2 (made before anything listens). */
+  receiver(submit: SubmitEsoRequest, senders: MllpSenders, cases?: { amend?: AmendEsoRequest; cancel?: CancelEsoRequest }): V2Receiver;
+  /**
+   * Starts the MLLP listener (if enabled) for the receiver, and the outbox dispatcher (if enabled) with
+   * the senders of the other destination kinds (subscriptions' rest-hooks, federation).
+   */
+  start(receiver: V2Receiver, senders?: OutboxDispatcherOptions['senders']): Promise<{ mllpPort?: number }>;
   stop(): Promise<void>;
 }
 
@@ -37,8 +42,6 @@ export interface Hl7ServiceHooks {
   metrics?: Metrics;
   /** Whether an organisation sends HL7 v2 (has MLLP client entries): without an EPR endpoint its return messages are queued with no route. */
   sendsHl7?: (ods: string) => Promise<boolean>;
-  /** Senders of other outbox destination kinds (subscriptions' rest-hooks), delivered by the same dispatcher. */
-  senders?: OutboxDispatcherOptions['senders'];
 }
 
 export function createHl7Service(config: Config, storage: Storage, logger: Hl7Logger, hooks: Hl7ServiceHooks = {}): Hl7Service {
@@ -47,22 +50,20 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
   if (config.mllpTlsCa && !(config.mllpTlsKey && config.mllpTlsCert)) throw new Error('MLLP_TLS_CA needs MLLP_TLS_KEY and MLLP_TLS_CERT (client certificates are asked for over TLS only)');
   const sink = new V2CaseEventSink(endpoints, { facility: OUR_IDENTITY, logger, sendsHl7: hooks.sendsHl7 });
   const metrics = hooks.metrics ?? noMetrics;
-  const dispatcher = new OutboxDispatcher({
-    storage, endpoints, logger, pollMs: config.outboxPollMs, leaseMs: config.outboxLeaseMs,
-    connectTimeoutMs: config.outboxConnectTimeoutMs, answerTimeoutMs: config.outboxAnswerTimeoutMs,
-    backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs }, senders: hooks.senders,
-  });
+  let dispatcher: OutboxDispatcher | undefined;
   let mllp: ReturnType<typeof createMllpServer> | undefined;
   let unsubscribe: (() => void) | undefined;
   return {
     sink,
-    async start(submit, senders, cases) {
-      const receiver = createV2Receiver({
+    receiver(submit, senders, cases) {
+      return createV2Receiver({
         storage, submit, amend: cases?.amend, cancel: cases?.cancel, facility: OUR_IDENTITY, logger, isSenderAllowed: senderAllowList(allowed), onRefused: senders.onRefused,
         legacyAckSenders: parseAllowedSenders(config.hl7LegacyAckSenders),
         legacyAck: async (ods) => (await senders.bindingsOf(ods)).some((b) => b.ackMode === 'legacy'),
         admitsConnection: async (ods, connection) => connection !== undefined && admitsConnection(await senders.bindingsOf(ods), connection),
       });
+    },
+    async start(receiver, senders) {
       let mllpPort: number | undefined;
       if (config.mllpEnabled) {
         const tls = config.mllpTlsKey && config.mllpTlsCert
@@ -74,15 +75,21 @@ export function createHl7Service(config: Config, storage: Storage, logger: Hl7Lo
         mllpPort = (await mllp.listen()).port;
       }
       if (config.outboxEnabled) {
-        dispatcher.start();
-        unsubscribe = storage.onOutboundCommitted(() => dispatcher.nudge());
+        const started = new OutboxDispatcher({
+          storage, endpoints, logger, pollMs: config.outboxPollMs, leaseMs: config.outboxLeaseMs,
+          connectTimeoutMs: config.outboxConnectTimeoutMs, answerTimeoutMs: config.outboxAnswerTimeoutMs,
+          backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs }, senders,
+        });
+        dispatcher = started;
+        started.start();
+        unsubscribe = storage.onOutboundCommitted(() => started.nudge());
       }
-      return { receiver, mllpPort };
+      return { mllpPort };
     },
     async stop() {
       unsubscribe?.();
       await mllp?.close();
-      await dispatcher.stop();
+      await dispatcher?.stop();
     },
   };
 }

@@ -6,7 +6,7 @@ import { requireJsonBody, sendJson } from './content.ts';
 import type { StorageTx } from '../storage/types.ts';
 import type { Express, Request, Response } from 'express';
 import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
-import type { DomainWiring } from '../domain/index.ts';
+import type { DomainOperations } from '../domain/index.ts';
 import type { Actor } from '../domain/ports.ts';
 import { renderTimelineHtml } from '../domain/timeline/html.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -14,7 +14,7 @@ import type { Interaction } from '../rest/types.ts';
 import { notFound } from '../shared/outcomes.ts';
 
 export interface EsoRouteDeps {
-  domain: DomainWiring;
+  domain: DomainOperations;
   /** The caller as a domain Actor (from the token), or undefined when auth is disabled. */
   actorOf: (res: Response) => Actor | undefined;
   repoFor: (actor: Actor | undefined) => Repository;

@@ -20,7 +20,7 @@ import { callOf } from './request-context.ts';
 const ER7 = 'x-application/hl7-v2+er7';
 
 export interface Hl7RouteDeps {
-  receiver: () => V2Receiver | undefined;
+  receiver: V2Receiver;
   /** The caller's scope check (throws 403/401). */
   authorize: (res: Response) => (interaction: Interaction, type: string) => void;
   /** Writes the AuditEvent; rejects if it cannot (the request then fails). */
@@ -55,8 +55,7 @@ export function hl7Routes(app: Express, deps: Hl7RouteDeps): void {
     requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.hl7v2);
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== ER7 && type !== 'application/hl7-v2') throw unsupportedMediaType(`Content-Type must be ${ER7}`);
-    const r = deps.receiver();
-    if (!r) throw new Error('HL7 receiver not started');
+    const r = deps.receiver;
     const principal = callOf(res).caller;
     // Bytes, decoded by the receiver: a `charset` parameter on the Content-Type wins over MSH-18.
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

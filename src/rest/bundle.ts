@@ -29,7 +29,7 @@ function parseEntry(e: BundleEntry, i: number): Parsed {
 
 type Container = Record<string, unknown> | unknown[];
 const isContainer = (v: unknown): v is Container => v !== null && typeof v === 'object';
-const emptyLike = (v: Container): Container => (Array.isArray(v) ? new Array<unknown>(v.length) : {});
+const emptyLike = (v: Container): Container => (Array.isArray(v) ? Array.from<unknown>({ length: v.length }) : {});
 
 /**
  * A copy of `value` with every `reference: "urn:uuid:..."` replaced using `map`. Iterative (an

@@ -20,12 +20,9 @@ import { subscriptionWriteHook } from './write-hook.ts';
 export interface SubscriptionsOptions {
   storage: Storage;
   repoFor: (actor: Actor | undefined) => Repository;
-  searchParams: SearchParameterRegistry;
   /** The FHIR base URL (…/fhir), known once HTTP listens. */
   base: () => string;
   log: Logger;
-  /** ESO_SUBSCRIPTION_ORIGINS. */
-  allowedOrigins: string;
   maxFailures: number;
   /** The outbox claim's lease (ESO_OUTBOX_LEASE_MS). */
   leaseMs: number;
@@ -38,8 +35,15 @@ export interface SubscriptionsOptions {
 
 const HOLD_MS = 1000;
 
+/** What a Subscription write and an event need, made before any repository (the repositories are made with them). */
+export function subscriptionWrites(o: { searchParams: SearchParameterRegistry; base: () => string; /** ESO_SUBSCRIPTION_ORIGINS. */ allowedOrigins: string }) {
+  return {
+    hook: subscriptionWriteHook(parseAllowedOrigins(o.allowedOrigins)),
+    sink: new SubscriptionEventSink({ searchParams: o.searchParams, baseUrl: o.base }),
+  };
+}
+
 export function createSubscriptions(o: SubscriptionsOptions) {
-  const allowed = parseAllowedOrigins(o.allowedOrigins);
   const lastActivity = new Map<string, number>();
   const sender = new RestHookSender({ storage: o.storage, repoFor: o.repoFor, base: o.base, log: o.log, maxFailures: o.maxFailures, holdMs: HOLD_MS, leaseMs: o.leaseMs,
     backoff: o.backoff, onActivity: (id) => lastActivity.set(id, Date.now()), audit: o.audit });
@@ -74,8 +78,6 @@ export function createSubscriptions(o: SubscriptionsOptions) {
     topics: TOPICS.map((t) => t.url),
     documentation: `rest-hook, application/fhir+json, content empty, id-only (default) or full-resource. Topics and their filters (backport-filter-criteria): ${
       TOPICS.map((t) => `${t.url}: ${t.description} Filters on ${t.resourceType}: ${t.filters.join(', ')}.`).join(' ')}`,
-    hook: subscriptionWriteHook(allowed),
-    sink: new SubscriptionEventSink({ searchParams: o.searchParams, baseUrl: o.base }),
     /** The outbox sender for `rest-hook:` and `rest-hook-ctl:` destinations. */
     send: sender.send.bind(sender),
     operations: subscriptionOperations(o.storage, o.base),

@@ -188,7 +188,7 @@ export function openSqlite(file: string): Driver {
     },
     async close() {
       while (running) await running;
-      await Promise.all([...syncing]);
+      await Promise.all(syncing);
       await wal.close();
       reader.close();
       writer.close();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, DocumentReference, Organization, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDomain, type DomainWiring } from '../../../src/domain/index.ts';
+import { domainOperations, domainRules, type DomainOperations } from '../../../src/domain/index.ts';
 import type { Actor, CaseEvent } from '../../../src/domain/ports.ts';
 import { loadConformance } from '../../../src/fhir/conformance.ts';
 import { Repository } from '../../../src/fhir/repository.ts';
@@ -21,7 +21,7 @@ const provider: Actor = { organization: 'RZ2NP', agent: 'rz2np-eso' };
 describe('ESO domain: case events and the consent clock', () => {
   let dir: string;
   let storage: Storage;
-  let domain: DomainWiring;
+  let domain: DomainOperations;
   let repoFor: (a: Actor | undefined) => Repository;
   const events: CaseEvent[] = [];
   let failSink = false;
@@ -31,15 +31,15 @@ describe('ESO domain: case events and the consent clock', () => {
     dir = mkdtempSync(join(tmpdir(), 'eso-domain-'));
     storage = await openStorage({ dataDir: dir });
     const { validate, searchParams } = loadConformance();
-    repoFor = (actor) => new Repository(storage, {
-      baseUrl: 'http://eso.test/fhir', searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
-      hooks: domain.hooks, grants: domain.grants, access: domain.access,
-    });
-    domain = createDomain({
-      repoFor,
+    const rules = domainRules({
       now: () => now,
       caseEvents: { async onCaseEvent(_tx, e) { if (failSink) throw new Error('outbox down'); events.push(e); } },
     });
+    repoFor = (actor) => new Repository(storage, {
+      baseUrl: 'http://eso.test/fhir', searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
+      hooks: rules.hooks, grants: rules.grants, access: rules.access,
+    });
+    domain = domainOperations(repoFor);
     const ids: Record<string, string> = {};
     for (const e of fixture<Bundle>('organisations.json').entry!) {
       const org = { ...(e.resource as Organization) };
