@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Request, Response } from 'express';
 import { createApp } from './app.ts';
+import { createClinicianApp } from './clinician/routes.ts';
 import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { makeAmend } from './domain/amend/amend.ts';
@@ -85,7 +86,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
 
   // 2. A repository acting for an organisation: tenancy, domain rules and the consent gate applied. Every way in uses it.
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
-    baseUrl: base(), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent,
+    baseUrl: base(), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent, clinician: actor?.clinician,
     hooks: [...rules.hooks, subscriptionWrites.hook], grants: rules.grants, access: rules.access,
   });
 
@@ -139,12 +140,16 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     };
   };
 
+  // The clinician app (SMART App Launch): its own sessions, mounted before bearer authentication.
+  const clinicianApp = await createClinicianApp({ baseUrl: () => baseUrl, log, storage, domain, repoFor, audit: security.audit, auditIn: security.auditIn,
+    ehrsFile: config.appEhrsFile, dataDir: config.dataDir, idleMinutes: config.appIdleMinutes, familyLinkDays: config.familyLinkDays });
   const app = createApp({
     log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext,
     metrics,
     publicRoutes: (a) => {
       security.publicRoutes(a);
       landingRoutes(a, { version: VERSION, baseUrl: () => baseUrl });
+      clinicianApp.mount(a);
     },
     authenticate: security.authenticate,
     protectedRoutes: (a) => {

@@ -64,7 +64,17 @@ function agents(r: AuditRecord): AuditEventAgent[] {
     { type: { coding: [roleCoding] }, who: { identifier: { system: CLIENT_ID_SYSTEM, value: r.principal.clientId } }, requestor: true, ...(network ? { network } : {}) },
     { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV', display: 'healthcare provider' }] },
       who: { identifier: { system: Systems.odsCode, value: r.principal.organization } }, requestor: false },
+    ...(r.principal.clinician ? [clinicianAgent(r.principal.clinician)] : []),
   ];
+}
+
+/** The person acting through the clinician app: the human requestor, by EHR identity (GMC number where known). */
+function clinicianAgent(c: NonNullable<Caller['clinician']>): AuditEventAgent {
+  return {
+    type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }], text: 'clinician' },
+    who: { identifier: c.gmc ? { system: Systems.gmcNumber, value: c.gmc } : { system: 'urn:ietf:rfc:3986', value: c.fhirUser }, display: c.display ?? c.fhirUser },
+    altId: c.fhirUser.slice(0, 256), requestor: true,
+  };
 }
 
 function entities(r: AuditRecord): AuditEventEntity[] {

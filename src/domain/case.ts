@@ -19,7 +19,7 @@ export interface Parties {
 /** The acting organisation of a repository (undefined = the system: no tenancy, no side checks). */
 export function actorOfRepo(repo: Repository): Actor | undefined {
   const org = repo.opts.orgs?.[0];
-  return org ? { organization: org, agent: repo.opts.agent ?? 'unknown' } : undefined;
+  return org ? { organization: org, agent: repo.opts.agent ?? 'unknown', ...(repo.opts.clinician ? { clinician: repo.opts.clinician } : {}) } : undefined;
 }
 
 /** True for the Task that records an offer to transfer care (never the ESO Task itself). */

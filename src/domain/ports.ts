@@ -3,7 +3,7 @@
  * from the ways out (HL7 v2 outbox, later federation). Implemented by domain/ and hl7/.
  */
 import type { DiagnosticReport, Patient, Resource, ServiceRequest, Task } from 'fhir/r4.js';
-import type { CallContext } from '../shared/call-context.ts';
+import type { CallContext, Clinician } from '../shared/call-context.ts';
 import type { StorageTx } from '../storage/types.ts';
 import type { EsoRequestInput, EsoRequestInputRaw } from './eso-request-input.ts';
 
@@ -13,11 +13,14 @@ export interface Actor {
   organization: string;
   /** Client id, or 'mllp' for HL7 v2 over MLLP, for Provenance/AuditEvent. */
   agent: string;
+  /** The person, when a clinician acts through the clinician app: named in every Provenance beside the organisation. */
+  clinician?: Clinician;
 }
 
 /** The domain's view of a call: the organisation its caller acts for (undefined = the system). */
 export function actorOfCall(call: CallContext): Actor | undefined {
-  return call.caller ? { organization: call.caller.organization, agent: call.caller.clientId } : undefined;
+  const c = call.caller;
+  return c ? { organization: c.organization, agent: c.clientId, ...(c.clinician ? { clinician: c.clinician } : {}) } : undefined;
 }
 
 export interface IntakeResult {

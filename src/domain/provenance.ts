@@ -4,8 +4,9 @@
  * and the client software, activity = the transition, reason = the statusReason.
  * https://hl7.org/fhir/R4/provenance.html
  */
-import type { CodeableConcept, Organization, Provenance, Reference, Task } from 'fhir/r4.js';
-import { odsCodeOf, odsIdentifier } from '../fhir/uk-core.ts';
+import type { CodeableConcept, Organization, Provenance, ProvenanceAgent, Reference, Task } from 'fhir/r4.js';
+import type { Clinician } from '../shared/call-context.ts';
+import { gmcIdentifier, odsCodeOf, odsIdentifier } from '../fhir/uk-core.ts';
 import type { StoredResource } from '../storage/types.ts';
 import { DataOperation, ProvenanceParticipantType, Systems } from './codes.ts';
 import type { Actor } from './ports.ts';
@@ -43,6 +44,14 @@ export interface ProvenanceInput {
   onBehalfOf?: Organization;
 }
 
+/** The person who acted through the clinician app: a performer, by their EHR identity (and GMC number where known). */
+function clinicianAgent(c: Clinician): ProvenanceAgent {
+  return {
+    type: { coding: [{ system: ProvenanceParticipantType, code: 'performer', display: 'Performer' }] },
+    who: { identifier: c.gmc ? gmcIdentifier(c.gmc) : { system: 'urn:ietf:rfc:3986', value: c.fhirUser }, display: c.display ?? c.fhirUser },
+  };
+}
+
 /** The Provenance of one Task version. */
 export function taskProvenance(p: ProvenanceInput): Provenance {
   const task = p.stored.resource;
@@ -52,6 +61,7 @@ export function taskProvenance(p: ProvenanceInput): Provenance {
         { ...author, who: orgReference(p.actorOrg, p.actor.organization), ...(p.onBehalfOf ? { onBehalfOf: orgReference(p.onBehalfOf) } : {}) },
         { type: { coding: [{ system: ProvenanceParticipantType, code: 'assembler', display: 'Assembler' }] },
           who: { identifier: { system: Systems.clientId, value: p.actor.agent }, display: p.actor.agent } },
+        ...(p.actor.clinician ? [clinicianAgent(p.actor.clinician)] : []),
       ]
     : [{ ...author, who: { display: 'eso-bridge (system)' } }];
   const prov: Provenance = {

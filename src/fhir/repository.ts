@@ -4,6 +4,7 @@
  * (after medplum's context.ts): an organisation sees tenant-scoped resources only when
  * granted, and anything else is 404, never 403.
  */
+import type { Clinician } from '../shared/call-context.ts';
 import type { Resource } from 'fhir/r4.js';
 import { conflict, isOutcomeError, notFound, preconditionFailed } from '../shared/outcomes.ts';
 import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
@@ -71,6 +72,8 @@ export interface RepositoryOptions {
   access?: AccessPolicy;
   /** Who acts (client id or 'mllp'), for Provenance written by hooks. */
   agent?: string;
+  /** The person acting through the clinician app, for Provenance written by hooks. */
+  clinician?: Clinician;
 }
 
 export class Repository {

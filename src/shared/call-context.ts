@@ -12,7 +12,17 @@ export interface Caller {
   /** Granted SMART scopes (v2 form, e.g. system/Task.rs). */
   scopes: string[];
   /** The clinician, when a person acts through the clinician app (SMART App Launch). */
-  clinician?: { fhirUser: string; display?: string };
+  clinician?: Clinician;
+}
+
+/** A person acting through the clinician app: who their EHR says they are (Provenance, AuditEvent). */
+export interface Clinician {
+  /** The EHR's fhirUser: the absolute URL of their Practitioner (or Person) resource. */
+  fhirUser: string;
+  /** Their name as the EHR gives it. */
+  display?: string;
+  /** Their GMC number, where the EHR's Practitioner carries one. */
+  gmc?: string;
 }
 
 export interface CallContext {

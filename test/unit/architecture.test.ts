@@ -22,6 +22,8 @@ const LAYERS: Record<string, number> = {
   hl7: 5,
   // http adapts everything below it to Express, including the HL7 receiver (POST /hl7/v2).
   http: 6,
+  // The clinician app (SMART App Launch): its own Express routes and pages over the domain, beside http.
+  clinician: 6,
   // The composition root: src/*.ts (main, server, app, cli, demo).
   '.': 7,
 };

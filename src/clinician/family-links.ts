@@ -1,0 +1,92 @@
+/**
+ * Family links: a read-only view of one case for the family, made by the treating team. The link carries an
+ * unguessable capability (32 random bytes); only its SHA-256 is stored (the key table, with its expiry), so a
+ * copy of the database opens nothing. A link expires (30 days by default), can be revoked, and shows nothing
+ * before the child's date of birth is given; after MAX_MISSES wrong dates it locks for LOCK_MINUTES.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Storage } from '../storage/types.ts';
+
+const SCOPE = 'family-link';
+const REVOKED = 'family-link-revoked';
+const OF_CASE = 'family-link-of-case';
+const MISS = 'family-link-miss';
+export const MAX_MISSES = 5;
+export const LOCK_MINUTES = 15;
+const MAX_LINKS_PER_CASE = 50;
+
+export interface FamilyLink {
+  /** Hash of the capability: names the link without opening it. */
+  hash: string;
+  taskId: string;
+  /** The requesting organisation (ODS) that made it: the family sees the case as it does. */
+  organization: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+const hashOf = (capability: string) => createHash('sha256').update(capability).digest('base64url');
+const CAPABILITY_RE = /^[A-Za-z0-9_-]{43}$/;
+
+export class FamilyLinks {
+  constructor(private readonly storage: Storage, private readonly days: number) {}
+
+  /** One key written in its own (short) transaction. */
+  private put(scope: string, key: string, value: string, expiresAt: string): Promise<boolean> {
+    return this.storage.transaction((tx) => tx.putKey(scope, key, value, expiresAt));
+  }
+
+  /** A new link for the case; returns the capability (shown once, never stored). */
+  async create(taskId: string, organization: string, now = new Date()): Promise<string> {
+    const capability = randomBytes(32).toString('base64url');
+    const link: FamilyLink = { hash: hashOf(capability), taskId, organization, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.days * 86_400_000).toISOString() };
+    await this.put(SCOPE, link.hash, JSON.stringify(link), link.expiresAt);
+    for (let n = 1; n <= MAX_LINKS_PER_CASE; n++) if (await this.put(OF_CASE, `${taskId}:${n}`, link.hash, link.expiresAt)) break;
+    return capability;
+  }
+
+  /** The case's links that are still live (not expired, not revoked), newest last. */
+  async ofCase(taskId: string): Promise<FamilyLink[]> {
+    const out: FamilyLink[] = [];
+    for (let n = 1; n <= MAX_LINKS_PER_CASE; n++) {
+      const hash = await this.storage.getKey(OF_CASE, `${taskId}:${n}`);
+      if (hash === null) break;
+      const link = await this.byHash(hash);
+      if (link) out.push(link);
+    }
+    return out;
+  }
+
+  /** Revokes a link of this case (by its hash); false when the case has no such live link. */
+  async revoke(taskId: string, hash: string): Promise<boolean> {
+    const link = await this.byHash(hash);
+    if (!link || link.taskId !== taskId) return false;
+    await this.put(REVOKED, hash, new Date().toISOString(), link.expiresAt);
+    return true;
+  }
+
+  private async byHash(hash: string): Promise<FamilyLink | undefined> {
+    const raw = await this.storage.getKey(SCOPE, hash);
+    if (raw === null || (await this.storage.getKey(REVOKED, hash)) !== null) return undefined;
+    return JSON.parse(raw) as FamilyLink;
+  }
+
+  /** The live link a capability opens (undefined: unknown, expired or revoked: the same answer for all three). */
+  open(capability: string): Promise<FamilyLink | undefined> {
+    return CAPABILITY_RE.test(capability) ? this.byHash(hashOf(capability)) : Promise.resolve(undefined);
+  }
+
+  /** Misses in the current lockout window. */
+  async misses(link: FamilyLink): Promise<number> {
+    let n = 0;
+    while (n < MAX_MISSES && (await this.storage.getKey(MISS, `${link.hash}:${n + 1}`)) !== null) n++;
+    return n;
+  }
+
+  /** Records a wrong date of birth; returns the misses now counted. */
+  async miss(link: FamilyLink, now = new Date()): Promise<number> {
+    const until = new Date(now.getTime() + LOCK_MINUTES * 60_000).toISOString();
+    for (let n = 1; n <= MAX_MISSES; n++) if (await this.put(MISS, `${link.hash}:${n}`, now.toISOString(), until)) return n;
+    return MAX_MISSES;
+  }
+}
