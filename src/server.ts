@@ -142,7 +142,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
 
   // The clinician app (SMART App Launch): its own sessions, mounted before bearer authentication.
   const clinicianApp = await createClinicianApp({ baseUrl: () => baseUrl, log, storage, domain, repoFor, audit: security.audit, auditIn: security.auditIn,
-    ehrsFile: config.appEhrsFile, dataDir: config.dataDir, idleMinutes: config.appIdleMinutes, familyLinkDays: config.familyLinkDays });
+    ehrsFile: config.appEhrsFile, dataDir: config.dataDir, idleSeconds: config.appIdleSeconds, familyLinkDays: config.familyLinkDays });
   const app = createApp({
     log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext,
     metrics,

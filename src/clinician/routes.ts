@@ -32,7 +32,7 @@ export interface ClinicianDeps {
   ehrsFile?: string;
   /** Where the app's own client keys are kept. */
   dataDir: string;
-  idleMinutes: number;
+  idleSeconds: number;
   familyLinkDays: number;
 }
 
@@ -52,7 +52,7 @@ export interface ClinicianApp {
 export async function createClinicianApp(deps: ClinicianDeps): Promise<ClinicianApp> {
   const keys = await openAppKeys(join(deps.dataDir, 'app-client-keys.json'));
   const ehrs = new EhrRegistry(deps.ehrsFile, deps.log);
-  const sessions = new SessionStore(deps.idleMinutes * 60_000);
+  const sessions = new SessionStore(deps.idleSeconds * 1000);
   const links = new FamilyLinks(deps.storage, deps.familyLinkDays);
   return {
     mount(app) {

@@ -66,7 +66,7 @@ export const configSchema = {
   subscriptionOrigins: key('ESO_SUBSCRIPTION_ORIGINS', 'Where each organisation\'s Subscriptions may send rest-hook notifications: comma-separated ODS=origin|origin (e.g. RQ1=https://engine.rq1.nhs.uk|https://backup.rq1.nhs.uk; a port of * allows any port); an organisation not listed may not subscribe', '', z.string()),
   subscriptionMaxFailures: key('ESO_SUBSCRIPTION_MAX_FAILURES', 'Failed rest-hook deliveries in a row that put a Subscription in error (its events are kept until it is re-activated)', '10', positiveInt),
   appEhrsFile: key('ESO_APP_EHRS_FILE', 'JSON file of the EHRs that may launch the clinician app ({"ehrs":[{"iss","client_id","auth","client_secret","organization"}]}, docs/CLINICIAN-APP.md); re-read when it changes; unset = no EHR may', undefined, optionalString),
-  appIdleMinutes: key('ESO_APP_IDLE_MINUTES', 'Clinician app: minutes without use after which a session ends', '15', positiveInt),
+  appIdleSeconds: key('ESO_APP_IDLE_SECONDS', 'Clinician app: seconds without use after which a session ends', '900', positiveInt),
   familyLinkDays: key('ESO_FAMILY_LINK_DAYS', 'Days a family link works before it expires', '30', positiveInt),
 } as const;
 
