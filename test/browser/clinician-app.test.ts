@@ -79,6 +79,7 @@ describe('the clinician app, end to end', () => {
     await treating.getByRole('button', { name: 'Send the request' }).click();
     await expect.poll(() => treating.locator('.ok').textContent()).toContain('The request was sent.');
     taskId = new URL(treating.url()).pathname.split('/').pop() as string;
+    expect(taskId).toMatch(/^[A-Za-z0-9-]{8,}$/);
     const main = await treating.locator('main').textContent();
     expect(main).toContain('Paediatric Neurology');
     expect(main).toContain('Is the diagnosis right?');
