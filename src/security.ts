@@ -100,7 +100,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
   await directory.start();
   const keys = await ServerKeyStore.open(files.signingKeyFile, config.tokenLifetimeSeconds, log);
   const commit = new GroupCommit(storage);
-  const trail = new AuditTrail({ commit, baseUrl: deps.baseUrl, fhirBase, searchParams: deps.searchParams });
+  const trail = new AuditTrail({ storage, commit, baseUrl: deps.baseUrl, fhirBase, searchParams: deps.searchParams, log });
   const remoteOptions = { timeoutMs: config.jwksTimeoutMs, cooldownMs: config.jwksCooldownMs };
   const clientKeys = new ClientKeys(clients, remoteOptions);
   const external = config.externalIssuer && config.externalJwksUrl
@@ -147,7 +147,11 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     auditIn: async (tx, record) => { await trail.writeIn(tx, record); },
     auditErrors: auditRefusals(audit, log),
     mllpBindings: (ods) => clients.mllpBindings(ods),
-    close: () => { directory.close(); return commit.close(); },
+    close: async () => {
+      directory.close();
+      await commit.close();
+      await trail.close();
+    },
   };
 }
 

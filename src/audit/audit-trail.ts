@@ -1,15 +1,21 @@
 /**
- * Writes AuditEvents straight through storage (no repository: no hooks, no validation round
- * trip), grouped into shared transactions. Each event is granted to the caller's organisation
- * only, so an organisation reads its own trail (system/AuditEvent.rs) and nobody else's.
+ * The audit trail: each AuditEvent is one append-only journal row written in the audited
+ * transaction (or in a shared group commit for reads), so the access is not answered unless its
+ * record is durable, and a crash loses none that was answered. The AuditEvent resources are built
+ * from the journal behind the answers: stored, indexed and granted to the caller's organisation
+ * only, in large batches (every JOURNAL_EVERY_MS, and before any read of AuditEvent, so a search
+ * sees every event committed before it). docs/RELIABILITY.md "Audit durability".
  */
+import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from 'fhir/r4.js';
 import { extractIndex, type SearchParameterRegistry } from '../fhir/search-params.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Storage, StorageTx } from '../storage/types.ts';
 import { buildAuditEvent, type AuditRecord } from './audit-event.ts';
 import type { GroupCommit } from './group-commit.ts';
-import type { StorageTx } from '../storage/types.ts';
 
 export interface AuditTrailDeps {
+  storage: Storage;
   commit: GroupCommit;
   /** This server's base URL (the observer). */
   baseUrl: () => string;
@@ -17,22 +23,66 @@ export interface AuditTrailDeps {
   fhirBase: () => string;
   /** The server's search parameters, for the index rows (fhir/conformance.ts builds them once). */
   searchParams: SearchParameterRegistry;
+  log: Logger;
 }
 
-export class AuditTrail {
-  constructor(private readonly deps: AuditTrailDeps) {}
+/** How often the journal is brought into the store when nobody reads AuditEvents (ms). */
+const JOURNAL_EVERY_MS = 250;
+/** Journal entries stored per transaction. */
+const BATCH = 500;
 
-  /** Resolves once the AuditEvent is committed; rejects if it could not be written. */
+export class AuditTrail {
+  private catchingUp: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly deps: AuditTrailDeps) {
+    deps.storage.beforeRead('AuditEvent', () => this.catchUp());
+    this.timer = setInterval(() => {
+      this.catchUp().catch((e: unknown) => deps.log.warn({ err: e instanceof Error ? e.name : typeof e }, 'audit journal not yet stored; retried'));
+    }, JOURNAL_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Resolves once the AuditEvent is committed (in the journal); rejects if it could not be written. */
   async write(record: AuditRecord): Promise<AuditEvent> {
     return this.deps.commit.run((tx) => this.writeIn(tx, record));
   }
 
-  /** Writes the AuditEvent in the caller's transaction: it commits with the change it records, or not at all. */
+  /** Journals the AuditEvent in the caller's transaction: it commits with the change it records, or not at all. */
   async writeIn(tx: StorageTx, record: AuditRecord): Promise<AuditEvent> {
-    const event = buildAuditEvent(record, this.deps.baseUrl());
+    const event = { ...buildAuditEvent(record, this.deps.baseUrl()), id: randomUUID() };
     const org = record.principal?.organization;
-    const stored = await tx.insertResource(event, extractIndex(event, this.deps.searchParams, this.deps.fhirBase()));
-    if (org) await tx.grantAccess('AuditEvent', stored.resource.id as string, [org]);
-    return stored.resource as AuditEvent;
+    await tx.appendJournal(event, org ? [org] : []);
+    return event;
+  }
+
+  /**
+   * Stores every journal entry committed before the call. Concurrent callers share the run in
+   * flight, and one more run follows it for those who arrived after it started.
+   */
+  catchUp(): Promise<void> {
+    if (this.catchingUp) return this.catchingUp.then(() => this.catchUp());
+    this.catchingUp = this.drain().finally(() => { this.catchingUp = undefined; });
+    return this.catchingUp;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const taken = await this.deps.storage.transaction(async (tx) => {
+        const entries = await tx.takeJournal(BATCH);
+        for (const { resource, orgs } of entries) {
+          const stored = await tx.insertResource(resource, extractIndex(resource, this.deps.searchParams, this.deps.fhirBase()));
+          if (orgs.length) await tx.grantAccess('AuditEvent', stored.resource.id as string, orgs);
+        }
+        return entries.length;
+      });
+      if (taken < BATCH) return;
+    }
+  }
+
+  /** Stores what is journalled and stops the timer (at shutdown, before storage closes). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.catchUp();
   }
 }

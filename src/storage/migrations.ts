@@ -55,6 +55,13 @@ CREATE INDEX IF NOT EXISTS search_index_res2 ON search_index (res_type, id, para
 CREATE TABLE IF NOT EXISTS sequences (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL);
 `,
   },
+  {
+    version: 4,
+    name: 'the audit journal: one append-only row per AuditEvent in the audited transaction, stored and indexed behind',
+    sql: `
+CREATE TABLE IF NOT EXISTS journal (seq {{serial}}, content TEXT NOT NULL, orgs TEXT NOT NULL);
+`,
+  },
 ];
 
 export async function migrate(driver: Driver): Promise<number[]> {

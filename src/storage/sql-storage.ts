@@ -155,6 +155,14 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
       queued();
       return Number(rows[0].id);
     },
+    async appendJournal(resource, orgs) {
+      await c.run('INSERT INTO journal (content, orgs) VALUES (?, ?)', [JSON.stringify(resource), orgs.join(' ')]);
+    },
+    async takeJournal(limit) {
+      const rows = await c.all<{ seq: number | string; content: string; orgs: string }>('SELECT seq, content, orgs FROM journal ORDER BY seq LIMIT ?', [limit]);
+      if (rows.length) await c.run('DELETE FROM journal WHERE seq <= ?', [rows[rows.length - 1].seq]);
+      return rows.map((row) => ({ resource: JSON.parse(row.content) as Resource, orgs: row.orgs ? row.orgs.split(' ') : [] }));
+    },
     async nextSequence(name) {
       // One row per counter: the UPDATE holds its row lock to commit, so concurrent writers number in turn.
       const rows = await c.all<{ value: number | string }>(
@@ -178,8 +186,18 @@ export function createSqlStorage(driver: Driver): Storage {
   const r = driver.read;
   const outboundListeners = new Set<() => void>();
   const now = monotonicClock();
+  const catchUps = new Map<string, () => Promise<void>>();
+  /** Brings journalled resources of `type` in before a read of it (none registered: nothing to wait for). */
+  const caughtUp = async (type: string) => { await catchUps.get(type)?.(); };
   return {
     dialect: driver.dialect,
+    beforeRead(type, catchUp) {
+      catchUps.set(type, catchUp);
+    },
+    async journalLength() {
+      const [row] = await r.all<{ n: number | string }>('SELECT count(*) AS n FROM journal');
+      return Number(row.n);
+    },
     async transaction(fn) {
       let queued = false;
       const result = await driver.transaction((c, lock) => fn(makeTx(c, lock, () => { queued = true; }, now)));
@@ -191,16 +209,24 @@ export function createSqlStorage(driver: Driver): Storage {
       outboundListeners.add(listener);
       return () => outboundListeners.delete(listener);
     },
-    readResource: (type: ResourceType, id: string) => readCurrent(r, type, id),
+    async readResource(type: ResourceType, id: string) {
+      await caughtUp(type);
+      return readCurrent(r, type, id);
+    },
     async readVersion(type, id, versionId) {
+      await caughtUp(type);
       const rows = await r.all<Row>('SELECT res_type, id, version, last_updated, content FROM resource_versions WHERE res_type = ? AND id = ? AND version = ?', [type, id, versionId]);
       return rows.length ? toStored(rows[0]) : null;
     },
     async history(type, id) {
+      await caughtUp(type);
       const rows = await r.all<Row>('SELECT res_type, id, version, last_updated, content FROM resource_versions WHERE res_type = ? AND id = ? ORDER BY version DESC', [type, id]);
       return rows.map(toStored);
     },
-    search: (q) => search(r, q),
+    async search(q) {
+      await caughtUp(q.type);
+      return search(r, q);
+    },
     getKey: (scope, key) => getKey(r, scope, key),
     accessOf: (type, id) => accessOf(r, type, id),
     async currentSequence(name) {

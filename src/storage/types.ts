@@ -90,6 +90,12 @@ export interface OutboxMessage {
  * Version checks happen in the database (UPDATE ... WHERE version = ?), so several processes
  * on one PostgreSQL never lose an update.
  */
+/** A resource written behind: its id is set, and it becomes a stored resource when taken. */
+export interface JournalEntry {
+  resource: Resource;
+  orgs: string[];
+}
+
 export interface StorageTx {
   /** Serialise work on `key` until the transaction ends (PostgreSQL advisory lock; SQLite writes are already serial). */
   lock(key: string): Promise<void>;
@@ -108,12 +114,26 @@ export interface StorageTx {
   enqueueOutbound(destination: string, kind: string, payload: string): Promise<number>;
   /** Advances the counter `name` by one and returns its new value (1 first): gap-free, committed with the transaction or not at all. */
   nextSequence(name: string): Promise<number>;
+  /**
+   * Writes a resource behind (the audit journal): one append-only row in this transaction, durable
+   * with it; the resource is stored, indexed and granted to `orgs` later by whoever takes the journal.
+   */
+  appendJournal(resource: Resource, orgs: string[]): Promise<void>;
+  /** Takes (and deletes) the oldest `limit` journal entries, in the order they were appended. */
+  takeJournal(limit: number): Promise<JournalEntry[]>;
 }
 
 export interface Storage {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one transaction; retried by the caller on conflicts, never here. */
   transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>;
+  /**
+   * Journalled resources of `type` are brought in by `catchUp` before any read of that type outside a
+   * transaction, so a read sees everything committed before it (the audit trail registers it).
+   */
+  beforeRead(type: ResourceType, catchUp: () => Promise<void>): void;
+  /** Journal entries not yet taken (for the bench and metrics). */
+  journalLength(): Promise<number>;
   /** Reads outside a transaction see committed data only. */
   readResource(type: ResourceType, id: string): Promise<StoredResource | null>;
   readVersion(type: ResourceType, id: string, versionId: number): Promise<StoredResource | null>;

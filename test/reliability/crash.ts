@@ -17,6 +17,10 @@ import type { Backend } from '../helpers/backends.ts';
 import { postgresAvailable } from '../helpers/pg.ts';
 import { closedPort, eprStandIn } from '../integration/hl7/harness.ts';
 import { openStorage } from '../../src/storage/open.ts';
+import { AuditTrail } from '../../src/audit/audit-trail.ts';
+import { GroupCommit } from '../../src/audit/group-commit.ts';
+import { loadConformance } from '../../src/fhir/conformance.ts';
+import { createLogger } from '../../src/shared/logger.ts';
 import { startService, type ServiceProcess } from './service-process.ts';
 import { createWorld } from './world.ts';
 import { verify } from './crash-verify.ts';
@@ -186,6 +190,9 @@ async function runBackend(backend: Backend, kills: number, seed: number): Promis
     const storage = await openStorage({ databaseUrl: world.env.DATABASE_URL, dataDir: world.dataDir });
     let verdict;
     try {
+      // What the next start would do first: store the audit journal's entries (committed, maybe not yet stored when killed).
+      await new AuditTrail({ storage, commit: new GroupCommit(storage), baseUrl: () => 'http://eso.test', fhirBase: () => 'http://eso.test/fhir',
+        searchParams: loadConformance().searchParams, log: createLogger('silent') }).close();
       verdict = await verify(storage, ledger, epr.received);
     } finally {
       await storage.close();

@@ -12,11 +12,10 @@ import { freshSample, msa, sendWithMedplum, startHl7Server, storedCounts, type H
 const REFUSE_AUDIT = `
 CREATE OR REPLACE FUNCTION eso_test_refuse_audit() RETURNS trigger AS $$
 BEGIN
-  IF NEW.res_type = 'AuditEvent' THEN RAISE EXCEPTION 'audit store unavailable (test)'; END IF;
-  RETURN NEW;
+  RAISE EXCEPTION 'audit store unavailable (test)';
 END $$ LANGUAGE plpgsql;
-CREATE TRIGGER eso_test_refuse_audit BEFORE INSERT ON resources FOR EACH ROW EXECUTE FUNCTION eso_test_refuse_audit();`;
-const ALLOW_AUDIT = 'DROP TRIGGER IF EXISTS eso_test_refuse_audit ON resources';
+CREATE TRIGGER eso_test_refuse_audit BEFORE INSERT ON journal FOR EACH ROW EXECUTE FUNCTION eso_test_refuse_audit();`;
+const ALLOW_AUDIT = 'DROP TRIGGER IF EXISTS eso_test_refuse_audit ON journal';
 
 describe.skipIf(!backends().includes('postgres'))('HL7 v2 acknowledgement when the audit write fails, on postgres', () => {
   let h: Hl7Server;

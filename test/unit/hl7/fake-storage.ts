@@ -21,6 +21,8 @@ export class FakeStorage {
     accessOf: notHere,
     grantAccess: notHere,
     nextSequence: notHere,
+    appendJournal: notHere,
+    takeJournal: notHere,
     putKey: async (scope, key, value) => {
       this.check();
       const k = `${scope}/${key}`;
