@@ -1,0 +1,63 @@
+/**
+ * eso-request, eso-update, eso-consent-withdrawn and eso-cancel at the provider's Trust, made by the
+ * domain's own operations (intake, amend, cancel) through a repository acting for the requesting
+ * organisation in the message's transaction: the receiver's copy of the case is the requester's
+ * record there, linked by the request identifier, and every rule applies as for any way in.
+ */
+import type { Consent, ServiceRequest, Task } from 'fhir/r4.js';
+import type { Repository } from '../fhir/repository.ts';
+import { makeAmend } from '../domain/amend/amend.ts';
+import { makeCancel } from '../domain/amend/cancel.ts';
+import { findOwnCase } from '../domain/amend/find-case.ts';
+import { makeSubmit } from '../domain/intake/submit.ts';
+import { actsFor, orgByOds } from '../domain/orgs.ts';
+import type { Actor } from '../domain/ports.ts';
+import { Reader } from '../domain/reader.ts';
+import { forbidden } from '../shared/outcomes.ts';
+import type { StorageTx } from '../storage/types.ts';
+import { entriesOf } from './messages.ts';
+import { requestInputOf } from './request-input.ts';
+import type { IncomingMessage } from './validate-message.ts';
+
+type RepoFor = (actor: Actor | undefined) => Repository;
+
+/** The requester's organisation the message names must be the sender's own (or one of its sites): 403 otherwise. */
+async function assertRequester(reader: Reader, actor: Actor, requesterOds: string, event: string): Promise<void> {
+  if (!(await actsFor(reader, actor.organization, await orgByOds(reader, requesterOds)))) {
+    throw forbidden(`${actor.organization} is not the requester of this case: only the requester sends ${event}`);
+  }
+}
+
+/** Withdraws the receiver's copy of the Consent: the provider's copies of the records are unreadable from the next read on. */
+async function withdrawConsent(repo: Repository, sr: ServiceRequest): Promise<void> {
+  const reader = Reader.ofRepo(repo);
+  const consents = await reader.search<Consent>('Consent', { patient: reader.key(sr.subject) ?? '' });
+  for (const c of consents) {
+    if (c.status !== 'active' || !(c.provision?.data ?? []).some((d) => reader.key(d.reference) === `ServiceRequest/${sr.id}`)) continue;
+    await repo.update({ ...c, status: 'inactive' });
+  }
+}
+
+/** Applies a requester's message; returns the receiver's Task for the case. */
+export async function applyRequesterMessage(m: IncomingMessage, actor: Actor, repoFor: RepoFor, tx: StorageTx): Promise<Task> {
+  const input = requestInputOf(m.bundle, m.serviceRequest);
+  const repo = repoFor(actor);
+  await assertRequester(Reader.ofRepo(repo), actor, input.requester.organization, m.event);
+  const ident = m.serviceRequest.identifier![0];
+  const ref = { requesterOds: input.requester.organization, system: ident.system!, value: ident.value! };
+  if (m.event === 'eso-request') {
+    const result = await makeSubmit(repoFor)(input, actor);
+    // The same request again (a resend after an outage): its current state is an update.
+    if (result.created) return result.task;
+    return (await makeAmend(repoFor)(input, actor)).task;
+  }
+  if (m.event === 'eso-update') return (await makeAmend(repoFor)(input, actor)).task;
+  if (m.event === 'eso-cancel') {
+    const reason = entriesOf<Task>(m.bundle, 'Task')[0]?.statusReason?.text;
+    return (await makeCancel(repoFor)({ ...ref, ...(reason ? { reason } : {}) }, actor)).task;
+  }
+  // eso-consent-withdrawn: always accepted, whatever the case's state.
+  const { task, serviceRequest } = await findOwnCase(repo, tx, ref, actor);
+  await withdrawConsent(repo, serviceRequest);
+  return task;
+}

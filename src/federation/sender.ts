@@ -1,0 +1,52 @@
+/**
+ * The federation delivery of the outbox (the dispatcher picks this sender for `fed:<ODS>`): build
+ * the message as the case stands, POST it to the peer, record the outcome. 2xx = sent (the peer
+ * committed it); 4xx = failed, permanent, with the peer's OperationOutcome text (the sender's
+ * users see it in GET /admin/outbox; the same message would get the same answer); 5xx, a network
+ * error or a timeout = pending, retried with the dispatcher's backoff, in order (the next message
+ * to that peer waits).
+ */
+import type { Logger } from '../shared/logger.ts';
+import { isOutcomeError } from '../shared/outcomes.ts';
+import type { OutboxMessage, Storage } from '../storage/types.ts';
+import { buildMessage, type BuilderDeps } from './message-builder.ts';
+import type { QueuedMessage } from './messages.ts';
+import { PeerRefused, type PeerClient } from './peer-client.ts';
+import type { PeerRegistry } from './peers.ts';
+
+export type MarkResult = Parameters<Storage['markOutbound']>[1];
+
+export interface FederationSenderDeps extends BuilderDeps {
+  peers: PeerRegistry;
+  client: PeerClient;
+  log: Logger;
+}
+
+export function federationSender(deps: FederationSenderDeps) {
+  return async (msg: OutboxMessage, signal: AbortSignal): Promise<MarkResult> => {
+    const q = JSON.parse(msg.payload) as QueuedMessage;
+    const peer = await deps.peers.byDestination(msg.destination.slice(msg.destination.indexOf(':') + 1));
+    if (!peer) return { status: 'failed', error: `no route: no peer serves ${q.destinationOds} (ESO_PEERS_FILE)` };
+    let bundle;
+    try {
+      bundle = await buildMessage(q, deps, peer.base);
+    } catch (e) {
+      if (isOutcomeError(e) && e.status === 404) return { status: 'failed', error: `the case is gone here: ${e.message}` };
+      throw e;
+    }
+    let answer;
+    try {
+      answer = await deps.client.send(peer, bundle, { requestId: q.requestId, correlationId: q.correlationId }, signal);
+    } catch (e) {
+      if (e instanceof PeerRefused) return { status: 'failed', error: e.message.slice(0, 300) };
+      throw e;
+    }
+    const log = { outboxId: msg.id, event: q.event, sequence: q.sequence, peer: q.destinationOds, status: answer.status };
+    if (answer.status >= 200 && answer.status < 300) return { status: 'sent' };
+    if (answer.status >= 400 && answer.status < 500) {
+      deps.log.warn(log, 'federation message refused by the peer');
+      return { status: 'failed', error: `HTTP ${answer.status}${answer.detail ? `: ${answer.detail}` : ''}` };
+    }
+    return { status: 'pending', error: `HTTP ${answer.status}${answer.detail ? `: ${answer.detail}` : ''}` };
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Trust-to-Trust federation as the composition root sees it (docs/FEDERATION.md): the change sink
+ * that queues messages for peers in the change's transaction, the outbox sender for `fed:<ODS>`
+ * destinations, and the $process-message receiver. Peers come from ESO_PEERS_FILE.
+ */
+import type { Repository } from '../fhir/repository.ts';
+import type { Actor, ResourceChange, ResourceChangeSink } from '../domain/ports.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { OutboxMessage, StorageTx } from '../storage/types.ts';
+import { FederationSink } from './outbound.ts';
+import { PeerClient } from './peer-client.ts';
+import { PeerRegistry } from './peers.ts';
+import { processMessage, type ProcessAnswer, type ReceiverDeps } from './receiver.ts';
+import { federationSender, type MarkResult } from './sender.ts';
+
+export interface FederationDeps {
+  /** ESO_PEERS_FILE; undefined = no peers (every case stays local). */
+  peersFile: string | undefined;
+  repoFor: (actor: Actor | undefined) => Repository;
+  /** Our FHIR base (…/fhir). */
+  base: () => string;
+  log: Logger;
+  auditIn: ReceiverDeps['auditIn'];
+  /** Time allowed for a peer's answer (ms); below the outbox lease. */
+  timeoutMs?: number;
+}
+
+export interface Federation {
+  sink: ResourceChangeSink;
+  /** The outbox sender of `fed:<ODS>` destinations. */
+  send: (msg: OutboxMessage, signal: AbortSignal) => Promise<MarkResult>;
+  receive: (body: unknown, headers: { requestId?: string; correlationId?: string }, actor: Actor | undefined) => Promise<ProcessAnswer>;
+}
+
+export function createFederation(deps: FederationDeps): Federation {
+  const peers = new PeerRegistry(deps.peersFile, deps.log);
+  const sink = new FederationSink({ peers, systemRepo: () => deps.repoFor(undefined) });
+  const client = new PeerClient({ timeoutMs: deps.timeoutMs });
+  return {
+    sink,
+    send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base }),
+    receive: (body, headers, actor) => processMessage(body, headers, actor, { repoFor: deps.repoFor, base: deps.base, auditIn: deps.auditIn }),
+  };
+}
+
+/** Several change sinks as one (subscriptions and federation both hear every change, in this order). */
+export function bothSinks(...sinks: ResourceChangeSink[]): ResourceChangeSink {
+  return { async onResourceChange(tx: StorageTx, change: ResourceChange) { for (const s of sinks) await s.onResourceChange(tx, change); } };
+}

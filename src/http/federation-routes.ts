@@ -1,0 +1,28 @@
+/**
+ * POST /fhir/$process-message: Trust-to-Trust messages from a peer eso-bridge (docs/FEDERATION.md).
+ * Express only: the receiver (federation/receiver.ts) decides everything.
+ */
+import type { Express, Response } from 'express';
+import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
+import type { Actor } from '../domain/ports.ts';
+import type { Federation } from '../federation/service.ts';
+import type { Interaction } from '../rest/types.ts';
+import { requireJsonBody, sendJson } from './content.ts';
+
+export interface FederationRouteDeps {
+  federation: Federation;
+  actorOf: (res: Response) => Actor | undefined;
+  authorize: (res: Response) => (interaction: Interaction, type: string) => void;
+}
+
+const header = (v: string | string[] | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function federationRoutes(app: Express, deps: FederationRouteDeps): void {
+  app.post('/fhir/\\$process-message', async (req, res) => {
+    requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.processMessage);
+    requireJsonBody(req);
+    const answer = await deps.federation.receive(req.body, { requestId: header(req.headers['x-request-id']), correlationId: header(req.headers['x-correlation-id']) }, deps.actorOf(res));
+    if (answer.replay) res.setHeader('X-Replayed', 'true');
+    sendJson(res, answer.status, answer.bundle, 'application/fhir+json');
+  });
+}
