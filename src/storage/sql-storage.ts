@@ -143,6 +143,9 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
       return changes === 1;
     },
     getKey: (scope, key) => getKey(c, scope, key),
+    async setKey(scope, key, value) {
+      await c.run('INSERT INTO keys (scope, k, value, expires_at) VALUES (?, ?, ?, NULL) ON CONFLICT (scope, k) DO UPDATE SET value = excluded.value, expires_at = NULL', [scope, key, value]);
+    },
     async enqueueOutbound(destination, kind, payload) {
       // Transactions that queue for one destination commit in the order of their ids (held to
       // commit on PostgreSQL; SQLite writes are serial anyway), so a message never becomes

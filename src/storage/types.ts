@@ -111,6 +111,8 @@ export interface StorageTx {
   /** A small key-value table for idempotency keys, HL7 message ids, JWT jti replay, ... Returns false if the key existed. */
   putKey(scope: string, key: string, value: string, expiresAt?: string): Promise<boolean>;
   getKey(scope: string, key: string): Promise<string | null>;
+  /** Sets a key's value whether or not it exists (a high-water mark, e.g. the last message applied per case). */
+  setKey(scope: string, key: string, value: string): Promise<void>;
   enqueueOutbound(destination: string, kind: string, payload: string): Promise<number>;
   /** Advances the counter `name` by one and returns its new value (1 first): gap-free, committed with the transaction or not at all. */
   nextSequence(name: string): Promise<number>;

@@ -20,6 +20,8 @@ const LAYERS: Record<string, number> = {
   // Subscriptions (Backport IG): write hook, event sink, rest-hook sender, $status/$events; wired by the root.
   subscriptions: 4,
   hl7: 5,
+  // Trust-to-Trust messages (FHIR messaging, BaRS-shaped): outbox sink and sender, $process-message receiver; beside hl7.
+  federation: 5,
   // http adapts everything below it to Express, including the HL7 receiver (POST /hl7/v2).
   http: 6,
   // The clinician app (SMART App Launch): its own Express routes and pages over the domain, beside http.

@@ -31,6 +31,9 @@ export class FakeStorage {
       return true;
     },
     getKey: async (scope, key) => this.keys.get(`${scope}/${key}`) ?? null,
+    setKey: async (scope, key, value) => {
+      this.keys.set(`${scope}/${key}`, value);
+    },
     enqueueOutbound: async (destination, kind, payload) => {
       const id = this.outbox.length + 1;
       const now = new Date().toISOString();
