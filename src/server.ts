@@ -20,6 +20,8 @@ import { adminRoutes } from './http/admin-routes.ts';
 import { esoRoutes } from './http/eso-routes.ts';
 import { callOf } from './http/request-context.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
+import { federationRoutes } from './http/federation-routes.ts';
+import { bothSinks, createFederation } from './federation/service.ts';
 import { createHl7Service } from './hl7/service.ts';
 import { senderRefusalRecord } from './hl7/sender-refusal-audit.ts';
 import { landingRoutes } from './http/landing-page.ts';
@@ -82,7 +84,11 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   // 1. What a write must tell (HL7 return messages, subscription events) and the rules every write and read meets.
   const hl7 = createHl7Service(config, storage, log, { metrics, sendsHl7: async (ods) => (await security.mllpBindings(ods)).length > 0 });
   const subscriptionWrites = createSubscriptionWrites({ searchParams, base, allowedOrigins: config.subscriptionOrigins });
-  const rules = domainRules({ caseEvents: hl7.sink, changes: subscriptionWrites.sink });
+  // Trust-to-Trust messages (docs/FEDERATION.md): queued for peers in the change's transaction, received at $process-message.
+  const federation = createFederation({ peersFile: config.peersFile, repoFor: (a) => repoFor(a), base, log, timeoutMs: config.outboxAnswerTimeoutMs,
+    auditIn: (tx, actor, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, detail: r.detail, entities: r.entities, requestId: randomUUID(),
+      principal: { clientId: actor.agent, organization: actor.organization, scopes: [] } }) });
+  const rules = domainRules({ caseEvents: hl7.sink, changes: bothSinks(subscriptionWrites.sink, federation.sink) });
 
   // 2. A repository acting for an organisation: tenancy, domain rules and the consent gate applied. Every way in uses it.
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
@@ -161,6 +167,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
         auditIn: (res, tx, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, entities: r.entities, detail: r.operation,
           principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       hl7Routes(a, { receiver, authorize, audit: (r) => security.audit(r) });
+      federationRoutes(a, { federation, actorOf, authorize });
       adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled,
         audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, detail: r.detail, principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       metricsRoutes(a, { prom, authDisabled: config.authDisabled, separatePort: config.metricsPort !== undefined });
@@ -188,7 +195,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   let started: Awaited<ReturnType<typeof hl7.start>>;
   let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
   try {
-    started = await hl7.start(receiver, { 'rest-hook': subscriptions.send, 'rest-hook-ctl': subscriptions.send });
+    started = await hl7.start(receiver, { 'rest-hook': subscriptions.send, 'rest-hook-ctl': subscriptions.send, fed: federation.send });
     if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(prom, config.metricsHost, config.metricsPort);
   } catch (e) {
     // A refused start (MLLP_PORT or ESO_METRICS_PORT in use) leaves nothing listening.

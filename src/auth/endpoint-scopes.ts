@@ -23,8 +23,6 @@ export const ENDPOINT_SCOPES = {
   hl7v2: { endpoints: ['POST /hl7/v2'], needs: CASE_INTAKE },
   timeline: { endpoints: ['GET /eso/cases/{id}/timeline'], needs: [['read', 'Task']] },
   overdue: { endpoints: ['GET /eso/overdue'], needs: [['search', 'Task']] },
-  // A Trust-to-Trust message makes or moves the peer's copy of a case (docs/FEDERATION.md).
-  processMessage: { endpoints: ['POST /fhir/$process-message'], needs: [['create', 'ServiceRequest'], ['update', 'Task']] },
 } as const satisfies Record<string, EndpointScopes>;
 
 /** "system/ServiceRequest.c and system/Task.c". */

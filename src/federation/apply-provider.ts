@@ -12,9 +12,10 @@ import type { Repository } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { Extensions, esoCoding, type EsoCode } from '../domain/codes.ts';
 import { actsFor, orgByOds, orgOfRef } from '../domain/orgs.ts';
+import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
 import { BUSINESS_STATUS_FOR, TRANSITIONS, type TaskStatus } from '../domain/task-states.ts';
-import { forbidden, notFound } from '../shared/outcomes.ts';
+import { badRequest, forbidden, notFound } from '../shared/outcomes.ts';
 import { entriesOf, resolveIn } from './messages.ts';
 import type { IncomingMessage } from './validate-message.ts';
 
@@ -63,16 +64,21 @@ function localReport(report: DiagnosticReport, sr: ServiceRequest, owner: Organi
 }
 
 /** Applies the provider's state to the local Task; returns it (unchanged when the message is behind). */
-export async function applyProviderMove(m: IncomingMessage, actorOds: string, repo: Repository): Promise<Task> {
-  const reader = Reader.ofRepo(repo);
+export async function applyProviderMove(m: IncomingMessage, actor: Actor, repoFor: (actor: Actor) => Repository): Promise<Task> {
+  const actorOds = actor.organization;
+  let reader = Reader.ofRepo(repoFor(actor));
   const theirs = entriesOf<Task>(m.bundle, 'Task')[0];
   const requesterOds = theirs && odsCodeOf(resolveIn<Organization>(m.bundle, theirs.requester) ?? {});
   const ownerOds = theirs && odsCodeOf(resolveIn<Organization>(m.bundle, theirs.owner) ?? {});
   if (!theirs || !requesterOds || !ownerOds) throw forbidden('A status or report message carries the provider\'s Task with both organisations');
   // The provider speaks for the provider side only.
   if (!(await actsFor(reader, actorOds, await orgByOds(reader, ownerOds)))) throw forbidden(`${actorOds} is not the provider of this case: only the provider sends ${m.event}`);
-  let { task } = await localCase(reader, m, requesterOds, actorOds);
-  const { sr } = await localCase(reader, m, requesterOds, actorOds);
+  // A Trust's client acts for its teams (domain/orgs.ts actsFor): the moves are the provider team's own.
+  const repo = repoFor({ organization: ownerOds, agent: actor.agent });
+  reader = Reader.ofRepo(repo);
+  const found = await localCase(reader, m, requesterOds, ownerOds);
+  let task = found.task;
+  const sr = found.sr;
   const owner = await orgOfRef(reader, task.owner);
   const path = task.status === theirs.status ? [] : providerPath(task.status, theirs.status);
   const extension = [...(task.extension ?? []).filter((e) => !PROVIDER_EXTENSIONS.has(e.url)), ...providerExtensions(theirs)];
@@ -83,7 +89,7 @@ export async function applyProviderMove(m: IncomingMessage, actorOds: string, re
     if (last && theirs.executionPeriod) next.executionPeriod = theirs.executionPeriod;
     if (status === 'completed') {
       const report = (theirs.output ?? []).map((o) => resolveIn<DiagnosticReport>(m.bundle, o.valueReference)).find((r) => r?.resourceType === 'DiagnosticReport');
-      if (!report) throw forbidden('An eso-report message carries the DiagnosticReport in the Task output');
+      if (!report) throw badRequest('An eso-report message carries the DiagnosticReport in the Task output');
       const stored = (await repo.create(localReport(report, sr, owner))).stored.resource;
       next.output = [{ type: { text: 'ESO report' }, valueReference: { reference: `DiagnosticReport/${stored.id}` } }];
     }

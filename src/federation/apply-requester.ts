@@ -41,23 +41,25 @@ async function withdrawConsent(repo: Repository, sr: ServiceRequest): Promise<vo
 /** Applies a requester's message; returns the receiver's Task for the case. */
 export async function applyRequesterMessage(m: IncomingMessage, actor: Actor, repoFor: RepoFor, tx: StorageTx): Promise<Task> {
   const input = requestInputOf(m.bundle, m.serviceRequest);
-  const repo = repoFor(actor);
-  await assertRequester(Reader.ofRepo(repo), actor, input.requester.organization, m.event);
+  await assertRequester(Reader.ofRepo(repoFor(actor)), actor, input.requester.organization, m.event);
+  // A Trust's client acts for its sites and teams: the case is the requesting organisation's own.
+  const party: Actor = { organization: input.requester.organization, agent: actor.agent };
+  const repo = repoFor(party);
   const ident = m.serviceRequest.identifier![0];
   const ref = { requesterOds: input.requester.organization, system: ident.system!, value: ident.value! };
   if (m.event === 'eso-request') {
-    const result = await makeSubmit(repoFor)(input, actor);
+    const result = await makeSubmit(repoFor)(input, party);
     // The same request again (a resend after an outage): its current state is an update.
     if (result.created) return result.task;
-    return (await makeAmend(repoFor)(input, actor)).task;
+    return (await makeAmend(repoFor)(input, party)).task;
   }
-  if (m.event === 'eso-update') return (await makeAmend(repoFor)(input, actor)).task;
+  if (m.event === 'eso-update') return (await makeAmend(repoFor)(input, party)).task;
   if (m.event === 'eso-cancel') {
     const reason = entriesOf<Task>(m.bundle, 'Task')[0]?.statusReason?.text;
-    return (await makeCancel(repoFor)({ ...ref, ...(reason ? { reason } : {}) }, actor)).task;
+    return (await makeCancel(repoFor)({ ...ref, ...(reason ? { reason } : {}) }, party)).task;
   }
   // eso-consent-withdrawn: always accepted, whatever the case's state.
-  const { task, serviceRequest } = await findOwnCase(repo, tx, ref, actor);
+  const { task, serviceRequest } = await findOwnCase(repo, tx, ref, party);
   await withdrawConsent(repo, serviceRequest);
   return task;
 }

@@ -100,7 +100,8 @@ export class FederationSink implements ResourceChangeSink {
     if (event === 'eso-request') this.requested.set(tx, seen.add(task.id));
     const ident = task.identifier?.[0];
     const requesterOds = odsCodeOf(requester);
-    const senderOds = odsCodeOf(local);
+    // We speak for our Trust (the top of the local party's chain): the client we are at the peer acts for it.
+    const senderOds = (await chainOds(reader, local)).at(-1);
     if (!ident?.system || !ident.value || !requesterOds || !senderOds) return;
     const correlationId = correlationIdOf(requesterOds, ident.system, ident.value);
     const message: QueuedMessage = {

@@ -57,7 +57,7 @@ export async function processMessage(body: unknown, headers: { requestId?: strin
   if (!actor) throw forbidden('A message is accepted from a peer acting for its organisation (a registered client), not from the system');
   if (m.senderOds !== actor.organization) throw forbidden(`MessageHeader.sender (${m.senderOds}) must be the organisation the client acts for (${actor.organization})`);
   const key = `${actor.organization}|${headers.requestId}`;
-  return deps.repoFor(actor).inTx(async (repo, tx) => {
+  return deps.repoFor(actor).inTx(async (_repo, tx) => {
     await tx.lock(`${MESSAGE_KEY_SCOPE}:${key}`);
     const stored = await tx.getKey(MESSAGE_KEY_SCOPE, key);
     if (stored) return { ...(JSON.parse(stored) as Omit<ProcessAnswer, 'replay'>), replay: true };
@@ -72,7 +72,7 @@ export async function processMessage(body: unknown, headers: { requestId?: strin
     } else {
       task = SENDER_SIDE[m.event] === 'requester'
         ? await applyRequesterMessage(m, actor, repoForTx, tx)
-        : await applyProviderMove(m, actor.organization, repo);
+        : await applyProviderMove(m, actor, repoForTx);
       await tx.setKey(SEQUENCE_KEY_SCOPE, markKey, String(m.sequence));
       note = `Message ${m.sequence} applied`;
     }

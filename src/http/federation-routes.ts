@@ -3,7 +3,7 @@
  * Express only: the receiver (federation/receiver.ts) decides everything.
  */
 import type { Express, Response } from 'express';
-import { ENDPOINT_SCOPES, requireEndpointScopes } from '../auth/endpoint-scopes.ts';
+import { requireEndpointScopes, type EndpointScopes } from '../auth/endpoint-scopes.ts';
 import type { Actor } from '../domain/ports.ts';
 import type { Federation } from '../federation/service.ts';
 import type { Interaction } from '../rest/types.ts';
@@ -15,11 +15,14 @@ export interface FederationRouteDeps {
   authorize: (res: Response) => (interaction: Interaction, type: string) => void;
 }
 
+/** A message makes or moves the receiver's copy of a case (as the CapabilityStatement's operation says). */
+const PROCESS_MESSAGE: EndpointScopes = { endpoints: ['POST /fhir/$process-message'], needs: [['create', 'ServiceRequest'], ['update', 'Task']] };
+
 const header = (v: string | string[] | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function federationRoutes(app: Express, deps: FederationRouteDeps): void {
   app.post('/fhir/\\$process-message', async (req, res) => {
-    requireEndpointScopes(deps.authorize(res), ENDPOINT_SCOPES.processMessage);
+    requireEndpointScopes(deps.authorize(res), PROCESS_MESSAGE);
     requireJsonBody(req);
     const answer = await deps.federation.receive(req.body, { requestId: header(req.headers['x-request-id']), correlationId: header(req.headers['x-correlation-id']) }, deps.actorOf(res));
     if (answer.replay) res.setHeader('X-Replayed', 'true');

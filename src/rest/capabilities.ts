@@ -110,6 +110,9 @@ export function buildCapabilityStatement(inp: CapabilityInputs): CapabilityState
       ...(inp.security ? { security: inp.security } : {}),
       resource,
       interaction: [{ code: 'transaction' }, { code: 'batch' }],
+      // Trust-to-Trust messages from a peer eso-bridge (docs/FEDERATION.md).
+      operation: [{ name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message',
+        documentation: 'FHIR messages (BaRS-shaped) from a peer eso-bridge: events of https://fhir.eso-bridge.nhs.uk/CodeSystem/eso-message-event; X-Request-ID and X-Correlation-ID headers; needs system/ServiceRequest.c and system/Task.u' }],
     }],
   };
 }

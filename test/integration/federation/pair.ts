@@ -1,0 +1,97 @@
+/**
+ * Two eso-bridge instances on loopback, each with its own database, carrying cases between them:
+ * A serves the requesting Trust (RZ1), B the provider's (RZ2 and its team RZ2NP). Each registers the
+ * other as an ordinary client acting for its Trust (real keys, real tokens) and names it in its peers
+ * file (ESO_PEERS_FILE). A's EPR (RZ1) is an MLLP stand-in that records the return messages.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Bundle, Resource, Task } from 'fhir/r4.js';
+import type { Backend } from '../../helpers/backends.ts';
+import { clientsFileIn, registerClient } from '../../helpers/auth.ts';
+import { directoryFileIn, writeDirectory } from '../../helpers/directory.ts';
+import { eprStandIn } from '../../helpers/epr-stand-in.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { esoDirectoryEntries, party, type Party } from '../eso/harness.ts';
+
+export interface Instance {
+  server: TestServer;
+  dir: string;
+  peersFile: string;
+}
+
+export interface Pair {
+  a: Instance;
+  b: Instance;
+  /** RZ1's EPR at A, its treating team at A, the provider team RZ2NP at B, a stranger at B. */
+  requester: Party;
+  provider: Party;
+  stranger: Party;
+  /** B's client at A (acting for RZ2) and A's client at B (acting for RZ1), as a test can use them directly. */
+  bAtA: Party;
+  aAtB: Party;
+  epr: ReturnType<typeof eprStandIn>;
+  /** Writes A's and B's peers files: each names the other (or `override` entries). */
+  link(override?: { a?: unknown[]; b?: unknown[] }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const FAST_OUTBOX = { ESO_OUTBOX_ENABLED: 'true', ESO_OUTBOX_POLL_MS: '50', ESO_OUTBOX_BACKOFF_BASE_MS: '100', ESO_OUTBOX_BACKOFF_CAP_MS: '500', MLLP_ENABLED: 'false' };
+
+async function instance(backend: Backend, clients: { clientId: string; organization: string }[], env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'eso-fed-'));
+  const keys: Record<string, Awaited<ReturnType<typeof registerClient>>> = {};
+  for (const c of clients) keys[c.clientId] = await registerClient(dir, c);
+  const directory = await writeDirectory(directoryFileIn(dir), esoDirectoryEntries());
+  const peersFile = join(dir, 'peers.json');
+  const server = await startTestServer(backend, { ...FAST_OUTBOX, ...env, ESO_CLIENTS_FILE: clientsFileIn(dir), ESO_DIRECTORY_FILE: directory, ESO_PEERS_FILE: peersFile });
+  return { server, dir, peersFile, keys };
+}
+
+export async function startPair(backend: Backend = 'sqlite'): Promise<Pair> {
+  const epr = eprStandIn('AA');
+  const eprPort = await epr.listen();
+  const a = await instance(backend, [{ clientId: 'rz1-epr', organization: 'RZ1' }, { clientId: 'eso-b', organization: 'RZ2' }], { ESO_EPR_ENDPOINTS: `RZ1=127.0.0.1:${eprPort}` });
+  const b = await instance(backend, [{ clientId: 'rz2np-epr', organization: 'RZ2NP' }, { clientId: 'eso-a', organization: 'RZ1' }, { clientId: 'rz9-epr', organization: 'RZ9' }]);
+  // Each instance signs its assertions with the key it has at the other.
+  await writeFile(join(a.dir, 'key-at-b.json'), JSON.stringify(b.keys['eso-a']), { mode: 0o600 });
+  await writeFile(join(b.dir, 'key-at-a.json'), JSON.stringify(a.keys['eso-b']), { mode: 0o600 });
+  const pair: Pair = {
+    a, b, epr,
+    requester: party(a.server, 'RZ1', 'rz1-epr', a.keys['rz1-epr']),
+    bAtA: party(a.server, 'RZ2', 'eso-b', a.keys['eso-b']),
+    provider: party(b.server, 'RZ2NP', 'rz2np-epr', b.keys['rz2np-epr']),
+    aAtB: party(b.server, 'RZ1', 'eso-a', b.keys['eso-a']),
+    stranger: party(b.server, 'RZ9', 'rz9-epr', b.keys['rz9-epr']),
+    async link(override = {}) {
+      await writeFile(a.peersFile, JSON.stringify({ peers: override.a ?? [{ organizations: ['RZ2'], base: b.server.fhir, client_id: 'eso-a', key_file: 'key-at-b.json' }] }));
+      await writeFile(b.peersFile, JSON.stringify({ peers: override.b ?? [{ organizations: ['RZ1'], base: a.server.fhir, client_id: 'eso-b', key_file: 'key-at-a.json' }] }));
+    },
+    async stop() {
+      await Promise.allSettled([a.server.stop(), b.server.stop(), epr.close()]);
+      rmSync(a.dir, { recursive: true, force: true });
+      rmSync(b.dir, { recursive: true, force: true });
+    },
+  };
+  await pair.link();
+  return pair;
+}
+
+/** Polls `probe` until it returns something (not undefined), or fails after `timeoutMs` naming `what`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The party's Task for a request identifier (its own copy), if it has one. */
+export async function taskByRequestId(who: Party, value: string): Promise<Task | undefined> {
+  const res = await who.get<Bundle>(`/fhir/Task?identifier=${encodeURIComponent(value)}`);
+  return (res.body.entry ?? []).map((e: { resource?: Resource }) => e.resource as Task).find((t: Task) => t.identifier?.some((i) => i.value === value));
+}

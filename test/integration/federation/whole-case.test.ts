@@ -1,0 +1,68 @@
+/**
+ * Issue 16: one case carried between two eso-bridge instances (each with its own database). The
+ * request made at A's JSON API arrives at B as B's own copy with the records the Consent covers;
+ * the provider's moves at B come back to A, whose Task follows them, and A's EPR gets its return
+ * messages exactly once.
+ */
+import type { Bundle, DiagnosticReport, Provenance, ServiceRequest, Task } from 'fhir/r4.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeTask, declaration, report, requestInput, step } from '../eso/harness.ts';
+import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
+
+describe('Trust to Trust: the whole case', () => {
+  let p: Pair;
+  beforeAll(async () => { p = await startPair(); }, 60_000);
+  afterAll(async () => { await p?.stop(); });
+
+  it('when A asks, B accepts, works and reports, then A\'s Task is completed with the report and A\'s EPR gets each return message once', async () => {
+    const input = requestInput();
+    const made = await p.requester.post('/eso/requests', input);
+    expect(made.status).toBe(201);
+    const aTask = made.body.task as Task;
+
+    // B's own copy, found by the request identifier, with the records the Consent covers.
+    const bTask = await eventually('the case at B', () => taskByRequestId(p.provider, input.requestId.value));
+    expect(bTask.status).toBe('requested');
+    expect(bTask.id).not.toBe(aTask.id);
+    const bSr = (await p.provider.get<ServiceRequest>(`/fhir/ServiceRequest/${bTask.focus!.reference!.split('/')[1]}`)).body;
+    const docs = await p.provider.get<Bundle>(`/fhir/DocumentReference?related=ServiceRequest/${bSr.id}`);
+    expect(docs.body.entry?.length).toBe(input.records.length);
+
+    // The provider's moves at B.
+    for (const move of [
+      (t: Task) => { t.status = 'received'; t.businessStatus = step('received'); },
+      (t: Task) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },
+      (t: Task) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); },
+    ]) expect((await changeTask(p.provider, bTask.id!, move)).status).toBe(200);
+    await eventually('A in progress', async () => ((await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body.status === 'in-progress' ? true : undefined));
+
+    const dr = await p.provider.post<DiagnosticReport>('/fhir/DiagnosticReport', report(bSr), { 'content-type': 'application/fhir+json' });
+    expect(dr.status).toBe(201);
+    expect((await changeTask(p.provider, bTask.id!, (t) => {
+      t.status = 'completed'; t.businessStatus = step('report-issued');
+      t.output = [{ type: { text: 'ESO report' }, valueReference: { reference: `DiagnosticReport/${dr.body.id}` } }];
+    })).status).toBe(200);
+
+    const done = await eventually('A completed', async () => {
+      const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
+      return t.status === 'completed' ? t : undefined;
+    });
+    const aReport = (await p.requester.get<DiagnosticReport>(`/fhir/${done.output![0].valueReference!.reference}`)).body;
+    expect(aReport.basedOn?.[0].reference).toBe(`ServiceRequest/${aTask.focus!.reference!.split('/')[1]}`);
+    expect(aReport.conclusion).toBe('The diagnosis is right; the plan is reasonable.');
+    expect(aReport.extension?.length).toBe(input.questions.length);
+
+    // Provenance at A names who acted (B's client) and at which Trust (RZ2, for the provider team).
+    const prov = await p.requester.get<Bundle>(`/fhir/Provenance?target=Task/${aTask.id}`);
+    const last = (prov.body.entry ?? []).map((e: { resource?: unknown }) => e.resource as Provenance).find((x: Provenance) => x.activity?.coding?.some((c) => c.code === 'completed') || x.target[0].reference?.endsWith(`/_history/${done.meta!.versionId}`));
+    expect(JSON.stringify(last?.agent)).toContain('eso-b');
+    expect(JSON.stringify(last?.agent)).toContain('RZ2');
+
+    // A's EPR: RRI^I12 for the acceptance and the completion, ORU^R01 with the report, each once.
+    await eventually('ORU at the EPR', async () => (p.epr.received.some((m) => m.includes('ORU^R01')) ? true : undefined));
+    await eventually('A\'s outbox drained', async () => ((await p.a.server.storage.listOutbound({ status: 'pending' })).length === 0 ? true : undefined));
+    const types = p.epr.received.map((m) => m.split('\r')[0].split('|')[8]);
+    expect(types.filter((t) => t.startsWith('ORU^R01'))).toHaveLength(1);
+    expect(types.filter((t) => t.startsWith('RRI^I12'))).toHaveLength(2);
+  }, 90_000);
+});
