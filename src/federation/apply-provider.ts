@@ -11,12 +11,13 @@ import type { DiagnosticReport, Extension, Organization, ServiceRequest, Task } 
 import type { Repository } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { Extensions, esoCoding, type EsoCode } from '../domain/codes.ts';
-import { actsFor, orgByOds, orgOfRef } from '../domain/orgs.ts';
+import { actsFor, orgOfRef } from '../domain/orgs.ts';
 import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
 import { BUSINESS_STATUS_FOR, TRANSITIONS, type TaskStatus } from '../domain/task-states.ts';
-import { badRequest, forbidden, notFound } from '../shared/outcomes.ts';
-import { entriesOf, resolveIn } from './messages.ts';
+import { badRequest, notFound } from '../shared/outcomes.ts';
+import { resolveIn } from './messages.ts';
+import { partiesOfMessage } from './party.ts';
 import type { IncomingMessage } from './validate-message.ts';
 
 /** The provider's moves from `from` to `to`, shortest first; [] when `to` is not ahead of `from`. */
@@ -63,20 +64,11 @@ function localReport(report: DiagnosticReport, sr: ServiceRequest, owner: Organi
   return { ...rest, basedOn: [{ reference: `ServiceRequest/${sr.id}` }], subject: sr.subject, ...(owner ? { performer: [{ reference: `Organization/${owner.id}` }] } : {}) };
 }
 
-/** Applies the provider's state to the local Task; returns it (unchanged when the message is behind). */
-export async function applyProviderMove(m: IncomingMessage, actor: Actor, repoFor: (actor: Actor) => Repository): Promise<Task> {
-  const actorOds = actor.organization;
-  let reader = Reader.ofRepo(repoFor(actor));
-  const theirs = entriesOf<Task>(m.bundle, 'Task')[0];
-  const requesterOds = theirs && odsCodeOf(resolveIn<Organization>(m.bundle, theirs.requester) ?? {});
-  const ownerOds = theirs && odsCodeOf(resolveIn<Organization>(m.bundle, theirs.owner) ?? {});
-  if (!theirs || !requesterOds || !ownerOds) throw forbidden('A status or report message carries the provider\'s Task with both organisations');
-  // The provider speaks for the provider side only.
-  if (!(await actsFor(reader, actorOds, await orgByOds(reader, ownerOds)))) throw forbidden(`${actorOds} is not the provider of this case: only the provider sends ${m.event}`);
-  // A Trust's client acts for its teams (domain/orgs.ts actsFor): the moves are the provider team's own.
-  const repo = repoFor({ organization: ownerOds, agent: actor.agent });
-  reader = Reader.ofRepo(repo);
-  const found = await localCase(reader, m, requesterOds, ownerOds);
+/** Applies the provider's state to the local Task as `party` (the provider organisation, party.ts); returns it (unchanged when the message is behind). */
+export async function applyProviderMove(m: IncomingMessage, party: Actor, repo: Repository): Promise<Task> {
+  const reader = Reader.ofRepo(repo);
+  const { requesterOds, task: theirs } = partiesOfMessage(m);
+  const found = await localCase(reader, m, requesterOds, party.organization);
   let task = found.task;
   const sr = found.sr;
   const owner = await orgOfRef(reader, task.owner);

@@ -10,23 +10,14 @@ import { makeAmend } from '../domain/amend/amend.ts';
 import { makeCancel } from '../domain/amend/cancel.ts';
 import { findOwnCase } from '../domain/amend/find-case.ts';
 import { makeSubmit } from '../domain/intake/submit.ts';
-import { actsFor, orgByOds } from '../domain/orgs.ts';
 import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
-import { forbidden } from '../shared/outcomes.ts';
 import type { StorageTx } from '../storage/types.ts';
 import { entriesOf } from './messages.ts';
 import { requestInputOf } from './request-input.ts';
 import type { IncomingMessage } from './validate-message.ts';
 
 type RepoFor = (actor: Actor | undefined) => Repository;
-
-/** The requester's organisation the message names must be the sender's own (or one of its sites): 403 otherwise. */
-async function assertRequester(reader: Reader, actor: Actor, requesterOds: string, event: string): Promise<void> {
-  if (!(await actsFor(reader, actor.organization, await orgByOds(reader, requesterOds)))) {
-    throw forbidden(`${actor.organization} is not the requester of this case: only the requester sends ${event}`);
-  }
-}
 
 /** Withdraws the receiver's copy of the Consent: the provider's copies of the records are unreadable from the next read on. */
 async function withdrawConsent(repo: Repository, sr: ServiceRequest): Promise<void> {
@@ -38,12 +29,9 @@ async function withdrawConsent(repo: Repository, sr: ServiceRequest): Promise<vo
   }
 }
 
-/** Applies a requester's message; returns the receiver's Task for the case. */
-export async function applyRequesterMessage(m: IncomingMessage, actor: Actor, repoFor: RepoFor, tx: StorageTx): Promise<Task> {
+/** Applies a requester's message as `party` (the requesting organisation, party.ts); returns the receiver's Task for the case. */
+export async function applyRequesterMessage(m: IncomingMessage, party: Actor, repoFor: RepoFor, tx: StorageTx): Promise<Task> {
   const input = requestInputOf(m.bundle, m.serviceRequest);
-  await assertRequester(Reader.ofRepo(repoFor(actor)), actor, input.requester.organization, m.event);
-  // A Trust's client acts for its sites and teams: the case is the requesting organisation's own.
-  const party: Actor = { organization: input.requester.organization, agent: actor.agent };
   const repo = repoFor(party);
   const ident = m.serviceRequest.identifier![0];
   const ref = { requesterOds: input.requester.organization, system: ident.system!, value: ident.value! };

@@ -16,7 +16,9 @@ import type { StorageTx } from '../storage/types.ts';
 import { applyProviderMove } from './apply-provider.ts';
 import { applyRequesterMessage } from './apply-requester.ts';
 import { MESSAGE_EVENT_SYSTEM, odsRef, SENDER_SIDE } from './messages.ts';
+import { partyOf } from './party.ts';
 import { validateMessage, type IncomingMessage } from './validate-message.ts';
+import { Reader } from '../domain/reader.ts';
 
 /** Key scopes: the stored answer per sender and X-Request-ID; the last sequence applied per case and sender. */
 export const MESSAGE_KEY_SCOPE = 'fed-message';
@@ -61,18 +63,20 @@ export async function processMessage(body: unknown, headers: { requestId?: strin
     await tx.lock(`${MESSAGE_KEY_SCOPE}:${key}`);
     const stored = await tx.getKey(MESSAGE_KEY_SCOPE, key);
     if (stored) return { ...(JSON.parse(stored) as Omit<ProcessAnswer, 'replay'>), replay: true };
+    const repoForTx = (a: Actor | undefined) => deps.repoFor(a).withTx(tx);
+    // Who the message speaks for is settled before anything else is looked at (403).
+    const party = await partyOf(m, actor, Reader.ofRepo(repoForTx(actor)));
     await tx.lock(`${SEQUENCE_KEY_SCOPE}:${m.correlationId}`);
     const markKey = `${m.correlationId}|${actor.organization}`;
     const applied = Number((await tx.getKey(SEQUENCE_KEY_SCOPE, markKey)) ?? 0);
-    const repoForTx = (a: Actor | undefined) => deps.repoFor(a).withTx(tx);
     let task: Task | undefined;
     let note: string;
     if (m.sequence <= applied) {
       note = `Message ${m.sequence} is older than message ${applied}, already applied: acknowledged, not applied`;
     } else {
       task = SENDER_SIDE[m.event] === 'requester'
-        ? await applyRequesterMessage(m, actor, repoForTx, tx)
-        : await applyProviderMove(m, actor, repoForTx);
+        ? await applyRequesterMessage(m, party, repoForTx, tx)
+        : await applyProviderMove(m, party, repoForTx(party));
       await tx.setKey(SEQUENCE_KEY_SCOPE, markKey, String(m.sequence));
       note = `Message ${m.sequence} applied`;
     }

@@ -7,6 +7,7 @@
 import type { Bundle, ServiceRequest } from 'fhir/r4.js';
 import { Systems } from '../fhir/eso-urls.ts';
 import { badRequest } from '../shared/outcomes.ts';
+import { partiesOfMessage } from './party.ts';
 import { CORRELATION_EXTENSION, correlationIdOf, headerOf, isMessageEvent, MESSAGE_EVENT_SYSTEM, resolveIn, SEQUENCE_EXTENSION, type MessageEvent } from './messages.ts';
 
 export interface IncomingMessage {
@@ -46,11 +47,8 @@ export function validateMessage(body: unknown, headers: { requestId?: string; co
   if (!Number.isInteger(sequence) || (sequence as number) < 1) throw badRequest('MessageHeader carries its per-case sequence number (eso-message-sequence, 1 or more)', 'MessageHeader.extension');
   const correlationId = header.extension?.find((e) => e.url === CORRELATION_EXTENSION)?.valueString;
   if (!correlationId || (headers.correlationId && headers.correlationId !== correlationId)) throw badRequest('X-Correlation-ID and the MessageHeader\'s eso-correlation-id name the same case', 'X-Correlation-ID');
+  // The correlation id is the case's, derived from its business identifiers: a message cannot borrow another case's.
+  const { requesterOds } = partiesOfMessage({ bundle });
+  if (correlationIdOf(requesterOds, ident.system, ident.value) !== correlationId) throw badRequest('The eso-correlation-id is not the one of the case the message is about (requesting organisation and request identifier)', 'MessageHeader.extension');
   return { bundle, event: code, senderOds, destinationOds, serviceRequest: sr, sequence: sequence as number, correlationId, headerId: header.id };
-}
-
-/** The correlation id the case's business identifiers give: a message whose id disagrees is not about the case it says. */
-export function expectedCorrelation(requesterOds: string, sr: ServiceRequest): string {
-  const ident = sr.identifier![0];
-  return correlationIdOf(requesterOds, ident.system!, ident.value!);
 }
