@@ -168,7 +168,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
           principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       hl7Routes(a, { receiver, authorize, audit: (r) => security.audit(r) });
       federationRoutes(a, { federation, actorOf, authorize });
-      adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled,
+      adminRoutes(a, { outbox: storage, authDisabled: config.authDisabled, alsoDestinations: federation.destinationsOf,
         audit: (res, r) => security.audit({ interaction: 'operation', status: r.status, detail: r.detail, principal: callOf(res).caller, requestId: callOf(res).requestId, network: callOf(res).network }) });
       metricsRoutes(a, { prom, authDisabled: config.authDisabled, separatePort: config.metricsPort !== undefined });
     },

@@ -20,8 +20,14 @@ import type { StorageTx } from '../storage/types.ts';
 import { correlationIdOf, type MessageEvent, type QueuedMessage } from './messages.ts';
 import type { PeerRegistry } from './peers.ts';
 
-/** Outbox destination of a peer (one order per peer). */
-export const fedDestination = (ods: string): string => `fed:${ods.toUpperCase()}`;
+/**
+ * Outbox destination of a peer for one of our Trusts: `fed:<peer ODS>@<our Trust's ODS>` (one order per
+ * pair, so each Trust sees its own messages in GET /admin/outbox and a case's messages keep their order).
+ */
+export const fedDestination = (peerOds: string, senderOds: string): string => `fed:${peerOds.toUpperCase()}@${senderOds.toUpperCase()}`;
+
+/** The peer's ODS code in a `fed:` destination. */
+export const peerOfDestination = (destination: string): string => destination.slice(destination.indexOf(':') + 1).split('@')[0];
 export const fedKind = (event: MessageEvent): string => `fhir-message:${event}`;
 
 /** Task fields the requester owns (docs/WORKFLOW.md "Who owns which field"): a change to them is an update. */
@@ -108,6 +114,6 @@ export class FederationSink implements ResourceChangeSink {
       event, requestId: randomUUID(), correlationId, sequence: await tx.nextSequence(`fed-out:${correlationId}`),
       taskId: task.id, senderOds, destinationOds: peer.ods,
     };
-    await tx.enqueueOutbound(fedDestination(peer.ods), fedKind(event), JSON.stringify(message));
+    await tx.enqueueOutbound(fedDestination(peer.ods, senderOds), fedKind(event), JSON.stringify(message));
   }
 }

@@ -11,6 +11,7 @@ import { isOutcomeError } from '../shared/outcomes.ts';
 import type { OutboxMessage, Storage } from '../storage/types.ts';
 import { buildMessage, type BuilderDeps } from './message-builder.ts';
 import type { QueuedMessage } from './messages.ts';
+import { peerOfDestination } from './outbound.ts';
 import { PeerRefused, type PeerClient } from './peer-client.ts';
 import type { PeerRegistry } from './peers.ts';
 
@@ -25,7 +26,7 @@ export interface FederationSenderDeps extends BuilderDeps {
 export function federationSender(deps: FederationSenderDeps) {
   return async (msg: OutboxMessage, signal: AbortSignal): Promise<MarkResult> => {
     const q = JSON.parse(msg.payload) as QueuedMessage;
-    const peer = await deps.peers.byDestination(msg.destination.slice(msg.destination.indexOf(':') + 1));
+    const peer = await deps.peers.byDestination(peerOfDestination(msg.destination));
     if (!peer) return { status: 'failed', error: `no route: no peer serves ${q.destinationOds} (ESO_PEERS_FILE)` };
     let bundle;
     try {

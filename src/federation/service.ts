@@ -7,7 +7,7 @@ import type { Repository } from '../fhir/repository.ts';
 import type { Actor, ResourceChange, ResourceChangeSink } from '../domain/ports.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { OutboxMessage, StorageTx } from '../storage/types.ts';
-import { FederationSink } from './outbound.ts';
+import { fedDestination, FederationSink } from './outbound.ts';
 import { PeerClient } from './peer-client.ts';
 import { PeerRegistry } from './peers.ts';
 import { processMessage, type ProcessAnswer, type ReceiverDeps } from './receiver.ts';
@@ -29,6 +29,8 @@ export interface Federation {
   sink: ResourceChangeSink;
   /** The outbox sender of `fed:<ODS>` destinations. */
   send: (msg: OutboxMessage, signal: AbortSignal) => Promise<MarkResult>;
+  /** The outbox destinations of messages sent for our Trust `ods` (GET /admin/outbox shows them to it). */
+  destinationsOf: (ods: string) => Promise<string[]>;
   receive: (body: unknown, headers: { requestId?: string; correlationId?: string }, actor: Actor | undefined) => Promise<ProcessAnswer>;
 }
 
@@ -39,6 +41,7 @@ export function createFederation(deps: FederationDeps): Federation {
   return {
     sink,
     send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base }),
+    destinationsOf: async (ods) => (await peers.list()).map((p) => fedDestination(p.organizations[0], ods)),
     receive: (body, headers, actor) => processMessage(body, headers, actor, { repoFor: deps.repoFor, base: deps.base, auditIn: deps.auditIn }),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * GET /admin/outbox: the HL7 v2 outbox as an operator or an EPR team needs it (where each
+ * GET /admin/outbox: the outbox (HL7 v2, and Trust-to-Trust messages sent for the caller's Trust) as an operator or an EPR team needs it (where each
  * message goes, its status, attempts and last error), never its payload: payloads hold NHS
  * numbers and clinical text. Express only; the rules are the few lines of `outboxFilter`.
  */
@@ -16,6 +16,8 @@ export interface AdminRouteDeps {
   authDisabled: boolean;
   /** Records the access (AuditEvent) before the answer leaves, like every other read. */
   audit?: (res: Response, record: { status: number; detail: string }) => Promise<void>;
+  /** More destinations an organisation's messages go to besides its EPR (Trust-to-Trust: `fed:<peer>@<ODS>`). */
+  alsoDestinations?: (ods: string) => Promise<string[]>;
 }
 
 const STATUSES: readonly OutboxMessage['status'][] = ['pending', 'sent', 'failed'];
@@ -46,7 +48,8 @@ export function outboxView(m: OutboxMessage): OutboxView {
  * Who sees which messages. Rule: the system (authentication disabled, no token) sees every
  * destination; an organisation needs read and search on every type (`system/*.rs`, v1
  * `system/*.read`), as the messages are about its cases, and sees only messages addressed to
- * its own EPR (`mllp:<ODS>`). Returns the destination to filter on (undefined: all).
+ * its own EPR (`mllp:<ODS>`), and the Trust-to-Trust messages sent for it (`alsoDestinations`). Returns
+ * the destination to filter on (undefined: all).
  */
 export function outboxFilter(principal: Principal | undefined, authDisabled: boolean): { destination?: string } {
   if (!principal) {
@@ -80,7 +83,9 @@ export function adminRoutes(app: Express, deps: AdminRouteDeps): void {
   app.get('/admin/outbox', async (req, res: Response) => {
     const { destination } = outboxFilter(callOf(res).caller, deps.authDisabled);
     const { status, limit } = parseQuery(req);
-    const messages = await deps.outbox.listOutbound({ status, destination, limit });
+    const destinations = destination ? [destination, ...(await deps.alsoDestinations?.(callOf(res).caller!.organization) ?? [])] : [undefined];
+    const lists = await Promise.all(destinations.map((d) => deps.outbox.listOutbound({ status, destination: d, limit })));
+    const messages = lists.flat().sort((x, y) => x.id - y.id).slice(0, limit);
     await deps.audit?.(res, { status: 200, detail: 'admin-outbox' });
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).type('application/json; charset=utf-8').send(JSON.stringify({ messages: messages.map(outboxView) }));

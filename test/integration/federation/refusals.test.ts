@@ -134,9 +134,14 @@ describe('Trust to Trust: refusals', () => {
     try {
       const input = requestInput();
       expect((await p.requester.post('/eso/requests', input)).status).toBe(201);
-      const failed = await eventually('failed at A', async () => (await p.a.server.storage.listOutbound({ status: 'failed' }))
+      // What RZ1's own staff see: GET /admin/outbox with RZ1's client.
+      type View = { id: number; destination: string; kind: string; status: string; attempts: number; lastError: string | null };
+      const failed = await eventually('failed at A', async () => ((await p.requester.get<{ messages: View[] }>('/admin/outbox?status=failed')).body.messages ?? [])
         .find((o) => o.kind === 'fhir-message:eso-request' && o.lastError?.includes('HTTP 403')));
+      expect(failed).toMatchObject({ destination: 'fed:RZ2@RZ1', status: 'failed', attempts: 1 });
       expect(failed.lastError).toContain('must be the organisation the client acts for');
+      expect(Object.keys(failed)).not.toContain('payload');
+      expect(JSON.stringify(failed)).not.toContain(input.child.nhsNumber);
       expect(await taskByRequestId(p.provider, input.requestId.value)).toBeUndefined();
     } finally {
       await p.link({ a: [{ organizations: ['RZ2'], base: toB.fhir, client_id: 'eso-a', key_file: 'key-at-b.json' }] });
