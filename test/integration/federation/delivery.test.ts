@@ -6,18 +6,19 @@
  */
 import type { Bundle, DiagnosticReport, ServiceRequest, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../helpers/backends.ts';
 import { changeTask, declaration, report, requestInput, step } from '../eso/harness.ts';
 import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
 import { startRelay } from './relay.ts';
 
 const count = async (who: Pair['provider'], path: string) => ((await who.get<Bundle>(path)).body.entry ?? []).length;
 
-describe('Trust to Trust: delivery', () => {
+describe.each(backends())('Trust to Trust: delivery (two %s databases)', (backend) => {
   let p: Pair;
   let toB: Awaited<ReturnType<typeof startRelay>>;
   let toA: Awaited<ReturnType<typeof startRelay>>;
   beforeAll(async () => {
-    p = await startPair();
+    p = await startPair(backend);
     toB = await startRelay(p.b.server.url);
     toA = await startRelay(p.a.server.url);
     await p.link({

@@ -6,12 +6,13 @@
  */
 import type { Bundle, DiagnosticReport, Provenance, ServiceRequest, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../helpers/backends.ts';
 import { changeTask, declaration, report, requestInput, step } from '../eso/harness.ts';
 import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
 
-describe('Trust to Trust: the whole case', () => {
+describe.each(backends())('Trust to Trust: the whole case (two %s databases)', (backend) => {
   let p: Pair;
-  beforeAll(async () => { p = await startPair(); }, 60_000);
+  beforeAll(async () => { p = await startPair(backend); }, 60_000);
   afterAll(async () => { await p?.stop(); });
 
   it('when A asks, B accepts, works and reports, then A\'s Task is completed with the report and A\'s EPR gets each return message once', async () => {

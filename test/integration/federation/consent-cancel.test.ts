@@ -1,0 +1,78 @@
+/**
+ * Issue 16: what the requester withdraws travels too. Consent withdrawn at A: B's copies of the
+ * records are unreadable to the provider from its next request. A cancellation at A is confirmed by
+ * B (its 2xx), and refused by B once the provider has started: A shows that message failed.
+ */
+import type { Bundle, Consent, DocumentReference, ServiceRequest, Task } from 'fhir/r4.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeTask, declaration, requestInput, step } from '../eso/harness.ts';
+import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
+import { startRelay } from './relay.ts';
+
+describe('Trust to Trust: consent withdrawal and cancellation', () => {
+  let p: Pair;
+  beforeAll(async () => { p = await startPair(); }, 60_000);
+  afterAll(async () => { await p?.stop(); });
+
+  async function caseAtBoth() {
+    const input = requestInput();
+    const made = await p.requester.post('/eso/requests', input);
+    expect(made.status).toBe(201);
+    const bTask = await eventually('the case at B', () => taskByRequestId(p.provider, input.requestId.value));
+    return { input, aTask: made.body.task as Task, aSr: made.body.serviceRequest as ServiceRequest, bTask };
+  }
+
+  it('when the family withdraws consent at A, then B\'s copies of the records are unreadable to the provider on its next request', async () => {
+    const { aSr, bTask } = await caseAtBoth();
+    const bSrId = bTask.focus!.reference!.split('/')[1];
+    const docs = async () => (await p.provider.get<Bundle>(`/fhir/DocumentReference?related=ServiceRequest/${bSrId}`)).body.entry ?? [];
+    const before = await docs();
+    expect(before.length).toBeGreaterThan(0);
+    const docId = (before[0].resource as DocumentReference).id;
+    expect((await p.provider.get(`/fhir/DocumentReference/${docId}`)).status).toBe(200);
+
+    const consents = await p.requester.get<Bundle>(`/fhir/Consent?patient=${aSr.subject!.reference}`);
+    const consent = (consents.body.entry ?? []).map((e: { resource?: unknown }) => e.resource as Consent).find((c: Consent) => c.status === 'active')!;
+    const res = await p.requester.put(`/fhir/Consent/${consent.id}`, { ...consent, status: 'inactive' }, { 'content-type': 'application/fhir+json' });
+    expect(res.status).toBe(200);
+
+    await eventually('records hidden at B', async () => ((await docs()).length === 0 ? true : undefined));
+    expect((await p.provider.get(`/fhir/DocumentReference/${docId}`)).status).toBe(404);
+    // Kept for the audit trail: the requester's copy at B (RZ1's record there) still holds it.
+    expect((await p.aAtB.get(`/fhir/DocumentReference/${docId}`)).status).toBe(200);
+  }, 60_000);
+
+  it('when A cancels before the work starts, then B confirms: B\'s Task is cancelled and A\'s message is sent', async () => {
+    const { aTask, bTask } = await caseAtBoth();
+    expect((await changeTask(p.requester, aTask.id!, (t) => { t.status = 'cancelled'; t.businessStatus = step('withdrawn'); t.statusReason = { text: 'The family chose another provider' }; })).status).toBe(200);
+    const bDone = await eventually('B cancelled', async () => {
+      const t = (await p.provider.get<Task>(`/fhir/Task/${bTask.id}`)).body;
+      return t.status === 'cancelled' ? t : undefined;
+    });
+    expect(bDone.statusReason?.text).toBe('The family chose another provider');
+    await eventually('cancel confirmed at A', async () => ((await p.a.server.storage.listOutbound({ status: 'sent' })).some((m) => m.kind === 'fhir-message:eso-cancel') ? true : undefined));
+  }, 60_000);
+
+  it('when A cancels after B has started (B\'s news not yet at A), then B refuses and A shows the cancel failed with B\'s reason', async () => {
+    // B's messages to A are held up (A is "down" for B), so A still thinks the case is only accepted.
+    const toA = await startRelay(p.a.server.url);
+    await p.link({ b: [{ organizations: ['RZ1'], base: toA.fhir, client_id: 'eso-b', key_file: 'key-at-a.json' }] });
+    try {
+      const { aTask, bTask } = await caseAtBoth();
+      for (const move of [
+        (t: Task) => { t.status = 'received'; t.businessStatus = step('received'); },
+        (t: Task) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },
+      ]) expect((await changeTask(p.provider, bTask.id!, move)).status).toBe(200);
+      await eventually('A accepted', async () => ((await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body.status === 'accepted' ? true : undefined));
+      toA.setRule(() => 'down');
+      expect((await changeTask(p.provider, bTask.id!, (t) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); })).status).toBe(200);
+      expect((await changeTask(p.requester, aTask.id!, (t) => { t.status = 'cancelled'; t.businessStatus = step('withdrawn'); })).status).toBe(200);
+      const failed = await eventually('cancel failed at A', async () => (await p.a.server.storage.listOutbound({ status: 'failed' })).find((m) => m.kind === 'fhir-message:eso-cancel'));
+      expect(failed.lastError).toMatch(/HTTP 409: .*cannot be cancelled: the provider has started work/);
+      expect((await p.provider.get<Task>(`/fhir/Task/${bTask.id}`)).body.status).toBe('in-progress');
+    } finally {
+      await p.link();
+      await toA.close();
+    }
+  }, 60_000);
+});
