@@ -31,6 +31,8 @@ import { backup, BackupError, describeManifest, restore } from './backup.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { isUnreachable, localServerUrl, unreachableMessage } from './config/local-url.ts';
 import { EXIT } from './config/start-failure.ts';
+import { resendCaseCommand } from './federation/resend-command.ts';
+import { isOutcomeError } from './shared/outcomes.ts';
 
 /** A refusal the operator can act on: one line, and an exit code (2 usage or configuration, 3 server not reachable). */
 class CliError extends Error {
@@ -50,6 +52,7 @@ const USAGE = `usage:
   npm run cli -- org list [--directory <directory.json>]
   npm run cli -- keys rotate [--key-file <signing-keys.json>]
   npm run cli -- token --id <client_id> [--scope "system/*.cruds"] [--url http://127.0.0.1:8080] [--key <private.jwk.json>]
+  npm run cli -- case resend <taskId>      (Trust to Trust: queue the case's current state for its peer again)
   npm run cli -- backup <dir>              (while the service runs: database, signing keys, clients, directory)
   npm run cli -- restore <dir> [--force]   (service stopped; --force replaces an existing database)
 Defaults follow the server: ESO_CLIENTS_FILE or ESO_DATA_DIR/clients.json; ESO_DIRECTORY_FILE or ESO_DATA_DIR/directory.json;
@@ -117,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'token') return tokenCommand(file, values);
+  if (positionals[0] === 'case' && positionals[1] === 'resend') return caseResendCommand(positionals.slice(2));
   if (positionals[0] === 'backup' || positionals[0] === 'restore') return backupCommand(positionals, values.force === true);
   process.stderr.write(`unknown command: ${command}\n${USAGE}`);
   return 2;
@@ -138,6 +142,26 @@ async function tokenCommand(file: string, values: { id?: string; key?: string; u
     return 0;
   } catch (e) {
     if (isUnreachable(e)) throw new CliError(unreachableMessage(base), EXIT.unavailable);
+    throw e;
+  }
+}
+
+/** `case resend <taskId>`: queues the case's current state for its peer again (docs/FEDERATION.md). */
+async function caseResendCommand(args: string[]): Promise<number> {
+  if (args.length !== 1 || !/^[A-Za-z0-9\-.]{1,64}$/.test(args[0])) throw new CliError('case resend needs one Task id: npm run cli -- case resend <taskId>');
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message);
+    throw e;
+  }
+  try {
+    const events = await resendCaseCommand(config, args[0]);
+    process.stdout.write(`queued ${events.join(', ')} for Task/${args[0]}: the running service sends it (GET /admin/outbox shows it)\n`);
+    return 0;
+  } catch (e) {
+    if (isOutcomeError(e)) throw new CliError(e.message);
     throw e;
   }
 }

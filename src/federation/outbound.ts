@@ -72,6 +72,39 @@ async function taskOfConsent(reader: Reader, consent: Consent): Promise<Task | u
   return undefined;
 }
 
+/** Where a case's messages from this instance go, or undefined when it has none to send. */
+export interface Route {
+  /** Our side of the case: the one no peer serves. */
+  side: 'requester' | 'provider';
+  peer: { ods: string };
+  /** Our Trust (the top of our party's chain): the client we are at the peer acts for it. */
+  senderOds: string;
+  correlationId: string;
+}
+
+/** The route of a case: exactly one side here (both here is a local case, both elsewhere is not ours to send). */
+export async function routeOf(reader: Reader, peers: PeerRegistry, task: Task): Promise<Route | undefined> {
+  const { requester, owner } = await partiesOfTask(reader, task);
+  if (!requester || !owner) return undefined;
+  const toProvider = await peers.peerOf(await chainOds(reader, owner));
+  const toRequester = await peers.peerOf(await chainOds(reader, requester));
+  if (!toProvider === !toRequester) return undefined;
+  const ident = task.identifier?.[0];
+  const requesterOds = odsCodeOf(requester);
+  const senderOds = (await chainOds(reader, toProvider ? requester : owner)).at(-1);
+  if (!ident?.system || !ident.value || !requesterOds || !senderOds) return undefined;
+  return { side: toProvider ? 'requester' : 'provider', peer: (toProvider ?? toRequester)!, senderOds, correlationId: correlationIdOf(requesterOds, ident.system, ident.value) };
+}
+
+/** Queues one message in `tx`: its number is the case's next, its row goes behind the peer's others. */
+export async function enqueueMessage(tx: StorageTx, route: Route, taskId: string, event: MessageEvent): Promise<number> {
+  const message: QueuedMessage = {
+    event, requestId: randomUUID(), correlationId: route.correlationId, sequence: await tx.nextSequence(`fed-out:${route.correlationId}`),
+    taskId, senderOds: route.senderOds, destinationOds: route.peer.ods,
+  };
+  return tx.enqueueOutbound(fedDestination(route.peer.ods, route.senderOds), fedKind(event), JSON.stringify(message));
+}
+
 export interface OutboundDeps {
   peers: PeerRegistry;
   /** The system's repository (the sink reads the whole case to decide; what travels is decided at sending). */
@@ -91,29 +124,13 @@ export class FederationSink implements ResourceChangeSink {
     const reader = Reader.ofSystem(this.deps.systemRepo().withTx(tx));
     const task = type === 'Task' ? (change.resource as Task) : await taskOfConsent(reader, change.resource as Consent);
     if (!task?.id) return;
-    const { requester, owner } = await partiesOfTask(reader, task);
-    if (!requester || !owner) return;
-    const toProvider = await this.deps.peers.peerOf(await chainOds(reader, owner));
-    const toRequester = await this.deps.peers.peerOf(await chainOds(reader, requester));
-    // Exactly one side is here: both here is a local case, both elsewhere is not ours to send.
-    if (!toProvider === !toRequester) return;
-    const local = toProvider ? requester : owner;
-    const peer = (toProvider ?? toRequester)!;
-    const event = toProvider ? requesterEvent(change) : providerEvent(change);
+    const route = await routeOf(reader, this.deps.peers, task);
+    if (!route) return;
+    const event = route.side === 'requester' ? requesterEvent(change) : providerEvent(change);
     if (!event) return;
     const seen = this.requested.get(tx) ?? new Set<string>();
     if (event === 'eso-update' && seen.has(task.id)) return;
     if (event === 'eso-request') this.requested.set(tx, seen.add(task.id));
-    const ident = task.identifier?.[0];
-    const requesterOds = odsCodeOf(requester);
-    // We speak for our Trust (the top of the local party's chain): the client we are at the peer acts for it.
-    const senderOds = (await chainOds(reader, local)).at(-1);
-    if (!ident?.system || !ident.value || !requesterOds || !senderOds) return;
-    const correlationId = correlationIdOf(requesterOds, ident.system, ident.value);
-    const message: QueuedMessage = {
-      event, requestId: randomUUID(), correlationId, sequence: await tx.nextSequence(`fed-out:${correlationId}`),
-      taskId: task.id, senderOds, destinationOds: peer.ods,
-    };
-    await tx.enqueueOutbound(fedDestination(peer.ods, senderOds), fedKind(event), JSON.stringify(message));
+    await enqueueMessage(tx, route, task.id, event);
   }
 }
