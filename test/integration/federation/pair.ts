@@ -38,16 +38,23 @@ export interface Pair {
   stop(): Promise<void>;
 }
 
-const FAST_OUTBOX = { ESO_OUTBOX_ENABLED: 'true', ESO_OUTBOX_POLL_MS: '50', ESO_OUTBOX_BACKOFF_BASE_MS: '100', ESO_OUTBOX_BACKOFF_CAP_MS: '500', MLLP_ENABLED: 'false' };
+export const FAST_OUTBOX = { ESO_OUTBOX_ENABLED: 'true', ESO_OUTBOX_POLL_MS: '50', ESO_OUTBOX_BACKOFF_BASE_MS: '100', ESO_OUTBOX_BACKOFF_CAP_MS: '500', MLLP_ENABLED: 'false' };
 
-async function instance(backend: Backend, clients: { clientId: string; organization: string }[], env: Record<string, string> = {}) {
+/** A directory with an instance's clients file (real keys), directory file and peers file path, and the env naming them. */
+export async function prepareInstance(clients: { clientId: string; organization: string }[]) {
   const dir = mkdtempSync(join(tmpdir(), 'eso-fed-'));
   const keys: Record<string, Awaited<ReturnType<typeof registerClient>>> = {};
   for (const c of clients) keys[c.clientId] = await registerClient(dir, c);
   const directory = await writeDirectory(directoryFileIn(dir), esoDirectoryEntries());
   const peersFile = join(dir, 'peers.json');
-  const server = await startTestServer(backend, { ...FAST_OUTBOX, ...env, ESO_CLIENTS_FILE: clientsFileIn(dir), ESO_DIRECTORY_FILE: directory, ESO_PEERS_FILE: peersFile });
-  return { server, dir, peersFile, keys };
+  const env = { ...FAST_OUTBOX, ESO_AUTH_DISABLED: 'false', ESO_CLIENTS_FILE: clientsFileIn(dir), ESO_DIRECTORY_FILE: directory, ESO_PEERS_FILE: peersFile };
+  return { dir, keys, peersFile, env };
+}
+
+async function instance(backend: Backend, clients: { clientId: string; organization: string }[], env: Record<string, string> = {}) {
+  const prepared = await prepareInstance(clients);
+  const server = await startTestServer(backend, { ...prepared.env, ...env });
+  return { ...prepared, server };
 }
 
 export async function startPair(backend: Backend = 'sqlite'): Promise<Pair> {
