@@ -17,6 +17,7 @@ let browser: Browser;
 let treating: Page;
 let provider: Page;
 let taskId = '';
+let familyLink = '';
 
 /** axe finds no serious or critical violation on the page as it stands. */
 async function accessible(page: Page): Promise<void> {
@@ -87,5 +88,107 @@ describe('the clinician app, end to end', () => {
     expect(main).not.toContain('no due date');
     await accessible(treating);
     await shot(treating, '3-case-requested');
+  });
+
+  it('when the provider\'s specialist launches the app with no patient in context, then the worklist shows the urgent case first', async () => {
+    world.provider.user = 'dr-okafor';
+    await provider.goto(world.launchUrl(world.provider, 'launch-worklist'));
+    await expect.poll(() => provider.locator('h1').textContent()).toBe('Second opinion worklist');
+    const row = provider.locator('tbody tr').first();
+    expect(await row.textContent()).toContain('Amira Example');
+    expect(await row.textContent()).toContain('urgent');
+    await accessible(provider);
+    await shot(provider, '4-provider-worklist');
+  });
+
+  it('when the provider accepts without the independence declaration, then the rule refuses it in its own words, and with it the case is accepted', async () => {
+    await provider.getByRole('link', { name: 'Amira Example' }).click();
+    await provider.getByRole('button', { name: 'Mark as received' }).click();
+    await expect.poll(() => provider.locator('.ok').textContent()).toContain('Marked as received.');
+    await provider.getByRole('button', { name: 'Accept the request' }).click();
+    await expect.poll(() => provider.locator('main').textContent()).toContain('must declare that it is independent');
+    await provider.goto(`${world.eso.url}/app/cases/${taskId}`);
+    await provider.getByLabel('We are independent of the treating team (a separate Trust or Health Board)').check();
+    await provider.getByLabel('We have no conflict of interest').check();
+    await provider.getByLabel('Professional body').fill('Royal College of Paediatrics and Child Health');
+    await provider.getByRole('button', { name: 'Accept the request' }).click();
+    await expect.poll(() => provider.locator('.ok').textContent()).toContain('You accepted the request.');
+  });
+
+  it('when the provider records progress and writes one answer per question with a summary, then the report is issued', async () => {
+    await provider.getByLabel('Step').selectOption('records-review');
+    await provider.getByRole('button', { name: 'Record progress' }).click();
+    await expect.poll(() => provider.locator('.ok').textContent()).toContain('Progress recorded.');
+    await provider.locator('#answer-q1').fill('Yes: the history, EEGs and MRI support the diagnosis.');
+    await provider.locator('#answer-q2').fill('A ketogenic diet trial first is reasonable; surgery can follow.');
+    await provider.locator('#plainSummary').fill('We agree with the diagnosis. We suggest trying a special diet before thinking about an operation.');
+    await accessible(provider);
+    await shot(provider, '5-provider-report-form');
+    await provider.getByRole('button', { name: 'Issue the report' }).click();
+    await expect.poll(() => provider.locator('.ok').textContent()).toContain('The report was issued.');
+  });
+
+  it('when the treating consultant opens the case again, then each answer stands beside its question, and they record the discussion and make a family link', async () => {
+    await treating.goto(`${world.eso.url}/app/cases/${taskId}`);
+    const qa = treating.locator('.qa').first();
+    expect(await qa.textContent()).toContain('Is the diagnosis right?');
+    expect(await qa.textContent()).toContain('Yes: the history, EEGs and MRI support the diagnosis.');
+    await treating.getByRole('button', { name: 'Record that the opinion was discussed with the family' }).click();
+    await expect.poll(() => treating.locator('.ok').textContent()).toContain('discussed with the family');
+    await treating.getByRole('button', { name: 'Create a family link' }).click();
+    await expect.poll(() => treating.locator('.copy').count()).toBe(1);
+    await accessible(treating);
+    await shot(treating, '6-case-completed-family-link');
+    familyLink = (await treating.locator('.copy').textContent()) as string;
+    expect(familyLink).toMatch(/\/family\/[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('when the family opens their link on a phone and gives the date of birth, then they read the answers in plain words and that care stays with their team', async () => {
+    const family = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    family.setDefaultTimeout(8000);
+    await family.goto(familyLink);
+    await accessible(family);
+    await family.getByLabel('Your child\'s date of birth').fill('2016-03-28');
+    await family.getByRole('button', { name: 'Show the page' }).click();
+    await expect.poll(() => family.locator('main').textContent()).toContain('does not match');
+    await family.getByLabel('Your child\'s date of birth').fill(CHILD.birthDate);
+    await family.getByRole('button', { name: 'Show the page' }).click();
+    await expect.poll(() => family.locator('h1').textContent()).toBe('Second opinion for Amira Example');
+    const main = await family.locator('main').textContent();
+    expect(main).toContain('No treatment waits for this second opinion');
+    expect(main).toContain('We agree with the diagnosis.');
+    expect(main).toContain('Jo Advocate');
+    await accessible(family);
+    await shot(family, '7-family-page');
+    await family.context().close();
+  });
+
+  it('when the treating team\'s actions are read back over FHIR, then each Provenance names the clinician beside the organisation', async () => {
+    const res = await fetch(`${world.eso.fhir}/Provenance?target=Task/${taskId}&_count=50`, { headers: await world.eso.clients['rtt-epr'].headers() });
+    const bundle = (await res.json()) as { entry?: { resource: { agent: { who: { identifier?: { value?: string }; display?: string } }[] } }[] };
+    const people = (bundle.entry ?? []).flatMap((e) => e.resource.agent.map((a) => a.who.display));
+    expect(people).toContain('Dr Sam Hughes');
+    expect(people).toContain('Dr Ngozi Okafor');
+  });
+
+  it('when a clinician of a third Trust opens the same child, then they see no case, and the case itself is not found', async () => {
+    const stranger = await (await browser.newContext()).newPage();
+    stranger.setDefaultTimeout(8000);
+    world.third.launches.set('launch-third', CHILD.id);
+    await stranger.goto(world.launchUrl(world.third, 'launch-third'));
+    await expect.poll(() => stranger.locator('main').textContent()).toContain('at your Trust: none.');
+    const res = await stranger.goto(`${world.eso.url}/app/cases/${taskId}`);
+    expect(res?.status()).toBe(404);
+    expect(await stranger.locator('h1').textContent()).toBe('Not found');
+    await stranger.context().close();
+  });
+
+  it('when the consultant uses a standalone launch (the EHR picks the patient), then they reach the same child\'s cases', async () => {
+    world.treating.standalonePatient = CHILD.id;
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(8000);
+    await page.goto(world.launchUrl(world.treating));
+    await expect.poll(() => page.locator('tbody').textContent()).toContain('Amira Example');
+    await page.context().close();
   });
 });
