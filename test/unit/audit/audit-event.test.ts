@@ -27,6 +27,15 @@ describe('buildAuditEvent', () => {
     expect([e.action, e.outcome]).toEqual([action, outcome]);
   });
 
+  it('when a clinician acts through the clinician app, then the person is a third agent, by GMC number, beside the app and the organisation', () => {
+    const clinician = { fhirUser: 'https://ehr.example/fhir/Practitioner/p1', display: 'Dr Sam Hughes', gmc: '1234567' };
+    const e = buildAuditEvent({ interaction: 'operation', status: 200, principal: { ...principal, clinician }, requestId: 'r' }, 'https://eso.example');
+    expectValidR4(e);
+    expect(e.agent).toHaveLength(3);
+    expect(e.agent[2]).toMatchObject({ who: { identifier: { system: 'https://fhir.hl7.org.uk/Id/gmc-number', value: '1234567' }, display: 'Dr Sam Hughes' },
+      altId: clinician.fhirUser, requestor: true });
+  });
+
   it('when the caller is unauthenticated, then the agent says so and no organisation is named', () => {
     const e = buildAuditEvent({ interaction: 'search', resourceType: 'Patient', status: 401, requestId: 'r', detail: 'token expired' }, 'https://eso.example');
     expectValidR4(e);
