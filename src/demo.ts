@@ -20,6 +20,7 @@ import type { DirectoryEntry } from './auth/directory-file.ts';
 import { isUnreachable, localServerUrl, unreachableMessage } from './config/local-url.ts';
 import { EXIT } from './config/start-failure.ts';
 import { Extensions, Profiles, REPORT_LOINC, Systems } from './fhir/eso-urls.ts';
+import { runAppDemo } from './demo-app.ts';
 
 const BASE = localServerUrl(process.env);
 const DATA_DIR = process.env.ESO_DATA_DIR ?? './data';
@@ -227,6 +228,8 @@ async function main(): Promise<void> {
   say(`\n5. The family's timeline (${BASE}/eso/cases/${task.id}/timeline, also as a web page)`);
   const timeline = await call<{ events: { at: string; text: string; by?: string }[] }>(REQUESTER, 'GET', `/eso/cases/${task.id}/timeline`);
   for (const e of timeline.body.events) say(`  ${e.at.slice(0, 19).replace('T', ' ')}  ${e.text}${e.by ? `  (${e.by})` : ''}`);
+  if (process.argv.includes('--app')) await runAppDemo(BASE, DATA_DIR, say);
+  else say('\nThe clinician app (SMART App Launch) against an EHR stand-in: npm run demo -- --app');
 }
 
 main().catch((e: unknown) => {

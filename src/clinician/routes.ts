@@ -28,7 +28,7 @@ export interface ClinicianDeps {
   repoFor: (actor: Actor | undefined) => Repository;
   audit: (record: AuditRecord) => Promise<void>;
   auditIn: (tx: StorageTx, record: AuditRecord) => Promise<void>;
-  /** ESO_APP_EHRS_FILE: which EHRs may launch the app (none = no EHR may). */
+  /** ESO_APP_EHRS_FILE: which EHRs may launch the app (default ESO_DATA_DIR/app-ehrs.json; absent = no EHR may). */
   ehrsFile?: string;
   /** Where the app's own client keys are kept. */
   dataDir: string;
@@ -51,7 +51,7 @@ export interface ClinicianApp {
 
 export async function createClinicianApp(deps: ClinicianDeps): Promise<ClinicianApp> {
   const keys = await openAppKeys(join(deps.dataDir, 'app-client-keys.json'));
-  const ehrs = new EhrRegistry(deps.ehrsFile, deps.log);
+  const ehrs = new EhrRegistry(deps.ehrsFile ?? join(deps.dataDir, 'app-ehrs.json'), deps.log);
   const sessions = new SessionStore(deps.idleSeconds * 1000);
   const links = new FamilyLinks(deps.storage, deps.familyLinkDays);
   return {

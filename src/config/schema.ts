@@ -66,7 +66,7 @@ export const configSchema = {
   peersFile: key('ESO_PEERS_FILE', 'JSON file of peer eso-bridge instances ({"peers":[{"organizations":["RX1"],"base":"https://eso.rx1.example/fhir","client_id":"...","key_file":"..."}]}): a case whose provider (or requester) one serves is carried there as FHIR messages (docs/FEDERATION.md); re-read when it changes; unset = none', undefined, optionalString),
   subscriptionOrigins: key('ESO_SUBSCRIPTION_ORIGINS', 'Where each organisation\'s Subscriptions may send rest-hook notifications: comma-separated ODS=origin|origin (e.g. RQ1=https://engine.rq1.nhs.uk|https://backup.rq1.nhs.uk; a port of * allows any port); an organisation not listed may not subscribe', '', z.string()),
   subscriptionMaxFailures: key('ESO_SUBSCRIPTION_MAX_FAILURES', 'Failed rest-hook deliveries in a row that put a Subscription in error (its events are kept until it is re-activated)', '10', positiveInt),
-  appEhrsFile: key('ESO_APP_EHRS_FILE', 'JSON file of the EHRs that may launch the clinician app ({"ehrs":[{"iss","client_id","auth","client_secret","organization"}]}, docs/CLINICIAN-APP.md); re-read when it changes; unset = no EHR may', undefined, optionalString),
+  appEhrsFile: key('ESO_APP_EHRS_FILE', 'JSON file of the EHRs that may launch the clinician app ({"ehrs":[{"iss","client_id","auth","client_secret","organization"}]}, docs/CLINICIAN-APP.md); default: ESO_DATA_DIR/app-ehrs.json (absent = no EHR may launch it); re-read when it changes', undefined, optionalString),
   appIdleSeconds: key('ESO_APP_IDLE_SECONDS', 'Clinician app: seconds without use after which a session ends', '900', positiveInt),
   familyLinkDays: key('ESO_FAMILY_LINK_DAYS', 'Days a family link works before it expires', '30', positiveInt),
 } as const;
