@@ -152,7 +152,7 @@ export function caseRoutes(app: Express, deps: ClinicianDeps, sessions: SessionS
     if (c.side !== 'requester') return sendPage(res, 403, page(frame(s, 'Not allowed'), '<p class="message">Only the treating team makes family links.</p>'));
     const capability = await links.create(c.taskId, s.ehr.organization);
     await audit(res, 'app-family-link-created', [`Task/${c.taskId}`], 201);
-    await render(res, s, c, { newLink: `${deps.baseUrl()}/family/${capability}` });
+    await render(res, s, c, { newLink: `${deps.baseUrl()}/family?link=${capability}` });
   });
   write('family-links/revoke', 'revoked', async (req, res, { s, c }) => {
     if (c.side !== 'requester' || !(await links.revoke(c.taskId, field(req, 'link')))) {

@@ -1,7 +1,9 @@
 /**
- * The family's page: GET /family/<capability> asks for the child's date of birth; POST checks it (a miss is
+ * The family's page: GET /family?link=<capability> asks for the child's date of birth; POST /family checks it (a miss is
  * counted; after MAX_MISSES the link locks for LOCK_MINUTES) and shows the case as the treating Trust sees it,
  * in plain words. Each view and each miss leaves an AuditEvent. An unknown, expired or revoked link all get the same page.
+ * The capability travels in the query and then in the form body, never in the path: request logs and metrics
+ * keep paths only, so it is never written down (and Referrer-Policy: no-referrer keeps it from other sites).
  */
 import type { Express, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
@@ -16,8 +18,9 @@ export function familyRoutes(app: Express, deps: ClinicianDeps, links: FamilyLin
   const principal = (l: FamilyLink): Caller => ({ clientId: 'family-link', organization: l.organization, scopes: [] });
   const audit = (res: Response, l: FamilyLink | undefined, detail: string, status: number) => deps.audit({ interaction: 'operation', status, detail,
     ...(l ? { principal: principal(l), entities: [`Task/${l.taskId}`] } : {}), requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });
+  const capabilityOf = (req: Request) => String((req.method === 'POST' ? (req.body as Record<string, unknown> | undefined)?.link : req.query.link) ?? '');
   const open = async (req: Request, res: Response) => {
-    const link = await links.open(String(req.params.capability));
+    const link = await links.open(capabilityOf(req));
     if (!link) {
       await audit(res, undefined, 'family-link-closed', 404);
       sendPage(res, 404, familyClosedPage());
@@ -25,14 +28,14 @@ export function familyRoutes(app: Express, deps: ClinicianDeps, links: FamilyLin
     return link;
   };
 
-  app.get('/family/:capability', handle(deps.log, async (req, res) => {
+  app.get('/family', handle(deps.log, async (req, res) => {
     const link = await open(req, res);
     if (!link) return;
     if ((await links.misses(link)) >= MAX_MISSES) return sendPage(res, 429, familyLockedPage(LOCK_MINUTES));
-    sendPage(res, 200, familyDobPage(`/family/${String(req.params.capability)}`));
+    sendPage(res, 200, familyDobPage(capabilityOf(req)));
   }));
 
-  app.post('/family/:capability', handle(deps.log, async (req, res) => {
+  app.post('/family', handle(deps.log, async (req, res) => {
     const link = await open(req, res);
     if (!link) return;
     if ((await links.misses(link)) >= MAX_MISSES) {
@@ -46,7 +49,7 @@ export function familyRoutes(app: Express, deps: ClinicianDeps, links: FamilyLin
       const n = await links.miss(link);
       await audit(res, link, 'family-link-dob-miss', 403);
       if (n >= MAX_MISSES) return sendPage(res, 429, familyLockedPage(LOCK_MINUTES));
-      return sendPage(res, 403, familyDobPage(`/family/${String(req.params.capability)}`, 'That date of birth does not match our records. Please check it and try again.'));
+      return sendPage(res, 403, familyDobPage(capabilityOf(req), 'That date of birth does not match our records. Please check it and try again.'));
     }
     const timeline = await deps.domain.timeline(link.taskId, { organization: link.organization, agent: 'family-link' });
     await audit(res, link, 'family-link-view', 200);

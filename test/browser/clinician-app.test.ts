@@ -140,7 +140,7 @@ describe('the clinician app, end to end', () => {
     await accessible(treating);
     await shot(treating, '6-case-completed-family-link');
     familyLink = (await treating.locator('.copy').textContent()) as string;
-    expect(familyLink).toMatch(/\/family\/[A-Za-z0-9_-]{43}$/);
+    expect(familyLink).toMatch(/\/family\?link=[A-Za-z0-9_-]{43}$/);
   });
 
   it('when the family opens their link on a phone and gives the date of birth, then they read the answers in plain words and that care stays with their team', async () => {

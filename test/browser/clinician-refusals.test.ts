@@ -30,6 +30,7 @@ async function signIn(ehr: EhrStandIn, patient?: string): Promise<{ ua: APIReque
   return { ua, html: await res.text() };
 }
 
+const capOf = (link: string) => new URL(link).searchParams.get('link') ?? '';
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
 
 /** Follows the launch redirects by hand until eso-bridge's callback; returns its code and state. */
@@ -193,9 +194,9 @@ describe('family links that no longer open', () => {
     expect(await closed.text()).toContain('expired or been switched off');
 
     const locked = await linkOf();
-    for (let i = 0; i < 4; i++) expect((await family.post(locked, { form: { dob: '2000-01-01' } })).status()).toBe(403);
-    expect((await family.post(locked, { form: { dob: '2000-01-01' } })).status()).toBe(429);
-    const right = await family.post(locked, { form: { dob: CHILD.birthDate } });
+    for (let i = 0; i < 4; i++) expect((await family.post(`${world.eso.url}/family`, { form: { link: capOf(locked), dob: '2000-01-01' } })).status()).toBe(403);
+    expect((await family.post(`${world.eso.url}/family`, { form: { link: capOf(locked), dob: '2000-01-01' } })).status()).toBe(429);
+    const right = await family.post(`${world.eso.url}/family`, { form: { link: capOf(locked), dob: CHILD.birthDate } });
     expect(right.status()).toBe(429);
     expect(await right.text()).not.toContain('Amira');
   });

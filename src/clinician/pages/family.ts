@@ -8,10 +8,10 @@ import { fmtDate, h, page } from './layout.ts';
 
 const REASSURANCE = '<div class="notice"><p>Your child\'s care stays with their own hospital team. No treatment waits for this second opinion: if your child needs treatment, they will get it.</p></div>';
 
-export function familyDobPage(action: string, problem?: string): string {
+export function familyDobPage(capability: string, problem?: string): string {
   return page({ title: 'Your child\'s second opinion', family: true }, `${REASSURANCE}
 ${problem ? `<p class="message" role="alert">${h(problem)}</p>` : ''}
-<form method="post" action="${h(action)}"><label for="dob">Your child's date of birth<span class="hint">For example 27 March 2016</span></label>
+<form method="post" action="/family"><input type="hidden" name="link" value="${h(capability)}"><label for="dob">Your child's date of birth<span class="hint">For example 27 March 2016</span></label>
 <input type="date" id="dob" name="dob" required autocomplete="off"><button type="submit">Show the page</button></form>`);
 }
 
