@@ -40,7 +40,7 @@ export function familyCasePage(c: CaseDetail, t: CaseTimeline): string {
     : '';
   return page({ title: `Second opinion for ${c.child}`, family: true }, `${REASSURANCE}
 <h2>What happens next</h2><p>${h(NEXT[c.status] ?? '')}</p>
-${c.due ? `<p>The opinion is due by <strong>${h(fmtDate(c.due))}</strong>.</p>` : ''}
+${c.due && !['completed', 'rejected', 'cancelled', 'failed'].includes(c.status) ? `<p>The opinion is due by <strong>${h(fmtDate(c.due))}</strong>.</p>` : ''}
 <h2>Who to contact</h2><p>${c.advocate ? `${h(c.advocate)}, your family's contact in the hospital team at ${h(c.requester)}.` : `Your child's hospital team at ${h(c.requester)}.`}</p>
 ${answers}
 <h2>What has happened so far</h2><ol class="timeline">${t.events.map((e) => `<li><strong>${h(fmtDate(e.at))}</strong>: ${h(e.text)}</li>`).join('')}</ol>`);
