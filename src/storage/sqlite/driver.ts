@@ -16,9 +16,6 @@ import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Driver, SqlConn } from '../dialect.ts';
 
-const STATS = new Map<string, [number, number]>();
-const timed = <T>(sql: string, f: () => T): T => { const t = performance.now(); try { return f(); } finally { const e = STATS.get(sql) ?? [0, 0]; e[0]++; e[1] += performance.now() - t; STATS.set(sql, e); } };
-process.on('SIGINT', () => { const rows = [...STATS.entries()].sort((a, b) => b[1][1] - a[1][1]).slice(0, 25); for (const [k, [n, ms]] of rows) console.error(ms.toFixed(0).padStart(7), 'ms', String(n).padStart(7), k.slice(0, 160)); process.exit(0); });
 function conn(db: Database.Database): SqlConn {
   const cache = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
@@ -32,11 +29,11 @@ function conn(db: Database.Database): SqlConn {
   };
   return {
     async all<T>(sql: string, params: unknown[] = []) {
-      return timed(sql, () => prepare(sql).all(...params) as T[]);
+      return prepare(sql).all(...params) as T[];
     },
     async run(sql: string, params: unknown[] = []) {
       const st = prepare(sql);
-      if (!st.reader) return timed(sql, () => ({ changes: st.run(...params).changes }));
+      if (!st.reader) return { changes: st.run(...params).changes };
       st.all(...params);
       return { changes: 0 };
     },
@@ -114,7 +111,7 @@ export function openSqlite(file: string): Driver {
   const writeConn = conn(writer);
   // Transaction control as prepared statements: exec() would parse them again on every call.
   const control = Object.fromEntries(['BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK', 'SAVEPOINT tx', 'RELEASE tx', 'ROLLBACK TO tx'].map((sql) => [sql, writer.prepare(sql)]));
-  const ctl = (sql: string) => { timed(sql, () => control[sql].run()); };
+  const ctl = (sql: string) => { control[sql].run(); };
   const queue: Pending[] = [];
   let running: Promise<void> | undefined;
   const noLock = async () => {};
