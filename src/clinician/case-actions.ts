@@ -43,7 +43,7 @@ export function accept(repo: Repository, taskId: string, d: { independent: boole
 
 /** Provider: declines, saying why. */
 export const decline = (repo: Repository, taskId: string, reason: string, within: Within) =>
-  updateTask(repo, taskId, (t) => ({ ...t, status: 'rejected', businessStatus: step('declined'), statusReason: { text: reason } }), within);
+  updateTask(repo, taskId, (t) => ({ ...t, status: 'rejected', businessStatus: step('declined'), ...(reason ? { statusReason: { text: reason } } : {}) }), within);
 
 /** Provider: records progress (work started, on hold, resumed). */
 export const PROGRESS: Record<string, { status: Task['status']; code: EsoCode }> = {

@@ -21,7 +21,7 @@ import { page } from './pages/layout.ts';
 import { childHome, worklistPage } from './pages/lists.ts';
 import { requestForm } from './pages/request-form.ts';
 import { requestInputOf } from './request-input.ts';
-import type { ClinicianDeps } from './routes.ts';
+import type { AppDeps } from './routes.ts';
 import type { AppSession, SessionStore } from './sessions.ts';
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -41,14 +41,14 @@ const NOTICES: Record<string, string> = {
   discussed: 'Recorded that the opinion was discussed with the family.', revoked: 'The family link was revoked.',
 };
 
-export function caseRoutes(app: Express, deps: ClinicianDeps, sessions: SessionStore, secure: () => boolean, links: FamilyLinks): void {
+export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, secure: () => boolean, links: FamilyLinks): void {
   const session = requireSession(sessions, secure);
   const requestId = (res: Response) => String(res.getHeader('X-Request-Id') ?? randomUUID());
   const audit = (res: Response, detail: string, entities: string[], status = 200) =>
     deps.audit({ interaction: 'operation', status, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestId(res) });
   const within = (res: Response, detail: string) => (tx: StorageTx, entities: string[]) =>
     deps.auditIn(tx, { interaction: 'operation', status: 200, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestId(res) });
-  const frame = (s: AppSession, title: string) => ({ title, signedIn: { name: s.clinician.display ?? 'clinician', organization: s.ehr.organization, csrf: s.csrf } });
+  const frame = (s: AppSession, title: string) => ({ title, signedIn: { name: s.clinician.display ?? 'clinician', organization: s.organizationName, csrf: s.csrf } });
 
   app.get('/app', session, handle(deps.log, async (_req, res) => {
     const s = sessionOf(res);

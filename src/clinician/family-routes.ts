@@ -12,9 +12,9 @@ import { caseDetail } from './case-view.ts';
 import { LOCK_MINUTES, MAX_MISSES, type FamilyLink, type FamilyLinks } from './family-links.ts';
 import { field, handle, sendPage } from './http-common.ts';
 import { familyCasePage, familyClosedPage, familyDobPage, familyLockedPage } from './pages/family.ts';
-import type { ClinicianDeps } from './routes.ts';
+import type { AppDeps } from './routes.ts';
 
-export function familyRoutes(app: Express, deps: ClinicianDeps, links: FamilyLinks): void {
+export function familyRoutes(app: Express, deps: AppDeps, links: FamilyLinks): void {
   const principal = (l: FamilyLink): Caller => ({ clientId: 'family-link', organization: l.organization, scopes: [] });
   const audit = (res: Response, l: FamilyLink | undefined, detail: string, status: number) => deps.audit({ interaction: 'operation', status, detail,
     ...(l ? { principal: principal(l), entities: [`Task/${l.taskId}`] } : {}), requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });

@@ -12,7 +12,7 @@ import { callerOf, handle, requireCsrf, requireSession, sendPage } from './http-
 import { messagePage } from './pages/layout.ts';
 import { cookie, cookiesOf, LAUNCH_COOKIE, SESSION_COOKIE, type SessionStore } from './sessions.ts';
 import { authorizationRequest, discover, exchangeCode, LaunchRefused, verifyIdToken } from './smart-client.ts';
-import type { ClinicianDeps } from './routes.ts';
+import type { AppDeps } from './routes.ts';
 
 export interface LaunchParts {
   ehrs: EhrRegistry;
@@ -22,7 +22,7 @@ export interface LaunchParts {
   secure: () => boolean;
 }
 
-export function launchRoutes(app: Express, deps: ClinicianDeps, p: LaunchParts): void {
+export function launchRoutes(app: Express, deps: AppDeps, p: LaunchParts): void {
   const redirectUri = () => `${deps.baseUrl()}/app/callback`;
   const refuse = async (res: Response, status: number, code: string, title: string, words: string) => {
     await deps.audit({ interaction: 'operation', status, detail: `app-launch-refused:${code}`, requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });
@@ -57,6 +57,9 @@ export function launchRoutes(app: Express, deps: ClinicianDeps, p: LaunchParts):
     const pending = p.sessions.takePending(q(req, 'state'), cookiesOf(req.headers.cookie)[LAUNCH_COOKIE]);
     if (!pending) return refuse(res, 400, 'bad-state', 'This sign-in could not be completed', 'The answer from the EHR does not belong to a sign-in started in this browser, or it came too late.');
     if (q(req, 'error') || !q(req, 'code')) return refuse(res, 400, 'ehr-error', 'The EHR did not sign you in', 'The EHR ended the sign-in without letting you in.');
+    // RFC 9207: an authorization server that names itself must be the one this launch went to (mix-up defence).
+    const from = q(req, 'iss');
+    if (from !== undefined && from !== pending.meta.issuer) return refuse(res, 400, 'iss-mismatch', 'This sign-in could not be completed', 'The answer came from a different sign-in server than the one the app asked.');
     const ehr = await p.ehrs.find(pending.iss);
     if (!ehr) return refuse(res, 403, 'unknown-iss', 'This EHR is not registered', 'The EHR is no longer registered with eso-bridge.');
     try {
@@ -64,7 +67,7 @@ export function launchRoutes(app: Express, deps: ClinicianDeps, p: LaunchParts):
       const { fhirUser, payload } = await verifyIdToken(tokens.id_token, pending.meta, ehr.clientId, pending.nonce);
       const clinician = await readClinician(fhirUser, ehr.iss, tokens.access_token, typeof payload.name === 'string' ? payload.name : undefined);
       const patient = typeof tokens.patient === 'string' ? await readEhrPatient(ehr.iss, tokens.patient, tokens.access_token) : undefined;
-      const s = p.sessions.create({ ehr, accessToken: tokens.access_token, clinician, ...(patient ? { patient } : {}) });
+      const s = p.sessions.create({ ehr, accessToken: tokens.access_token, clinician, organizationName: await deps.organizationName(ehr.organization), ...(patient ? { patient } : {}) });
       await deps.audit({ interaction: 'operation', status: 200, detail: 'app-sign-in', principal: callerOf(s), requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });
       res.setHeader('Set-Cookie', [cookie(SESSION_COOKIE, s.id, { secure: p.secure() }), cookie(LAUNCH_COOKIE, '', { secure: p.secure(), maxAgeSeconds: 0 })]);
       res.setHeader('Cache-Control', 'no-store');

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import type { Express } from 'express';
 import type { AuditRecord } from '../audit/audit-event.ts';
 import type { DomainOperations } from '../domain/index.ts';
+import { orgByOds } from '../domain/orgs.ts';
 import type { Actor } from '../domain/ports.ts';
+import { Reader } from '../domain/reader.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Storage, StorageTx } from '../storage/types.ts';
@@ -33,6 +35,8 @@ export interface ClinicianDeps {
   /** Where the app's own client keys are kept. */
   dataDir: string;
   idleSeconds: number;
+  /** The directory's name for an organisation (its ODS code when it has none). */
+  organizationName?: (ods: string) => Promise<string>;
   familyLinkDays: number;
 }
 
@@ -42,6 +46,17 @@ const CSS = readFileSync(new URL('../../public/app.css', import.meta.url), 'utf8
 export function isLoopbackHttp(baseUrl: string): boolean {
   const u = new URL(baseUrl);
   return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+}
+
+/** The deps as the routes get them, with every default filled in. */
+export type AppDeps = ClinicianDeps & Required<Pick<ClinicianDeps, 'organizationName'>>;
+
+/** The directory's name of an organisation, read as the system (the directory is not a secret). */
+function directoryName(repoFor: ClinicianDeps['repoFor']): (ods: string) => Promise<string> {
+  return async (ods) => {
+    const org = await orgByOds(Reader.ofSystem(repoFor(undefined)), ods);
+    return org?.name ?? ods;
+  };
 }
 
 export interface ClinicianApp {
@@ -54,6 +69,7 @@ export async function createClinicianApp(deps: ClinicianDeps): Promise<Clinician
   const ehrs = new EhrRegistry(deps.ehrsFile ?? join(deps.dataDir, 'app-ehrs.json'), deps.log);
   const sessions = new SessionStore(deps.idleSeconds * 1000);
   const links = new FamilyLinks(deps.storage, deps.familyLinkDays);
+  const full: AppDeps = { ...deps, organizationName: deps.organizationName ?? directoryName(deps.repoFor) };
   return {
     mount(app) {
       // Known once the server listens: Secure cookies everywhere but plain http on loopback.
@@ -63,9 +79,9 @@ export async function createClinicianApp(deps: ClinicianDeps): Promise<Clinician
         res.setHeader('Cache-Control', 'public, max-age=3600');
         res.type('text/css').send(CSS);
       });
-      launchRoutes(app, deps, { ehrs, keys, sessions, secure: isSecure });
-      caseRoutes(app, deps, sessions, isSecure, links);
-      familyRoutes(app, deps, links);
+      launchRoutes(app, full, { ehrs, keys, sessions, secure: isSecure });
+      caseRoutes(app, full, sessions, isSecure, links);
+      familyRoutes(app, full, links);
     },
   };
 }

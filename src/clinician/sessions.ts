@@ -28,6 +28,8 @@ export interface AppSession {
   /** The EHR's access token: used server-side for the EHR's FHIR API, never sent to the browser. */
   accessToken: string;
   clinician: Clinician;
+  /** The name of the organisation the EHR's users act for, as the directory has it. */
+  organizationName: string;
   patient?: EhrPatient;
   lastSeen: number;
 }

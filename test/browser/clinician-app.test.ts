@@ -57,13 +57,19 @@ describe('the clinician app, end to end', () => {
     const body = await treating.locator('main').textContent();
     expect(body).toContain('Amira Example');
     expect(body).toContain('9434765919');
-    expect(await treating.locator('header').textContent()).toContain('Dr Sam Hughes');
+    expect(await treating.locator('header').textContent()).toContain('Dr Sam Hughes, Southern Children\'s Hospital');
     await accessible(treating);
     await shot(treating, '1-treating-home');
   });
 
   it('when the consultant fills in the request form and sends it, then the case exists with the provider, the questions and the due date', async () => {
-    await treating.getByRole('link', { name: 'Start a request for an external second opinion' }).click();
+    // With the keyboard alone: the skip link first, then sign-out, then the way to a new request.
+    await treating.keyboard.press('Tab');
+    expect(await treating.locator(':focus').textContent()).toBe('Skip to main content');
+    await treating.keyboard.press('Tab');
+    await treating.keyboard.press('Tab');
+    expect(await treating.locator(':focus').textContent()).toBe('Start a request for an external second opinion');
+    await treating.keyboard.press('Enter');
     await expect.poll(() => treating.locator('h1').textContent()).toBe('Ask for an external second opinion');
     // The independence rule is shown before sending: a team of the same Trust cannot be chosen.
     expect(await treating.locator('option[value="RTTNE"]').getAttribute('disabled')).not.toBeNull();
@@ -165,6 +171,15 @@ describe('the clinician app, end to end', () => {
     await accessible(family);
     await shot(family, '7-family-page');
     await family.context().close();
+  });
+
+  it('when the treating team withdraws consent, then the provider no longer sees the records', async () => {
+    await treating.getByRole('button', { name: 'Withdraw consent to share records' }).click();
+    await expect.poll(() => treating.locator('.ok').textContent()).toContain('Consent was withdrawn');
+    await provider.goto(`${world.eso.url}/app/cases/${taskId}`);
+    const main = await provider.locator('main').textContent();
+    expect(main).toContain('No records shared');
+    expect(main).not.toContain('MRI brain report');
   });
 
   it('when the treating team\'s actions are read back over FHIR, then each Provenance names the clinician beside the organisation', async () => {

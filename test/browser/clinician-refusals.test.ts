@@ -112,6 +112,14 @@ describe('launches the app refuses', () => {
     expect(await res.text()).toContain('The EHR refused to complete the sign-in');
   });
 
+  it('when the callback names another authorization server than the one asked (RFC 9207 iss), then the sign-in is refused', async () => {
+    const ua = await agent();
+    const { code, state } = await codeFor(ua, world.treating, CHILD.id);
+    const res = await ua.get(`${world.eso.url}/app/callback?code=${code}&state=${state}&iss=${encodeURIComponent('https://evil.example/oidc')}`);
+    expect(res.status()).toBe(400);
+    expect(await res.text()).toContain('different sign-in server');
+  });
+
   for (const tamper of ['forge-id-token', 'expired-id-token'] as const) {
     it(`when the EHR's id_token is ${tamper === 'forge-id-token' ? 'signed by a key not in its JWKS' : 'expired'}, then the sign-in is refused`, async () => {
       world.treating.tamper = tamper;
@@ -172,6 +180,24 @@ describe('writes the app refuses', () => {
     // The owner of the case can still cancel it: the block was the mismatch, not the case.
     const ok = await a.ua.post(`${caseUrl}/cancel`, { form: { csrf: csrfOf(form), reason: 'No longer needed' } });
     expect(await ok.text()).toContain('The request was cancelled.');
+  });
+});
+
+describe('provider moves the rules refuse', () => {
+  it('when the provider declines without a reason, then the rule refuses it, and with one the case is declined', async () => {
+    const a = await signIn(world.treating, CHILD.id);
+    const form = await (await a.ua.get(`${world.eso.url}/app/requests/new`)).text();
+    const made = await a.ua.post(`${world.eso.url}/app/requests`, { form: { csrf: csrfOf(form), reason: 'Second look', q1: 'Is the plan right?', consultantName: 'Dr Sam Hughes', provider: 'RPVNP' } });
+    const caseUrl = made.url().split('?')[0];
+    const p = await signIn(world.provider);
+    const refused = await p.ua.post(`${caseUrl}/decline`, { form: { csrf: csrfOf(p.html), reason: '' } });
+    expect(refused.status()).toBe(422);
+    expect(await refused.text()).toContain('A provider that declines says why');
+    const ok = await p.ua.post(`${caseUrl}/decline`, { form: { csrf: csrfOf(p.html), reason: 'We do not see children under 12.' } });
+    expect(await ok.text()).toContain('You declined the request.');
+    // The case is closed now: any further move is refused by the Task state table.
+    const wrongSide = await a.ua.post(`${caseUrl}/receive`, { form: { csrf: csrfOf(form) } });
+    expect(wrongSide.status()).toBe(409);
   });
 });
 
