@@ -33,6 +33,16 @@ async function signIn(ehr: EhrStandIn, patient?: string): Promise<{ ua: APIReque
 const capOf = (link: string) => new URL(link).searchParams.get('link') ?? '';
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
 
+/** The treating consultant, signed in on CHILD, sends a routine request through the form; returns them, the form page and the case's URL. */
+async function newCase(): Promise<{ a: { ua: APIRequestContext; html: string }; form: string; caseUrl: string }> {
+  const a = await signIn(world.treating, CHILD.id);
+  const form = await (await a.ua.get(`${world.eso.url}/app/requests/new`)).text();
+  const made = await a.ua.post(`${world.eso.url}/app/requests`, { form: { csrf: csrfOf(form), reason: 'Second look', q1: 'Is the plan right?', q1by: 'family',
+    consultantName: 'Dr Sam Hughes', provider: 'RPVNP', urgency: 'routine' } });
+  expect(await made.text()).toContain('The request was sent.');
+  return { a, form, caseUrl: made.url().split('?')[0] };
+}
+
 /** Follows the launch redirects by hand until eso-bridge's callback; returns its code and state. */
 async function codeFor(ua: APIRequestContext, ehr: EhrStandIn, patient: string): Promise<{ code: string; state: string }> {
   const launch = `l-${Math.random().toString(36).slice(2)}`;
@@ -166,12 +176,7 @@ describe('writes the app refuses', () => {
   });
 
   it('when the case is for a different child from the EHR\'s (NHS numbers differ), then it cannot be changed', async () => {
-    const a = await signIn(world.treating, CHILD.id);
-    const form = await (await a.ua.get(`${world.eso.url}/app/requests/new`)).text();
-    const made = await a.ua.post(`${world.eso.url}/app/requests`, { form: { csrf: csrfOf(form), reason: 'Second look', q1: 'Is the plan right?', q1by: 'family',
-      consultantName: 'Dr Sam Hughes', provider: 'RPVNP', urgency: 'routine' } });
-    expect(made.status()).toBe(200);
-    const caseUrl = made.url().split('?')[0];
+    const { a, form, caseUrl } = await newCase();
     const b = await signIn(world.treating, OTHER_CHILD.id);
     const page = await (await b.ua.get(caseUrl)).text();
     expect(page).toContain('the NHS numbers do not match');
@@ -185,10 +190,7 @@ describe('writes the app refuses', () => {
 
 describe('provider moves the rules refuse', () => {
   it('when the provider declines without a reason, then the rule refuses it, and with one the case is declined', async () => {
-    const a = await signIn(world.treating, CHILD.id);
-    const form = await (await a.ua.get(`${world.eso.url}/app/requests/new`)).text();
-    const made = await a.ua.post(`${world.eso.url}/app/requests`, { form: { csrf: csrfOf(form), reason: 'Second look', q1: 'Is the plan right?', consultantName: 'Dr Sam Hughes', provider: 'RPVNP' } });
-    const caseUrl = made.url().split('?')[0];
+    const { a, form, caseUrl } = await newCase();
     const p = await signIn(world.provider);
     const refused = await p.ua.post(`${caseUrl}/decline`, { form: { csrf: csrfOf(p.html), reason: '' } });
     expect(refused.status()).toBe(422);
@@ -203,10 +205,7 @@ describe('provider moves the rules refuse', () => {
 
 describe('family links that no longer open', () => {
   it('when a link is revoked, or the date of birth is wrong too often, then the page shows nothing of the case', async () => {
-    const a = await signIn(world.treating, CHILD.id);
-    const form = await (await a.ua.get(`${world.eso.url}/app/requests/new`)).text();
-    const made = await a.ua.post(`${world.eso.url}/app/requests`, { form: { csrf: csrfOf(form), reason: 'Second look', q1: 'Is the plan right?', consultantName: 'Dr Sam Hughes', provider: 'RPVNP' } });
-    const caseUrl = made.url().split('?')[0];
+    const { a, form, caseUrl } = await newCase();
     const linkOf = async () => /class="copy">([^<]+)</.exec(await (await a.ua.post(`${caseUrl}/family-links`, { form: { csrf: csrfOf(form) } })).text())?.[1] ?? '';
     const family = await agent();
 
