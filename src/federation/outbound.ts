@@ -89,7 +89,8 @@ export async function routeOf(reader: Reader, peers: PeerRegistry, task: Task): 
   const toProvider = await peers.peerOf(await chainOds(reader, owner));
   const toRequester = await peers.peerOf(await chainOds(reader, requester));
   if (!toProvider === !toRequester) return undefined;
-  const ident = task.identifier?.[0];
+  // The request identifier: the Task's, or (a case written over FHIR without one) its ServiceRequest's.
+  const ident = task.identifier?.[0] ?? (await reader.ref<ServiceRequest>(task.focus))?.identifier?.[0];
   const requesterOds = odsCodeOf(requester);
   const senderOds = (await chainOds(reader, toProvider ? requester : owner)).at(-1);
   if (!ident?.system || !ident.value || !requesterOds || !senderOds) return undefined;
