@@ -21,10 +21,13 @@ const read = (req: IncomingMessage) => new Promise<string>((resolve) => {
   req.on('end', () => resolve(body));
 });
 
-export async function startRelay(target: string) {
+export async function startRelay(initialTarget: string) {
+  let target = initialTarget;
   const seen: Relayed[] = [];
   const held: Relayed[] = [];
   let rule: (m: Relayed) => 'pass' | 'hold' | 'down' = () => 'pass';
+  /** Around a passing message: `during` runs while it is being forwarded; `after` sees the answer and may drop it (the sender never hears it). */
+  let around: { during?: (m: Relayed) => Promise<void>; after?: (m: Relayed, status: number) => Promise<'answer' | 'drop'> } = {};
   const forward = async (path: string, method: string, headers: Record<string, string>, body?: string) => {
     const res = await fetch(`${target}${path}`, { method, headers, body });
     return { status: res.status, type: res.headers.get('content-type') ?? 'application/json', text: await res.text() };
@@ -41,6 +44,13 @@ export async function startRelay(target: string) {
       const what = rule(m);
       if (what === 'hold') { held.push(m); res.writeHead(200, { 'content-type': 'application/fhir+json' }).end('{"resourceType":"Bundle","type":"message"}'); return; }
       if (what === 'down') { res.writeHead(503, { 'content-type': 'application/fhir+json' }).end('{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient","diagnostics":"down"}]}'); return; }
+      const forwarding = forward(req.url ?? '/', 'POST', headers, body);
+      forwarding.catch(() => undefined);
+      await around.during?.(m);
+      const out = await forwarding.catch(() => undefined);
+      if (!out || (around.after && (await around.after(m, out.status)) === 'drop')) { res.socket?.destroy(); return; }
+      res.writeHead(out.status, { 'content-type': out.type }).end(out.text);
+      return;
     }
     const out = await forward(req.url ?? '/', req.method ?? 'GET', headers, body);
     res.writeHead(out.status, { 'content-type': out.type }).end(out.text);
@@ -54,6 +64,9 @@ export async function startRelay(target: string) {
     held,
     /** Decides, per message, whether it passes, is held (acknowledged here) or meets a peer that is down. */
     setRule(r: typeof rule) { rule = r; },
+    setAround(a: typeof around) { around = a; },
+    /** Where the relay forwards to from now on (the peer came back at a new address). */
+    setTarget(url: string) { target = url; },
     /** Delivers a held message to the target now, as it was sent. */
     async deliver(m: Relayed) {
       return forward('/fhir/$process-message', 'POST', m.headers, JSON.stringify(m.bundle));
