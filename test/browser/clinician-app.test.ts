@@ -23,6 +23,9 @@ let provider: Page;
 let taskId = '';
 let familyLink = '';
 
+/** Polls until the page shows it: generous, because CI runs this beside the whole suite on two cores. */
+const eventually = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 20_000, interval: 100 });
+
 /** axe finds no serious or critical violation on the page as it stands. */
 async function accessible(page: Page): Promise<void> {
   const result = await new AxeBuilder({ page }).analyze();
@@ -40,7 +43,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   treating = await (await browser.newContext()).newPage();
   provider = await (await browser.newContext()).newPage();
-  for (const p of [treating, provider]) p.setDefaultTimeout(8000);
+  for (const p of [treating, provider]) p.setDefaultTimeout(20_000);
 });
 
 afterAll(async () => {
@@ -48,12 +51,12 @@ afterAll(async () => {
   await world?.stop();
 });
 
-describe('the clinician app, end to end', () => {
+describe('the clinician app, end to end', { timeout: 120_000 }, () => {
   it('when the treating consultant launches the app from the EHR on a child, then they see the child and can start a request', async () => {
     world.treating.user = 'dr-hughes';
     world.treating.launches.set('launch-amira', CHILD.id);
     await treating.goto(world.launchUrl(world.treating, 'launch-amira'));
-    await expect.poll(() => treating.locator('h1').textContent()).toBe('External second opinions');
+    await eventually(() => treating.locator('h1').textContent()).toBe('External second opinions');
     const body = await treating.locator('main').textContent();
     expect(body).toContain('Amira Example');
     expect(body).toContain('9434765919');
@@ -70,7 +73,7 @@ describe('the clinician app, end to end', () => {
     await treating.keyboard.press('Tab');
     expect(await treating.locator(':focus').textContent()).toBe('Start a request for an external second opinion');
     await treating.keyboard.press('Enter');
-    await expect.poll(() => treating.locator('h1').textContent()).toBe('Ask for an external second opinion');
+    await eventually(() => treating.locator('h1').textContent()).toBe('Ask for an external second opinion');
     // The independence rule is shown before sending: a team of the same Trust cannot be chosen.
     expect(await treating.locator('option[value="RTTNE"]').getAttribute('disabled')).not.toBeNull();
     expect(await treating.getByLabel('Named consultant', { exact: true }).inputValue()).toBe('Dr Sam Hughes');
@@ -88,7 +91,7 @@ describe('the clinician app, end to end', () => {
     await treating.getByLabel('Consent given by').selectOption('parent');
     await shot(treating, '2-request-form');
     await treating.getByRole('button', { name: 'Send the request' }).click();
-    await expect.poll(() => treating.locator('.ok').textContent()).toContain('The request was sent.');
+    await eventually(() => treating.locator('.ok').textContent()).toContain('The request was sent.');
     taskId = new URL(treating.url()).pathname.split('/').pop() as string;
     expect(taskId).toMatch(/^[A-Za-z0-9-]{8,}$/);
     const main = await treating.locator('main').textContent();
@@ -103,7 +106,7 @@ describe('the clinician app, end to end', () => {
   it('when the provider\'s specialist launches the app with no patient in context, then the worklist shows the urgent case first', async () => {
     world.provider.user = 'dr-okafor';
     await provider.goto(world.launchUrl(world.provider, 'launch-worklist'));
-    await expect.poll(() => provider.locator('h1').textContent()).toBe('Second opinion worklist');
+    await eventually(() => provider.locator('h1').textContent()).toBe('Second opinion worklist');
     const row = provider.locator('tbody tr').first();
     expect(await row.textContent()).toContain('Amira Example');
     expect(await row.textContent()).toContain('urgent');
@@ -114,28 +117,28 @@ describe('the clinician app, end to end', () => {
   it('when the provider accepts without the independence declaration, then the rule refuses it in its own words, and with it the case is accepted', async () => {
     await provider.getByRole('link', { name: 'Amira Example' }).click();
     await provider.getByRole('button', { name: 'Mark as received' }).click();
-    await expect.poll(() => provider.locator('.ok').textContent()).toContain('Marked as received.');
+    await eventually(() => provider.locator('.ok').textContent()).toContain('Marked as received.');
     await provider.getByRole('button', { name: 'Accept the request' }).click();
-    await expect.poll(() => provider.locator('main').textContent()).toContain('must declare that it is independent');
+    await eventually(() => provider.locator('main').textContent()).toContain('must declare that it is independent');
     await provider.goto(`${world.eso.url}/app/cases/${taskId}`);
     await provider.getByLabel('We are independent of the treating team (a separate Trust or Health Board)').check();
     await provider.getByLabel('We have no conflict of interest').check();
     await provider.getByLabel('Professional body').fill('Royal College of Paediatrics and Child Health');
     await provider.getByRole('button', { name: 'Accept the request' }).click();
-    await expect.poll(() => provider.locator('.ok').textContent()).toContain('You accepted the request.');
+    await eventually(() => provider.locator('.ok').textContent()).toContain('You accepted the request.');
   });
 
   it('when the provider records progress and writes one answer per question with a summary, then the report is issued', async () => {
     await provider.getByLabel('Step').selectOption('records-review');
     await provider.getByRole('button', { name: 'Record progress' }).click();
-    await expect.poll(() => provider.locator('.ok').textContent()).toContain('Progress recorded.');
+    await eventually(() => provider.locator('.ok').textContent()).toContain('Progress recorded.');
     await provider.locator('#answer-q1').fill('Yes: the history, EEGs and MRI support the diagnosis.');
     await provider.locator('#answer-q2').fill('A ketogenic diet trial first is reasonable; surgery can follow.');
     await provider.locator('#plainSummary').fill('We agree with the diagnosis. We suggest trying a special diet before thinking about an operation.');
     await accessible(provider);
     await shot(provider, '5-provider-report-form');
     await provider.getByRole('button', { name: 'Issue the report' }).click();
-    await expect.poll(() => provider.locator('.ok').textContent()).toContain('The report was issued.');
+    await eventually(() => provider.locator('.ok').textContent()).toContain('The report was issued.');
   });
 
   it('when the treating consultant opens the case again, then each answer stands beside its question, and they record the discussion and make a family link', async () => {
@@ -144,9 +147,9 @@ describe('the clinician app, end to end', () => {
     expect(await qa.textContent()).toContain('Is the diagnosis right?');
     expect(await qa.textContent()).toContain('Yes: the history, EEGs and MRI support the diagnosis.');
     await treating.getByRole('button', { name: 'Record that the opinion was discussed with the family' }).click();
-    await expect.poll(() => treating.locator('.ok').textContent()).toContain('discussed with the family');
+    await eventually(() => treating.locator('.ok').textContent()).toContain('discussed with the family');
     await treating.getByRole('button', { name: 'Create a family link' }).click();
-    await expect.poll(() => treating.locator('.copy').count()).toBe(1);
+    await eventually(() => treating.locator('.copy').count()).toBe(1);
     await accessible(treating);
     await shot(treating, '6-case-completed-family-link');
     familyLink = (await treating.locator('.copy').textContent()) as string;
@@ -155,15 +158,15 @@ describe('the clinician app, end to end', () => {
 
   it('when the family opens their link on a phone and gives the date of birth, then they read the answers in plain words and that care stays with their team', async () => {
     const family = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-    family.setDefaultTimeout(8000);
+    family.setDefaultTimeout(20_000);
     await family.goto(familyLink);
     await accessible(family);
     await family.getByLabel('Your child\'s date of birth').fill('2016-03-28');
     await family.getByRole('button', { name: 'Show the page' }).click();
-    await expect.poll(() => family.locator('main').textContent()).toContain('does not match');
+    await eventually(() => family.locator('main').textContent()).toContain('does not match');
     await family.getByLabel('Your child\'s date of birth').fill(CHILD.birthDate);
     await family.getByRole('button', { name: 'Show the page' }).click();
-    await expect.poll(() => family.locator('h1').textContent()).toBe('Second opinion for Amira Example');
+    await eventually(() => family.locator('h1').textContent()).toBe('Second opinion for Amira Example');
     const main = await family.locator('main').textContent();
     expect(main).toContain('No treatment waits for this second opinion');
     expect(main).toContain('We agree with the diagnosis.');
@@ -175,7 +178,7 @@ describe('the clinician app, end to end', () => {
 
   it('when the treating team withdraws consent, then the provider no longer sees the records', async () => {
     await treating.getByRole('button', { name: 'Withdraw consent to share records' }).click();
-    await expect.poll(() => treating.locator('.ok').textContent()).toContain('Consent was withdrawn');
+    await eventually(() => treating.locator('.ok').textContent()).toContain('Consent was withdrawn');
     await provider.goto(`${world.eso.url}/app/cases/${taskId}`);
     const main = await provider.locator('main').textContent();
     expect(main).toContain('No records shared');
@@ -192,10 +195,10 @@ describe('the clinician app, end to end', () => {
 
   it('when a clinician of a third Trust opens the same child, then they see no case, and the case itself is not found', async () => {
     const stranger = await (await browser.newContext()).newPage();
-    stranger.setDefaultTimeout(8000);
+    stranger.setDefaultTimeout(20_000);
     world.third.launches.set('launch-third', CHILD.id);
     await stranger.goto(world.launchUrl(world.third, 'launch-third'));
-    await expect.poll(() => stranger.locator('main').textContent()).toContain('at your Trust: none.');
+    await eventually(() => stranger.locator('main').textContent()).toContain('at your Trust: none.');
     const res = await stranger.goto(`${world.eso.url}/app/cases/${taskId}`);
     expect(res?.status()).toBe(404);
     expect(await stranger.locator('h1').textContent()).toBe('Not found');
@@ -205,9 +208,9 @@ describe('the clinician app, end to end', () => {
   it('when the consultant uses a standalone launch (the EHR picks the patient), then they reach the same child\'s cases', async () => {
     world.treating.standalonePatient = CHILD.id;
     const page = await (await browser.newContext()).newPage();
-    page.setDefaultTimeout(8000);
+    page.setDefaultTimeout(20_000);
     await page.goto(world.launchUrl(world.treating));
-    await expect.poll(() => page.locator('tbody').textContent()).toContain('Amira Example');
+    await eventually(() => page.locator('tbody').textContent()).toContain('Amira Example');
     await page.context().close();
   });
 });

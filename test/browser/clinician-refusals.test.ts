@@ -69,7 +69,7 @@ afterAll(async () => {
   await world?.stop();
 });
 
-describe('launches the app refuses', () => {
+describe('launches the app refuses', { timeout: 60_000 }, () => {
   it('when an EHR that is not registered launches the app, then a page says so and nothing is signed in', async () => {
     const ua = await agent();
     const res = await ua.get(`${world.eso.url}/app/launch?iss=${encodeURIComponent('https://ehr.example.org/fhir')}&launch=x`);
@@ -145,7 +145,7 @@ describe('launches the app refuses', () => {
   }
 });
 
-describe('writes the app refuses', () => {
+describe('writes the app refuses', { timeout: 60_000 }, () => {
   it('when a form is posted without the session\'s CSRF token, then nothing is done', async () => {
     const { ua } = await signIn(world.treating, CHILD.id);
     const res = await ua.post(`${world.eso.url}/app/requests`, { form: { reason: 'x', q1: 'y', provider: 'RPVNP' } });
@@ -188,7 +188,7 @@ describe('writes the app refuses', () => {
   });
 });
 
-describe('provider moves the rules refuse', () => {
+describe('provider moves the rules refuse', { timeout: 60_000 }, () => {
   it('when the provider declines without a reason, then the rule refuses it, and with one the case is declined', async () => {
     const { a, form, caseUrl } = await newCase();
     const p = await signIn(world.provider);
@@ -203,7 +203,7 @@ describe('provider moves the rules refuse', () => {
   });
 });
 
-describe('family links that no longer open', () => {
+describe('family links that no longer open', { timeout: 60_000 }, () => {
   it('when a link is revoked, or the date of birth is wrong too often, then the page shows nothing of the case', async () => {
     const { a, form, caseUrl } = await newCase();
     const linkOf = async () => /class="copy">([^<]+)</.exec(await (await a.ua.post(`${caseUrl}/family-links`, { form: { csrf: csrfOf(form) } })).text())?.[1] ?? '';
