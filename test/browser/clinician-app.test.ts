@@ -205,6 +205,21 @@ describe('the clinician app, end to end', { timeout: 120_000 }, () => {
     await stranger.context().close();
   });
 
+  it('when a page refuses something or says goodbye, then it is as accessible as the rest', async () => {
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${world.eso.url}/app/launch?iss=${encodeURIComponent('https://ehr.example.org/fhir')}`);
+    expect(await page.locator('h1').textContent()).toBe('This EHR is not registered');
+    await accessible(page);
+    await page.goto(`${world.eso.url}/family?link=${'x'.repeat(43)}`);
+    expect(await page.locator('h1').textContent()).toBe('This link does not work');
+    await accessible(page);
+    await treating.getByRole('button', { name: 'Sign out' }).click();
+    await eventually(() => treating.locator('h1').textContent()).toBe('You have signed out');
+    await accessible(treating);
+    await page.context().close();
+  });
+
   it('when the consultant uses a standalone launch (the EHR picks the patient), then they reach the same child\'s cases', async () => {
     world.treating.standalonePatient = CHILD.id;
     const page = await (await browser.newContext()).newPage();

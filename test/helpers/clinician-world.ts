@@ -1,6 +1,7 @@
 /**
  * The clinician app's world for tests: eso-bridge (auth on) and three EHR stand-ins, one per Trust:
- * the treating Trust (RTT), the provider's Trust team (RPVNP, part of RPV) and a third Trust (R3T),
+ * the treating Trust (RTT, private_key_jwt), the provider's Trust team (RPVNP, part of RPV; client_secret_basic)
+ * and a third Trust (R3T; a public client, PKCE only),
  * registered in ESO_APP_EHRS_FILE. Also the browser (Debian's chromium, driven by playwright-core).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,11 +42,11 @@ export async function startClinicianWorld(env: Record<string, string> = {}): Pro
   const treating = await startEhr({ ...common, clientId: 'eso-rtt', practitioners: [{ id: 'dr-hughes', given: 'Sam', family: 'Hughes', gmc: '1234567' }] });
   const provider = await startEhr({ ...common, clientId: 'eso-rpv', clientSecret: 'a-long-shared-secret-for-tests',
     practitioners: [{ id: 'dr-okafor', given: 'Ngozi', family: 'Okafor', gmc: '7654321' }] });
-  const third = await startEhr({ ...common, clientId: 'eso-r3t', practitioners: [{ id: 'dr-third', given: 'Tom', family: 'Third' }] });
+  const third = await startEhr({ ...common, clientId: 'eso-r3t', publicClient: true, practitioners: [{ id: 'dr-third', given: 'Tom', family: 'Third' }] });
   await writeJsonFileAtomic(ehrsFile, { ehrs: [
     { iss: treating.iss, client_id: 'eso-rtt', auth: 'private_key_jwt', organization: 'RTT' },
     { iss: provider.iss, client_id: 'eso-rpv', auth: 'client_secret_basic', client_secret: 'a-long-shared-secret-for-tests', organization: 'RPVNP' },
-    { iss: third.iss, client_id: 'eso-r3t', auth: 'private_key_jwt', organization: 'R3T' },
+    { iss: third.iss, client_id: 'eso-r3t', auth: 'none', organization: 'R3T' },
   ] }, 0o644);
   return {
     eso, treating, provider, third,

@@ -23,6 +23,8 @@ export interface EhrOptions {
   /** eso-bridge's JWKS (private_key_jwt); absent with clientSecret. */
   jwksUri?: string;
   clientSecret?: string;
+  /** A public client (PKCE only, no client authentication). */
+  publicClient?: boolean;
   practitioners?: EhrPractitioner[];
   children?: EhrChild[];
   /** The documents the EHR holds, by patient id. */
@@ -69,12 +71,13 @@ export async function startEhr(opts: EhrOptions): Promise<EhrStandIn> {
 
   // oidc-provider refuses to fetch a jwks_uri on a loopback address (SSRF guard): the stand-in reads eso-bridge's
   // GET /app/jwks itself, once, and registers the keys it finds, as an EHR administrator would paste them.
-  const jwks = opts.jwksUri ? await (await fetch(opts.jwksUri)).json() : undefined;
+  const jwks = opts.jwksUri && !opts.clientSecret && !opts.publicClient ? await (await fetch(opts.jwksUri)).json() : undefined;
   const provider = new Provider(issuer, {
     clients: [{
       client_id: opts.clientId, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'],
-      ...(opts.clientSecret ? { client_secret: opts.clientSecret, token_endpoint_auth_method: 'client_secret_basic' }
-        : { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES384', jwks }),
+      ...(opts.publicClient ? { token_endpoint_auth_method: 'none' }
+        : opts.clientSecret ? { client_secret: opts.clientSecret, token_endpoint_auth_method: 'client_secret_basic' }
+          : { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES384', jwks }),
     }],
     jwks: { keys: [signing] },
     cookies: { keys: ['ehr-stand-in-cookie-key'] },
