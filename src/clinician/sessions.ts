@@ -111,9 +111,9 @@ export function cookiesOf(header: string | undefined): Record<string, string> {
   return out;
 }
 
-/** A Set-Cookie value: HttpOnly, SameSite=Lax, path /, Secure unless served on loopback over http. */
+/** A Set-Cookie value: HttpOnly, SameSite=Lax, sent to /app only, Secure unless served on loopback over http. */
 export function cookie(name: string, value: string, opts: { secure: boolean; maxAgeSeconds?: number }): string {
-  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
+  const parts = [`${name}=${value}`, 'Path=/app', 'HttpOnly', 'SameSite=Lax'];
   if (opts.secure) parts.push('Secure');
   if (opts.maxAgeSeconds !== undefined) parts.push(`Max-Age=${opts.maxAgeSeconds}`);
   return parts.join('; ');
