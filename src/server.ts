@@ -148,7 +148,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
 
   // The clinician app (SMART App Launch): its own sessions, mounted before bearer authentication.
   const clinicianApp = await createClinicianApp({ baseUrl: () => baseUrl, log, storage, domain, repoFor, audit: security.audit, auditIn: security.auditIn,
-    ehrsFile: config.appEhrsFile, dataDir: config.dataDir, idleSeconds: config.appIdleSeconds, familyLinkDays: config.familyLinkDays });
+    ehrsFile: config.appEhrsFile, dataDir: config.dataDir, idleSeconds: config.appIdleSeconds, familyLinkDays: config.familyLinkDays, maxBodyBytes: config.maxBodyBytes });
   const app = createApp({
     log, storage, maxBodyBytes: config.maxBodyBytes, fhirContext,
     metrics,

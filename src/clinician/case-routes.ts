@@ -15,7 +15,7 @@ import * as act from './case-actions.ts';
 import { caseDetail, casesOfChild, worklist, type CaseDetail } from './case-view.ts';
 import { readEhrRecords } from './ehr-fhir.ts';
 import type { FamilyLinks } from './family-links.ts';
-import { actorOf, callerOf, field, handle, outcomeText, requireCsrf, requireSession, sendPage, sessionOf } from './http-common.ts';
+import { actorOf, callerOf, field, handle, multipartForm, outcomeText, requireCsrf, requireSession, sendPage, sessionOf, uploadsOf } from './http-common.ts';
 import { casePage } from './pages/case-page.ts';
 import { page } from './pages/layout.ts';
 import { childHome, worklistPage } from './pages/lists.ts';
@@ -77,12 +77,12 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
     await showForm(res, s, 200);
   }));
 
-  app.post('/app/requests', session, requireCsrf, handle(deps.log, async (req, res) => {
+  app.post('/app/requests', session, ...multipartForm(deps.maxBodyBytes ?? 5 * 1024 * 1024), requireCsrf, handle(deps.log, async (req, res) => {
     const s = sessionOf(res);
     const block = writeBlock(s);
     if (block) return sendPage(res, 409, page(frame(s, 'The request was not sent'), `<p class="message" role="alert">${block}</p>`));
     const records = await readEhrRecords(s.ehr.iss, s.patient!.id, s.accessToken);
-    const input = requestInputOf((n) => field(req, n), s.patient!, s.ehr.organization, records);
+    const input = requestInputOf((n) => field(req, n), s.patient!, s.ehr.organization, records, uploadsOf(res));
     try {
       const r = await deps.domain.submit(input, actorOf(s), { within: (tx, x) => within(res, 'app-request')(tx, [`Task/${x.task.id}`, `ServiceRequest/${x.serviceRequest.id}`]) });
       res.redirect(303, `/app/cases/${r.task.id}?notice=created`);

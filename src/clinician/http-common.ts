@@ -2,7 +2,7 @@
  * Express helpers of the app: its security headers (strict CSP, no caching, no referrer), HTML answers,
  * the session and CSRF checks, and one place that turns an error into a plain page (never a stack trace).
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Actor } from '../domain/ports.ts';
 import type { Caller } from '../shared/call-context.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
@@ -88,3 +88,38 @@ export const field = (req: Request, name: string): string => {
   const v = (req.body as Record<string, unknown> | undefined)?.[name];
   return typeof v === 'string' ? v.trim() : '';
 };
+
+/** A file sent with a form. */
+export interface Upload {
+  name: string;
+  type: string;
+  data: Buffer;
+}
+
+export const uploadsOf = (res: Response): Upload[] => (res.locals.uploads as Upload[] | undefined) ?? [];
+
+/**
+ * A multipart form (the request form, which may carry a record): its fields into req.body like any form,
+ * its files into res.locals.uploads. Parsed by Node's own fetch Request (undici), no parser of our own.
+ */
+export function multipartForm(limit: number): RequestHandler[] {
+  return [express.raw({ type: 'multipart/form-data', limit }), async (req, res, next) => {
+    if (!Buffer.isBuffer(req.body)) return next();
+    let form: FormData;
+    try {
+      form = await new Request('http://form.local/', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body: new Uint8Array(req.body) }).formData();
+    } catch {
+      sendPage(res, 400, messagePage('The form could not be read', 'What the browser sent was not a complete form.', 'Go back and try again.'));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    const uploads: Upload[] = [];
+    for (const [name, value] of form) {
+      if (typeof value === 'string') fields[name] = value;
+      else if (value.size > 0) uploads.push({ name: value.name || 'Record', type: value.type || 'application/octet-stream', data: Buffer.from(await value.arrayBuffer()) });
+    }
+    req.body = fields;
+    res.locals.uploads = uploads;
+    next();
+  }];
+}

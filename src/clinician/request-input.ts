@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EsoRequestInputRaw } from '../domain/eso-request-input.ts';
 import type { EhrRecord } from './ehr-fhir.ts';
+import type { Upload } from './http-common.ts';
 import { QUESTION_ROWS } from './pages/request-form.ts';
 import type { EhrPatient } from './sessions.ts';
 
@@ -18,7 +19,7 @@ export function nameOf(text: string): { family: string; given?: string[]; prefix
   return { family, ...(words.length ? { given: words } : {}), ...(prefix ? { prefix } : {}) };
 }
 
-export function requestInputOf(f: (name: string) => string, patient: EhrPatient, organization: string, records: EhrRecord[]): EsoRequestInputRaw {
+export function requestInputOf(f: (name: string) => string, patient: EhrPatient, organization: string, records: EhrRecord[], uploads: Upload[] = []): EsoRequestInputRaw {
   const questions = Array.from({ length: QUESTION_ROWS }, (_, k) => k + 1)
     .filter((i) => f(`q${i}`))
     .map((i) => ({ text: f(`q${i}`), askedBy: (['family', 'young-person', 'treating-team'].includes(f(`q${i}by`)) ? f(`q${i}by`) : 'treating-team') as 'family' }));
@@ -41,7 +42,10 @@ export function requestInputOf(f: (name: string) => string, patient: EhrPatient,
     urgency: (['routine', 'urgent', 'asap', 'stat'].includes(f('urgency')) ? f('urgency') : 'routine') as 'routine',
     questions,
     ...(f('familyStatement') ? { familyStatement: f('familyStatement') } : {}),
-    records: records.filter((_, i) => f(`rec${i}`) === '1').map((r) => ({ title: r.title, contentType: r.contentType, url: r.url })),
+    records: [
+      ...records.filter((_, i) => f(`rec${i}`) === '1').map((r) => ({ title: r.title, contentType: r.contentType, url: r.url })),
+      ...uploads.map((u) => ({ title: u.name, contentType: u.type, data: u.data.toString('base64') })),
+    ],
     ...(consentBy === 'parent' || consentBy === 'young-person'
       ? { consent: { givenBy: consentBy === 'parent' ? { parent: 0 } : { youngPerson: true as const }, dateTime: `${from}T00:00:00Z`, until: `${until}T23:59:59Z` } }
       : {}),

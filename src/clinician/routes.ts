@@ -35,6 +35,8 @@ export interface ClinicianDeps {
   /** Where the app's own client keys are kept. */
   dataDir: string;
   idleSeconds: number;
+  /** Largest form the app accepts, uploads included (ESO_MAX_BODY_BYTES; default 5 MB). */
+  maxBodyBytes?: number;
   /** The directory's name for an organisation (its ODS code when it has none). */
   organizationName?: (ods: string) => Promise<string>;
   familyLinkDays: number;

@@ -89,6 +89,7 @@ describe('the clinician app, end to end', { timeout: 120_000 }, () => {
     await treating.getByLabel('Parent or carer').fill('Maya Example');
     await treating.locator('#provider').selectOption('RPVNP');
     await treating.getByLabel('Consent given by').selectOption('parent');
+    await treating.locator('#upload').setInputFiles({ name: 'Letter from the family doctor.txt', mimeType: 'text/plain', buffer: Buffer.from('Seen in clinic; seizures weekly.') });
     await shot(treating, '2-request-form');
     await treating.getByRole('button', { name: 'Send the request' }).click();
     await eventually(() => treating.locator('.ok').textContent()).toContain('The request was sent.');
@@ -98,6 +99,7 @@ describe('the clinician app, end to end', { timeout: 120_000 }, () => {
     expect(main).toContain('Paediatric Neurology');
     expect(main).toContain('Is the diagnosis right?');
     expect(main).toContain('MRI brain report');
+    expect(main).toContain('Letter from the family doctor.txt');
     expect(main).not.toContain('no due date');
     await accessible(treating);
     await shot(treating, '3-case-requested');

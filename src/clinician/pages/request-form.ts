@@ -41,7 +41,8 @@ ${text('parentName', 'Parent or carer')}<label for="parentRel">Relationship</lab
 <fieldset><legend>Provider</legend><label for="provider">Provider<span class="hint">Must be at a separate Trust or Health Board.</span></label><select id="provider" name="provider" required><option value="">Choose a provider</option>${providerOptions(choices)}</select></fieldset>
 <fieldset><legend>Consent to share records</legend><label for="consentBy">Consent given by</label><select id="consentBy" name="consentBy"><option value="">No consent yet (the request waits)</option><option value="parent">the parent or carer above</option><option value="young-person">the young person</option></select>
 <label for="consentFrom">Given on</label><input type="date" id="consentFrom" name="consentFrom" value="${now}"><label for="consentUntil">Until</label><input type="date" id="consentUntil" name="consentUntil"></fieldset>
-<fieldset><legend>Records to share (under the consent)</legend>${recs}</fieldset>
+<fieldset><legend>Records to share (under the consent)</legend>${recs}
+<label for="upload">Or upload a record<span class="hint">A letter, report or image from your computer</span></label><input type="file" id="upload" name="upload"></fieldset>
 <button type="submit">Send the request</button>`;
-  return form('/app/requests', csrf, body);
+  return form('/app/requests', csrf, body, ' enctype="multipart/form-data"');
 }
