@@ -66,4 +66,24 @@ describe.each(backends())('Trust to Trust: the whole case (two %s databases)', (
     expect(types.filter((t) => t.startsWith('ORU^R01'))).toHaveLength(1);
     expect(types.filter((t) => t.startsWith('RRI^I12'))).toHaveLength(2);
   }, 90_000);
+
+  it('when B declines with a reason, then A\'s Task is rejected with B\'s reason and A\'s EPR hears of it once', async () => {
+    const input = requestInput();
+    const made = await p.requester.post('/eso/requests', input);
+    const aTask = made.body.task as Task;
+    const bTask = await eventually('the case at B', () => taskByRequestId(p.provider, input.requestId.value));
+    const before = p.epr.received.length;
+    expect((await changeTask(p.provider, bTask.id!, (t) => {
+      t.status = 'rejected'; t.businessStatus = step('declined'); t.statusReason = { text: 'Outside our specialty: please ask a neuro-oncology team' };
+    })).status).toBe(200);
+    const rejected = await eventually('A rejected', async () => {
+      const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
+      return t.status === 'rejected' ? t : undefined;
+    });
+    expect(rejected.statusReason?.text).toBe('Outside our specialty: please ask a neuro-oncology team');
+    expect(rejected.businessStatus?.coding?.[0].code).toBe('declined');
+    await eventually('RRI at the EPR', async () => (p.epr.received.length > before ? true : undefined));
+    await eventually('A\'s outbox drained', async () => ((await p.a.server.storage.listOutbound({ status: 'pending' })).length === 0 ? true : undefined));
+    expect(p.epr.received.slice(before).map((m) => m.split('\r')[0].split('|')[8])).toEqual([expect.stringMatching(/^RRI\^I12/)]);
+  }, 60_000);
 });
