@@ -1,5 +1,6 @@
 /**
- * npm run test:crash [-- --kills N] [--backend sqlite|postgres|both] [--seed N]
+ * npm run test:crash [-- --kills N] [--backend sqlite|postgres|both] [--seed N] [--pair]
+ * (--pair: the two-instance mode, crash-pair.ts)
  *
  * First kills the service three times while it starts on the empty database (loading, opening,
  * migrating). Then starts eso-bridge as a child process, drives writes over HTTP (POST /eso/requests, Task moves
@@ -22,6 +23,7 @@ import { GroupCommit } from '../../src/audit/group-commit.ts';
 import { loadConformance } from '../../src/fhir/conformance.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { startService, type ServiceProcess } from './service-process.ts';
+import { runPair } from './crash-pair.ts';
 import { createWorld } from './world.ts';
 import { verify } from './crash-verify.ts';
 import {
@@ -38,11 +40,11 @@ const DRAIN_TIMEOUT_MS = 60_000;
 const ESO_WRITERS = 2;
 const MOVE_WRITERS = 8;
 
-interface Options { kills: number; backends: Backend[]; seed: number }
+interface Options { kills: number; backends: Backend[]; seed: number; pair: boolean }
 
 function options(): Options {
   const { values } = parseArgs({
-    options: { kills: { type: 'string', default: '20' }, backend: { type: 'string', default: 'both' }, seed: { type: 'string' } },
+    options: { kills: { type: 'string', default: '20' }, backend: { type: 'string', default: 'both' }, seed: { type: 'string' }, pair: { type: 'boolean', default: false } },
     allowPositionals: false,
   });
   const kills = Number(values.kills);
@@ -51,7 +53,7 @@ function options(): Options {
   if (!backends.length) throw new Error(`--backend must be sqlite, postgres or both (got ${values.backend})`);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a whole number (got ${values.seed})`);
-  return { kills, backends, seed };
+  return { kills, backends, seed, pair: values.pair === true };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -246,7 +248,8 @@ async function main(): Promise<number> {
       log('crash[postgres]: FAIL PostgreSQL is unreachable');
       continue;
     }
-    results.push(await runBackend(backend, o.kills, o.seed));
+    // --pair: two instances carrying cases to each other (issue 16), crash-pair.ts.
+    results.push(o.pair ? { backend, ...(await runPair(backend, o.kills, o.seed, log)) } : await runBackend(backend, o.kills, o.seed));
   }
   const ok = results.every((r) => r.ok);
   log(`crash: ${ok ? 'PASS' : 'FAIL'} seed ${o.seed}, ${((Date.now() - t0) / 1000).toFixed(1)} s; ${results.map((r) => r.summary).join('; ')}`);
