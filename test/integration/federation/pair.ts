@@ -20,6 +20,8 @@ export interface Instance {
   server: TestServer;
   dir: string;
   peersFile: string;
+  /** The private keys of the clients registered here, by client id. */
+  keys: Record<string, Awaited<ReturnType<typeof registerClient>>>;
 }
 
 export interface Pair {

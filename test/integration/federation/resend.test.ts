@@ -5,7 +5,6 @@
  */
 import type { Bundle } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerClient } from '../../helpers/auth.ts';
 import { runTool } from '../../helpers/run-tool.ts';
 import { requestInput } from '../eso/harness.ts';
 import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
@@ -18,7 +17,7 @@ describe('Trust to Trust: case resend', () => {
   afterAll(async () => { await p?.stop(); });
 
   it('when a refused request is put right, then case resend delivers the case, and a second resend changes nothing at B', async () => {
-    await writeFile(join(p.a.dir, 'stray-rz9.json'), JSON.stringify(await registerClient(p.b.dir, { clientId: 'rz9-epr', organization: 'RZ9' })));
+    await writeFile(join(p.a.dir, 'stray-rz9.json'), JSON.stringify(p.b.keys['rz9-epr']));
     await p.link({ a: [{ organizations: ['RZ2'], base: p.b.server.fhir, client_id: 'rz9-epr', key_file: 'stray-rz9.json' }] });
     const input = requestInput();
     const made = await p.requester.post('/eso/requests', input);
