@@ -4,12 +4,14 @@
  * organisation with the clinician on it (`repoFor(actor)`), and intake through `domain.submit`.
  */
 import type { Express, Request, Response } from 'express';
+import type { Binary, DocumentReference } from 'fhir/r4.js';
 import { randomUUID } from 'node:crypto';
 import { providerChoices } from '../domain/provider-choice.ts';
 import { countryOf, orgByOds } from '../domain/orgs.ts';
 import { Reader } from '../domain/reader.ts';
 import { makeCancel } from '../domain/amend/cancel.ts';
-import { isOutcomeError } from '../shared/outcomes.ts';
+import { isOutcomeError, notFound } from '../shared/outcomes.ts';
+import { escapeHtml } from '../domain/timeline/html.ts';
 import type { StorageTx } from '../storage/types.ts';
 import * as act from './case-actions.ts';
 import { caseDetail, casesOfChild, worklist, type CaseDetail } from './case-view.ts';
@@ -114,6 +116,27 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
     await audit(res, 'app-case', [`Task/${c.taskId}`, ...c.records.map((r) => `DocumentReference/${r.id}`)]);
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     await render(res, s, c, notice ? { notice } : {});
+  }));
+
+  // One shared record, as a download (never shown inline: an uploaded file must not run as our page). The consent
+  // gate decides through the repository: without an active consent naming the provider it is not found.
+  app.get('/app/cases/:taskId/records/:docId', session, handle(deps.log, async (req, res) => {
+    const { s, repo, c } = await loadCase(req, res);
+    const docId = String(req.params.docId);
+    if (!c.records.some((r) => r.id === docId)) throw notFound('No such record in this case');
+    const doc = (await repo.read<DocumentReference>('DocumentReference', docId)).resource;
+    const url = doc.content?.[0]?.attachment?.url ?? '';
+    const bin = url.startsWith('Binary/') ? (await repo.read<Binary>('Binary', url.slice('Binary/'.length))).resource : undefined;
+    await audit(res, 'app-record', [`Task/${c.taskId}`, `DocumentReference/${docId}`, ...(bin ? [`Binary/${bin.id}`] : [])]);
+    if (!bin?.data) {
+      return sendPage(res, 200, page(frame(s, 'This record stays with the treating Trust'), `<p class="notice">This record is kept in the treating Trust's own system. Ask ${escapeHtml(c.requester)} for a copy.</p>`));
+    }
+    const title = (doc.content?.[0]?.attachment?.title ?? 'record').replace(/[^A-Za-z0-9 ._-]/g, '_').slice(0, 100);
+    res.setHeader('Content-Disposition', `attachment; filename="${title}"`);
+    res.setHeader('Content-Security-Policy', 'sandbox; default-src \'none\'');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).type(bin.contentType || 'application/octet-stream').send(Buffer.from(bin.data, 'base64'));
   }));
 
   /** A write on a case: the session's, with its CSRF token, for a child matching the EHR's (requester side). */

@@ -22,6 +22,7 @@ let treating: Page;
 let provider: Page;
 let taskId = '';
 let familyLink = '';
+let recordUrl = '';
 
 /** Polls until the page shows it: generous, because CI runs this beside the whole suite on two cores. */
 const eventually = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 20_000, interval: 100 });
@@ -118,6 +119,11 @@ describe('the clinician app, end to end', { timeout: 120_000 }, () => {
 
   it('when the provider accepts without the independence declaration, then the rule refuses it in its own words, and with it the case is accepted', async () => {
     await provider.getByRole('link', { name: 'Amira Example' }).click();
+    // The records the consent covers: an uploaded one comes as a download, never shown as a page of ours.
+    recordUrl = new URL(await provider.getByRole('link', { name: 'Letter from the family doctor.txt' }).getAttribute('href') as string, world.eso.url).toString();
+    const record = await provider.request.get(recordUrl);
+    expect(await record.text()).toBe('Seen in clinic; seizures weekly.');
+    expect(record.headers()['content-disposition']).toMatch(/^attachment/);
     await provider.getByRole('button', { name: 'Mark as received' }).click();
     await eventually(() => provider.locator('.ok').textContent()).toContain('Marked as received.');
     await provider.getByRole('button', { name: 'Accept the request' }).click();
@@ -185,6 +191,7 @@ describe('the clinician app, end to end', { timeout: 120_000 }, () => {
     const main = await provider.locator('main').textContent();
     expect(main).toContain('No records shared');
     expect(main).not.toContain('MRI brain report');
+    expect((await provider.request.get(recordUrl)).status()).toBe(404);
   });
 
   it('when the treating team\'s actions are read back over FHIR, then each Provenance names the clinician beside the organisation', async () => {

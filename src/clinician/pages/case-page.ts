@@ -75,7 +75,9 @@ export function casePage(p: CasePageInput): string {
   const { c } = p;
   const actions = p.writeBlock ? `<p class="message" role="alert">${h(p.writeBlock)}</p>`
     : c.side === 'requester' ? requesterActions(c, p.csrf, p.links, p.newLink) : c.side === 'provider' ? providerActions(c, p.csrf, p.overseas) : '';
-  const records = c.records.length ? `<ul>${c.records.map((r) => `<li>${h(r.title)}</li>`).join('')}</ul>` : '<p>No records shared (or none the consent covers).</p>';
+  const records = c.records.length
+    ? `<ul>${c.records.map((r) => `<li><a href="/app/cases/${h(c.taskId)}/records/${h(r.id)}">${h(r.title)}</a></li>`).join('')}</ul>`
+    : '<p>No records shared (or none the consent covers).</p>';
   return `${p.notice ? `<div class="ok" role="status"><p>${h(p.notice)}</p></div>` : ''}
 <dl><dt>Child</dt><dd>${h(c.child)}</dd><dt>Status</dt><dd>${h(c.step ?? c.status)} ${statusTags(c)}</dd>
 <dt>Due</dt><dd>${c.due ? h(fmtDate(c.due)) : 'no due date'}${c.overdue ? ' (overdue)' : ''}</dd>
