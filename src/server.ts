@@ -21,7 +21,7 @@ import { esoRoutes } from './http/eso-routes.ts';
 import { callOf } from './http/request-context.ts';
 import { hl7Routes } from './http/hl7-routes.ts';
 import { federationRoutes } from './http/federation-routes.ts';
-import { bothSinks, createFederation } from './federation/service.ts';
+import { createFederation } from './federation/service.ts';
 import { createHl7Service } from './hl7/service.ts';
 import { senderRefusalRecord } from './hl7/sender-refusal-audit.ts';
 import { landingRoutes } from './http/landing-page.ts';
@@ -88,12 +88,12 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   const federation = createFederation({ peersFile: config.peersFile, repoFor: (a) => repoFor(a), base, log, timeoutMs: config.outboxAnswerTimeoutMs,
     auditIn: (tx, actor, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, detail: r.detail, entities: r.entities, requestId: randomUUID(),
       principal: { clientId: actor.agent, organization: actor.organization, scopes: [] } }) });
-  const rules = domainRules({ caseEvents: hl7.sink, changes: bothSinks(subscriptionWrites.sink, federation.sink) });
+  const rules = domainRules({ caseEvents: hl7.sink, changes: subscriptionWrites.sink });
 
   // 2. A repository acting for an organisation: tenancy, domain rules and the consent gate applied. Every way in uses it.
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
     baseUrl: base(), searchParams, validate, orgs: actor ? [actor.organization] : undefined, agent: actor?.agent, clinician: actor?.clinician,
-    hooks: [...rules.hooks, subscriptionWrites.hook], grants: rules.grants, access: rules.access,
+    hooks: [...rules.hooks, subscriptionWrites.hook, federation.hook], grants: rules.grants, access: rules.access,
   });
 
   // 3. What works through those repositories: the domain's operations, subscriptions (Backport IG, rest-hook) and HL7 v2 intake.

@@ -37,10 +37,12 @@ async function requesterParts(sys: Reader, peer: Reader, task: Task, sr: Service
   const consents = patient ? await sys.search<Consent>('Consent', { patient: `Patient/${patient.id}` }) : [];
   const consent = consents.filter((c) => (c.provision?.data ?? []).some((d) => sys.key(d.reference) === `ServiceRequest/${sr.id}`)).at(-1);
   if (consent) out.push(consent);
-  // The records as the provider may see them now: only under an active Consent naming it.
-  for (const ref of sr.supportingInfo ?? []) {
-    const doc = await peer.ref<DocumentReference>(ref);
-    if (doc?.resourceType !== 'DocumentReference') continue;
+  // The records as the provider may see them now: only under an active Consent naming it. Those the request
+  // lists and those attached to it later (DocumentReference.context.related).
+  const docs = [...(await Promise.all((sr.supportingInfo ?? []).map((ref) => peer.ref<DocumentReference>(ref)))),
+    ...(await peer.search<DocumentReference>('DocumentReference', { related: `ServiceRequest/${sr.id}` }))];
+  for (const doc of docs) {
+    if (doc?.resourceType !== 'DocumentReference' || out.some((r) => r.resourceType === 'DocumentReference' && r.id === doc.id)) continue;
     out.push(doc);
     const url = doc.content?.[0]?.attachment?.url;
     const binary = url?.startsWith('Binary/') ? await peer.byKey<Binary>(url) : undefined;

@@ -9,14 +9,13 @@
  * local one. So a change the receiver applied for the other side is never echoed back.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consent, ServiceRequest, Task } from 'fhir/r4.js';
-import type { Repository } from '../fhir/repository.ts';
+import type { Consent, DocumentReference, Reference, Resource, ServiceRequest, Task } from 'fhir/r4.js';
+import type { Repository, WriteHook } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { isTransferOffer, partiesOfTask } from '../domain/case.ts';
 import { chainOds } from '../domain/orgs.ts';
-import type { ResourceChange, ResourceChangeSink } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
-import type { StorageTx } from '../storage/types.ts';
+import type { StorageTx, StoredResource } from '../storage/types.ts';
 import { correlationIdOf, type MessageEvent, type QueuedMessage } from './messages.ts';
 import type { PeerRegistry } from './peers.ts';
 
@@ -33,8 +32,12 @@ export const fedKind = (event: MessageEvent): string => `fhir-message:${event}`;
 /** Task fields the requester owns (docs/WORKFLOW.md "Who owns which field"): a change to them is an update. */
 const REQUESTER_FIELDS = ['input', 'restriction', 'priority', 'description', 'reasonCode'] as const;
 const WITHDRAWN = new Set<Consent['status']>(['inactive', 'rejected', 'entered-in-error']);
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
-function requesterEvent(change: ResourceChange): MessageEvent | undefined {
+/** A write as the hook sees it: the new version and the one before (undefined on create). */
+export interface Change { resource: Resource; previous?: Resource }
+
+function requesterEvent(change: Change): MessageEvent | undefined {
   const r = change.resource;
   if (r.resourceType === 'Task') {
     const prev = change.previous as Task | undefined;
@@ -42,31 +45,50 @@ function requesterEvent(change: ResourceChange): MessageEvent | undefined {
     if (!prev) return 'eso-request';
     if (task.status === 'cancelled' && prev.status !== 'cancelled') return 'eso-cancel';
     if (task.status !== prev.status) return undefined;
-    return REQUESTER_FIELDS.some((f) => JSON.stringify(task[f] ?? null) !== JSON.stringify(prev[f] ?? null)) ? 'eso-update' : undefined;
+    return REQUESTER_FIELDS.some((f) => !same(task[f], prev[f])) ? 'eso-update' : undefined;
   }
-  const consent = r as Consent;
-  const prev = change.previous as Consent | undefined;
-  if (WITHDRAWN.has(consent.status)) return prev && !WITHDRAWN.has(prev.status) ? 'eso-consent-withdrawn' : undefined;
-  return consent.status === 'active' ? 'eso-update' : undefined;
+  if (r.resourceType === 'Consent') {
+    const consent = r as Consent;
+    const prev = change.previous as Consent | undefined;
+    if (WITHDRAWN.has(consent.status)) return prev && !WITHDRAWN.has(prev.status) ? 'eso-consent-withdrawn' : undefined;
+    return consent.status === 'active' ? 'eso-update' : undefined;
+  }
+  // A record attached later travels when it is attached; the request's own changes (questions, reason, ...)
+  // travel too, but not the status it takes when its Task ends (the Task's own message says that).
+  if (r.resourceType === 'DocumentReference') return change.previous ? undefined : 'eso-update';
+  if (r.resourceType === 'ServiceRequest' && change.previous) {
+    const { status: _s, meta: _m, ...next } = r as ServiceRequest;
+    const { status: _ps, meta: _pm, ...prev } = change.previous as ServiceRequest;
+    return same(next, prev) ? undefined : 'eso-update';
+  }
+  return undefined;
 }
 
-function providerEvent(change: ResourceChange): MessageEvent | undefined {
+function providerEvent(change: Change): MessageEvent | undefined {
   if (change.resource.resourceType !== 'Task' || !change.previous) return undefined;
   const task = change.resource as Task;
   const prev = change.previous as Task;
   if (task.status === 'cancelled') return undefined;
-  const moved = task.status !== prev.status || JSON.stringify(task.businessStatus ?? null) !== JSON.stringify(prev.businessStatus ?? null);
+  const moved = task.status !== prev.status || !same(task.businessStatus, prev.businessStatus);
   if (!moved) return undefined;
   return task.status === 'completed' ? 'eso-report' : 'eso-status';
 }
 
-/** The ESO Task of a Consent: through the request it is about (provision.data 'related'). */
-async function taskOfConsent(reader: Reader, consent: Consent): Promise<Task | undefined> {
-  for (const d of consent.provision?.data ?? []) {
-    const sr = await reader.ref<ServiceRequest>(d.reference);
-    if (sr?.resourceType !== 'ServiceRequest') continue;
-    const tasks = await reader.search<Task>('Task', { focus: `ServiceRequest/${sr.id}` });
-    const task = tasks.find((t) => !isTransferOffer(t));
+/** The ESO Task of a request. */
+async function taskOfRequest(reader: Reader, ref: Reference | undefined): Promise<Task | undefined> {
+  const sr = await reader.ref<ServiceRequest>(ref);
+  if (sr?.resourceType !== 'ServiceRequest') return undefined;
+  return (await reader.search<Task>('Task', { focus: `ServiceRequest/${sr.id}` })).find((t) => !isTransferOffer(t));
+}
+
+/** The ESO Task a written resource belongs to: itself, or through the request it is about. */
+async function taskOf(reader: Reader, r: Resource): Promise<Task | undefined> {
+  if (r.resourceType === 'Task') return isTransferOffer(r as Task) ? undefined : (r as Task);
+  const refs: (Reference | undefined)[] = r.resourceType === 'ServiceRequest' ? [{ reference: `ServiceRequest/${r.id}` }]
+    : r.resourceType === 'Consent' ? ((r as Consent).provision?.data ?? []).map((d) => d.reference)
+      : r.resourceType === 'DocumentReference' ? ((r as DocumentReference).context?.related ?? []) : [];
+  for (const ref of refs) {
+    const task = await taskOfRequest(reader, ref);
     if (task) return task;
   }
   return undefined;
@@ -108,30 +130,32 @@ export async function enqueueMessage(tx: StorageTx, route: Route, taskId: string
 
 export interface OutboundDeps {
   peers: PeerRegistry;
-  /** The system's repository (the sink reads the whole case to decide; what travels is decided at sending). */
+  /** The system's repository (the hook reads the whole case to decide; what travels is decided at sending). */
   systemRepo: () => Repository;
 }
 
-export class FederationSink implements ResourceChangeSink {
-  /** Tasks whose eso-request was queued in a transaction still open: its Consent and records travel with it. */
-  private readonly requested = new WeakMap<StorageTx, Set<string>>();
+const WATCHED = new Set(['Task', 'Consent', 'ServiceRequest', 'DocumentReference']);
+
+/** A WriteHook (after the domain's): a change of our side of a case queues a message for the peer, in the write's transaction. */
+export class FederationHook implements WriteHook {
+  /** Tasks with a request or update queued in a transaction still open: one carries the whole state, so one is enough. */
+  private readonly queued = new WeakMap<StorageTx, Set<string>>();
 
   constructor(private readonly deps: OutboundDeps) {}
 
-  async onResourceChange(tx: StorageTx, change: ResourceChange): Promise<void> {
-    const type = change.resource.resourceType;
-    if (type !== 'Task' && type !== 'Consent') return;
-    if (type === 'Task' && isTransferOffer(change.resource as Task)) return;
+  async afterWrite(stored: StoredResource, previous: StoredResource | undefined, _repo: Repository, tx: StorageTx): Promise<void> {
+    if (!WATCHED.has(stored.resource.resourceType)) return;
+    const change: Change = { resource: stored.resource, previous: previous?.resource };
     const reader = Reader.ofSystem(this.deps.systemRepo().withTx(tx));
-    const task = type === 'Task' ? (change.resource as Task) : await taskOfConsent(reader, change.resource as Consent);
+    const task = await taskOf(reader, change.resource);
     if (!task?.id) return;
     const route = await routeOf(reader, this.deps.peers, task);
     if (!route) return;
     const event = route.side === 'requester' ? requesterEvent(change) : providerEvent(change);
     if (!event) return;
-    const seen = this.requested.get(tx) ?? new Set<string>();
+    const seen = this.queued.get(tx) ?? new Set<string>();
     if (event === 'eso-update' && seen.has(task.id)) return;
-    if (event === 'eso-request') this.requested.set(tx, seen.add(task.id));
+    if (event === 'eso-request' || event === 'eso-update') this.queued.set(tx, seen.add(task.id));
     await enqueueMessage(tx, route, task.id, event);
   }
 }

@@ -44,6 +44,7 @@ function record(bundle: Bundle, doc: DocumentReference) {
   const title = doc.description ?? a?.title ?? 'Record';
   const contentType = a?.contentType ?? binary?.contentType ?? 'application/octet-stream';
   if (binary?.data) return { title, contentType, data: binary.data };
+  if (a?.data) return { title, contentType, data: a.data };
   return { title, contentType, ...(a?.url && /^https?:/.test(a.url) ? { url: a.url } : {}) };
 }
 

@@ -1,13 +1,12 @@
 /**
- * Trust-to-Trust federation as the composition root sees it (docs/FEDERATION.md): the change sink
- * that queues messages for peers in the change's transaction, the outbox sender for `fed:<ODS>`
- * destinations, and the $process-message receiver. Peers come from ESO_PEERS_FILE.
+ * Trust-to-Trust federation as the composition root sees it (docs/FEDERATION.md): the write hook that
+ * queues messages for peers in the change's transaction, the outbox sender for `fed:<ODS>` destinations, and the $process-message receiver. Peers come from ESO_PEERS_FILE.
  */
-import type { Repository } from '../fhir/repository.ts';
-import type { Actor, ResourceChange, ResourceChangeSink } from '../domain/ports.ts';
+import type { Repository, WriteHook } from '../fhir/repository.ts';
+import type { Actor } from '../domain/ports.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { OutboxMessage, StorageTx } from '../storage/types.ts';
-import { fedDestination, FederationSink } from './outbound.ts';
+import type { OutboxMessage } from '../storage/types.ts';
+import { fedDestination, FederationHook } from './outbound.ts';
 import { PeerClient } from './peer-client.ts';
 import { PeerRegistry } from './peers.ts';
 import { processMessage, type ProcessAnswer, type ReceiverDeps } from './receiver.ts';
@@ -26,7 +25,8 @@ export interface FederationDeps {
 }
 
 export interface Federation {
-  sink: ResourceChangeSink;
+  /** After the domain's hook: queues messages for peers in the write's transaction. */
+  hook: WriteHook;
   /** The outbox sender of `fed:<ODS>` destinations. */
   send: (msg: OutboxMessage, signal: AbortSignal) => Promise<MarkResult>;
   /** The outbox destinations of messages sent for our Trust `ods` (GET /admin/outbox shows them to it). */
@@ -36,17 +36,12 @@ export interface Federation {
 
 export function createFederation(deps: FederationDeps): Federation {
   const peers = new PeerRegistry(deps.peersFile, deps.log);
-  const sink = new FederationSink({ peers, systemRepo: () => deps.repoFor(undefined) });
+  const hook = new FederationHook({ peers, systemRepo: () => deps.repoFor(undefined) });
   const client = new PeerClient({ timeoutMs: deps.timeoutMs });
   return {
-    sink,
+    hook,
     send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base }),
     destinationsOf: async (ods) => (await peers.list()).map((p) => fedDestination(p.organizations[0], ods)),
     receive: (body, headers, actor) => processMessage(body, headers, actor, { repoFor: deps.repoFor, base: deps.base, auditIn: deps.auditIn }),
   };
-}
-
-/** Several change sinks as one (subscriptions and federation both hear every change, in this order). */
-export function bothSinks(...sinks: ResourceChangeSink[]): ResourceChangeSink {
-  return { async onResourceChange(tx: StorageTx, change: ResourceChange) { for (const s of sinks) await s.onResourceChange(tx, change); } };
 }

@@ -3,7 +3,8 @@
  * records are unreadable to the provider from its next request. A cancellation at A is confirmed by
  * B (its 2xx), and refused by B once the provider has started: A shows that message failed.
  */
-import type { Bundle, Consent, DocumentReference, ServiceRequest, Task } from 'fhir/r4.js';
+import type { Bundle, Consent, DocumentReference, RelatedPerson, ServiceRequest, Task } from 'fhir/r4.js';
+import { organizationId } from '../../helpers/directory.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeTask, declaration, requestInput, step } from '../eso/harness.ts';
 import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
@@ -74,5 +75,41 @@ describe('Trust to Trust: consent withdrawal and cancellation', () => {
       await p.link();
       await toA.close();
     }
+  }, 60_000);
+
+  it('when consent is given at A after the request, and a record attached later, then B\'s provider reads the records under its own copy of the Consent', async () => {
+    const input = requestInput((r) => { delete r.consent; });
+    const made = await p.requester.post('/eso/requests', input);
+    expect(made.status).toBe(201);
+    const aSr = made.body.serviceRequest as ServiceRequest;
+    const bTask = await eventually('the case at B', () => taskByRequestId(p.provider, input.requestId.value));
+    const docsAtB = async () => ((await p.provider.get<Bundle>(`/fhir/DocumentReference?related=${bTask.focus!.reference}`)).body.entry ?? [])
+      .map((e: { resource?: unknown }) => (e.resource as DocumentReference).description);
+    expect(await docsAtB()).toEqual([]);
+
+    // A parent with parental responsibility consents at A (FHIR), naming the provider.
+    const headers = { authorization: `Bearer ${await p.requester.token()}` };
+    const parents = (await p.requester.get<Bundle>(`/fhir/RelatedPerson?patient=${aSr.subject!.reference}`)).body.entry ?? [];
+    const parent = parents.map((e: { resource?: unknown }) => e.resource as RelatedPerson).find((rp: RelatedPerson) => JSON.stringify(rp.relationship).includes('RESPRSN'))!;
+    const now = new Date().toISOString();
+    const consent: Consent = {
+      resourceType: 'Consent', status: 'active', scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }], patient: aSr.subject, dateTime: now,
+      performer: [{ reference: `RelatedPerson/${parent.id}` }], organization: [{ reference: `Organization/${await organizationId(p.a.server.fhir, 'RZ1', headers)}` }],
+      provision: { type: 'permit', period: { start: now, end: new Date(Date.now() + 90 * 86_400_000).toISOString() },
+        actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] }, reference: { reference: `Organization/${await organizationId(p.a.server.fhir, 'RZ2NP', headers)}` } }],
+        data: [{ meaning: 'related', reference: { reference: `ServiceRequest/${aSr.id}` } }] },
+    };
+    expect((await p.requester.post('/fhir/Consent', consent, { 'content-type': 'application/fhir+json' })).status).toBe(201);
+    await eventually('records at B', async () => ((await docsAtB()).length === input.records.length ? true : undefined));
+
+    // A record attached later (FHIR, related to the request) travels when it is attached.
+    const doc: DocumentReference = {
+      resourceType: 'DocumentReference', status: 'current', subject: aSr.subject, description: 'MRI report, later',
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('MRI: no change').toString('base64'), title: 'MRI report, later' } }],
+      context: { related: [{ reference: `ServiceRequest/${aSr.id}` }] },
+    };
+    expect((await p.requester.post('/fhir/DocumentReference', doc, { 'content-type': 'application/fhir+json' })).status).toBe(201);
+    await eventually('the later record at B', async () => ((await docsAtB()).includes('MRI report, later') ? true : undefined));
   }, 60_000);
 });
