@@ -37,7 +37,14 @@ export class PeerClient {
     const key = `${peer.base}|${peer.clientId}`;
     const cached = this.tokens.get(key);
     if (cached && Date.now() < cached.until) return cached.token;
-    const t = await requestAccessToken(await this.tokenUrl(peer, signal), peer.clientId, await readPeerKey(peer), PEER_SCOPE).catch((e: unknown) => {
+    const asked = requestAccessToken(await this.tokenUrl(peer, signal), peer.clientId, await readPeerKey(peer), PEER_SCOPE);
+    // The token request has no signal of its own: it gives up with the send (timeout, or the dispatcher stopping).
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new Error('token request aborted'));
+      signal.addEventListener('abort', () => reject(new Error('token request aborted')), { once: true });
+    });
+    aborted.catch(() => undefined); // an abort after the token came is nobody's error
+    const t = await Promise.race([asked, aborted]).catch((e: unknown) => {
       const text = e instanceof Error ? e.message : 'token request failed';
       throw /HTTP 4\d\d/.test(text) ? new PeerRefused(text) : e;
     });

@@ -111,7 +111,7 @@ describe('Trust to Trust: refusals', () => {
     expect(res.body.issue?.[0].diagnostics).toBe(`no referral ${m.requestId}-unknown from RZ1`);
   }, 60_000);
 
-  it('when the Bundle is malformed or the headers are missing, then B answers 400 naming what is wrong and writes nothing', async () => {
+  it('when the Bundle is malformed, the headers are missing or it is addressed elsewhere, then B answers 400 or 422 naming what is wrong and writes nothing', async () => {
     const m = await aMessage();
     const token = await p.aAtB.token();
     expect((await post(token, { resourceType: 'Bundle', type: 'collection', entry: [] })).body.issue?.[0].diagnostics).toContain('Bundle of type message');
@@ -124,6 +124,13 @@ describe('Trust to Trust: refusals', () => {
     expect(r.status).toBe(400);
     expect(r.body.resourceType).toBe('OperationOutcome');
     expect((await post(token, m.bundle, { 'x-request-id': '' })).status).toBe(400);
+    // Addressed to another Trust than the case's provider.
+    const elsewhere = renamed(m.bundle, m.requestId, `${m.requestId}-d`);
+    header(elsewhere).destination![0].receiver = { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RZ9' } };
+    const d = await post(token, elsewhere);
+    expect(d.status).toBe(422);
+    expect(d.body.issue?.[0].diagnostics).toContain('is not the provider of this case');
+    expect(await taskByRequestId(p.provider, `${m.requestId}-d`)).toBeUndefined();
     expect(await taskByRequestId(p.provider, `${m.requestId}-e`)).toBeUndefined();
   }, 60_000);
 
