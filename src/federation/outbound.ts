@@ -144,7 +144,8 @@ export class FederationHook implements WriteHook {
   constructor(private readonly deps: OutboundDeps) {}
 
   async afterWrite(stored: StoredResource, previous: StoredResource | undefined, _repo: Repository, tx: StorageTx): Promise<void> {
-    if (!WATCHED.has(stored.resource.resourceType)) return;
+    // Without peers (most deployments) a write costs nothing more here.
+    if (!WATCHED.has(stored.resource.resourceType) || !(await this.deps.peers.list()).length) return;
     const change: Change = { resource: stored.resource, previous: previous?.resource };
     const reader = Reader.ofSystem(this.deps.systemRepo().withTx(tx));
     const task = await taskOf(reader, change.resource);
