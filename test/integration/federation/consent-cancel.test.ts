@@ -6,13 +6,14 @@
 import type { Bundle, Consent, DocumentReference, RelatedPerson, ServiceRequest, Task } from 'fhir/r4.js';
 import { organizationId } from '../../helpers/directory.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../helpers/backends.ts';
 import { changeTask, declaration, requestInput, step } from '../eso/harness.ts';
 import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
 import { startRelay } from './relay.ts';
 
-describe('Trust to Trust: consent withdrawal and cancellation', () => {
+describe.each(backends())('Trust to Trust: consent withdrawal and cancellation (two %s databases)', (backend) => {
   let p: Pair;
-  beforeAll(async () => { p = await startPair(); }, 60_000);
+  beforeAll(async () => { p = await startPair(backend); }, 60_000);
   afterAll(async () => { await p?.stop(); });
 
   async function caseAtBoth() {

@@ -9,16 +9,17 @@ import { writeFile } from 'node:fs/promises';
 import type { Bundle, MessageHeader, ServiceRequest } from 'fhir/r4.js';
 import { CORRELATION_EXTENSION, correlationIdOf } from '../../../src/federation/messages.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../helpers/backends.ts';
 import { registerClient } from '../../helpers/auth.ts';
 import { requestInput } from '../eso/harness.ts';
 import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
 import { startRelay } from './relay.ts';
 
-describe('Trust to Trust: refusals', () => {
+describe.each(backends())('Trust to Trust: refusals (two %s databases)', (backend) => {
   let p: Pair;
   let toB: Awaited<ReturnType<typeof startRelay>>;
   beforeAll(async () => {
-    p = await startPair();
+    p = await startPair(backend);
     toB = await startRelay(p.b.server.url);
     await p.link({ a: [{ organizations: ['RZ2'], base: toB.fhir, client_id: 'eso-a', key_file: 'key-at-b.json' }] });
   }, 60_000);
