@@ -23,6 +23,8 @@ import { Reader } from '../domain/reader.ts';
 /** Key scopes: the stored answer per sender and X-Request-ID; the last sequence applied per case and sender. */
 export const MESSAGE_KEY_SCOPE = 'fed-message';
 export const SEQUENCE_KEY_SCOPE = 'fed-sequence';
+/** How long a stored answer is kept (30 days). */
+const ANSWER_KEPT_MS = 30 * 86_400_000;
 
 export interface ReceiverDeps {
   repoFor: (actor: Actor | undefined) => Repository;
@@ -44,7 +46,7 @@ function answer(m: IncomingMessage, deps: ReceiverDeps, task: Task | undefined, 
     resourceType: 'MessageHeader', id: crypto.randomUUID(),
     text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${note}</div>` },
     eventCoding: { system: MESSAGE_EVENT_SYSTEM, code: m.event },
-    destination: [{ endpoint: m.bundle.entry?.[0]?.resource?.resourceType === 'MessageHeader' ? ((m.bundle.entry[0].resource as MessageHeader).source.endpoint) : 'unknown', receiver: odsRef(m.senderOds) }],
+    destination: [{ endpoint: m.sourceEndpoint, receiver: odsRef(m.senderOds) }],
     sender: odsRef(m.destinationOds),
     source: { name: 'eso-bridge', endpoint: deps.base() },
     response: { identifier: m.headerId, code: 'ok' },
@@ -82,7 +84,8 @@ export async function processMessage(body: unknown, headers: { requestId?: strin
     }
     const result = { status: 200, bundle: answer(m, deps, task, note) };
     await deps.auditIn(tx, actor, { status: 200, detail: `fhir-message-${m.event}`, entities: task ? [`Task/${task.id}`] : [] });
-    await tx.putKey(MESSAGE_KEY_SCOPE, key, JSON.stringify(result));
+    // Kept a while for repeats; after that a repeat meets the high-water mark instead (acknowledged, not applied).
+    await tx.putKey(MESSAGE_KEY_SCOPE, key, JSON.stringify(result), new Date(Date.now() + ANSWER_KEPT_MS).toISOString());
     return { ...result, replay: false };
   });
 }

@@ -21,6 +21,8 @@ export interface IncomingMessage {
   correlationId: string;
   /** MessageHeader.id, echoed in the response. */
   headerId: string;
+  /** MessageHeader.source.endpoint: where the answer's destination points. */
+  sourceEndpoint: string;
 }
 
 const ID_RE = /^[A-Za-z0-9\-._:]{1,128}$/;
@@ -50,5 +52,6 @@ export function validateMessage(body: unknown, headers: { requestId?: string; co
   // The correlation id is the case's, derived from its business identifiers: a message cannot borrow another case's.
   const { requesterOds } = partiesOfMessage({ bundle });
   if (correlationIdOf(requesterOds, ident.system, ident.value) !== correlationId) throw badRequest('The eso-correlation-id is not the one of the case the message is about (requesting organisation and request identifier)', 'MessageHeader.extension');
-  return { bundle, event: code, senderOds, destinationOds, serviceRequest: sr, sequence: sequence as number, correlationId, headerId: header.id };
+  return { bundle, event: code, senderOds, destinationOds, serviceRequest: sr, sequence: sequence as number, correlationId, headerId: header.id,
+    sourceEndpoint: typeof header.source?.endpoint === 'string' ? header.source.endpoint : 'unknown' };
 }
