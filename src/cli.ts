@@ -146,16 +146,20 @@ async function tokenCommand(file: string, values: { id?: string; key?: string; u
   }
 }
 
-/** `case resend <taskId>`: queues the case's current state for its peer again (docs/FEDERATION.md). */
-async function caseResendCommand(args: string[]): Promise<number> {
-  if (args.length !== 1 || !/^[A-Za-z0-9\-.]{1,64}$/.test(args[0])) throw new CliError('case resend needs one Task id: npm run cli -- case resend <taskId>');
-  let config;
+/** The service's configuration from the environment; a bad one is the operator's error (CliError), not a crash. */
+function configFromEnv() {
   try {
-    config = loadConfig(env);
+    return loadConfig(env);
   } catch (e) {
     if (e instanceof ConfigError) throw new CliError(e.message);
     throw e;
   }
+}
+
+/** `case resend <taskId>`: queues the case's current state for its peer again (docs/FEDERATION.md). */
+async function caseResendCommand(args: string[]): Promise<number> {
+  if (args.length !== 1 || !/^[A-Za-z0-9\-.]{1,64}$/.test(args[0])) throw new CliError('case resend needs one Task id: npm run cli -- case resend <taskId>');
+  const config = configFromEnv();
   try {
     const events = await resendCaseCommand(config, args[0]);
     process.stdout.write(`queued ${events.join(', ')} for Task/${args[0]}: the running service sends it (GET /admin/outbox shows it)\n`);
@@ -170,13 +174,7 @@ async function caseResendCommand(args: string[]): Promise<number> {
 async function backupCommand(positionals: string[], force: boolean): Promise<number> {
   const [what, dir, ...rest] = positionals;
   if (!dir || rest.length) throw new CliError(`${what} needs one directory: npm run cli -- ${what} <dir>`);
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new CliError(e.message);
-    throw e;
-  }
+  const config = configFromEnv();
   try {
     const m = what === 'backup' ? backup(config, dir) : restore(config, dir, { force });
     process.stdout.write(`${what === 'backup' ? 'backed up' : 'restored'} the ${describeManifest(m, dir)}\n`);

@@ -66,7 +66,7 @@ export async function runPair(backend: Backend, kills: number, seed: number, log
           requestIds.push(input.requestId.value);
           if ((await requester().post('/eso/requests', input).catch(() => undefined))?.status === 201) acked++;
           const tasks = resources<Task>((await provider().get<Bundle>('/fhir/Task?_count=50').catch(() => undefined))?.body);
-          for (const t of tasks.filter((x) => random() < 0.5)) {
+          for (const t of tasks.filter(() => random() < 0.5)) {
             const move = nextMove(t.status, random() < 0.2);
             if (!move) continue;
             const sr = (await provider().get<ServiceRequest>(`/fhir/${t.focus?.reference}`).catch(() => undefined))?.body;

@@ -39,6 +39,17 @@ describe('Trust to Trust: SIGKILL during a delivery', () => {
   type View = { status: string; attempts: number; kind: string };
   const requestRows = async () => ((await requester().get<{ messages: View[] }>('/admin/outbox')).body.messages ?? []).filter((m) => m.kind === 'fhir-message:eso-request');
   const mine = (requestId: string) => (m: { bundle: Bundle }) => JSON.stringify(m.bundle).includes(requestId);
+  /** Kills `victim` once, when the relay has B's 2xx to this case's request in hand; that answer never reaches A. */
+  const killAfterAnswer = (requestId: string, victim: () => ServiceProcess) => {
+    const state = { killed: false };
+    relay.setAround({ after: async (m, status) => {
+      if (state.killed || !mine(requestId)(m) || status !== 200) return 'answer';
+      state.killed = true;
+      await victim().kill();
+      return 'drop';
+    } });
+    return state;
+  };
 
   beforeAll(async () => {
     aDir = await prepareInstance([{ clientId: 'rz1-epr', organization: 'RZ1' }, { clientId: 'eso-b', organization: 'RZ2' }]);
@@ -57,15 +68,9 @@ describe('Trust to Trust: SIGKILL during a delivery', () => {
 
   it('when A is killed after B answered 2xx and before A recorded it, then A sends it again and B answers from its record: one case at B', async () => {
     const input = requestInput();
-    let killed = false;
-    relay.setAround({ after: async (m, status) => {
-      if (killed || !mine(input.requestId.value)(m) || status !== 200) return 'answer';
-      killed = true;
-      await a.kill();
-      return 'drop';
-    } });
+    const kill = killAfterAnswer(input.requestId.value, () => a);
     await requester().post('/eso/requests', input).catch(() => undefined);
-    await eventually('A killed', async () => (killed ? true : undefined));
+    await eventually('A killed', async () => (kill.killed ? true : undefined));
     relay.setAround({});
     a = await startA();
     await link();
@@ -79,15 +84,9 @@ describe('Trust to Trust: SIGKILL during a delivery', () => {
 
   it('when B is killed after its commit and before its answer leaves, then A retries and B answers from its record: one case at B', async () => {
     const input = requestInput();
-    let killed = false;
-    relay.setAround({ after: async (m, status) => {
-      if (killed || !mine(input.requestId.value)(m) || status !== 200) return 'answer';
-      killed = true;
-      await b.kill();
-      return 'drop';
-    } });
+    const kill = killAfterAnswer(input.requestId.value, () => b);
     expect((await requester().post('/eso/requests', input)).status).toBe(201);
-    await eventually('B killed', async () => (killed ? true : undefined));
+    await eventually('B killed', async () => (kill.killed ? true : undefined));
     relay.setAround({});
     b = await startB();
     await link();

@@ -4,11 +4,11 @@
  * a relay that delivers `completed` before `accepted` leaves A's Task completed, having passed
  * through every move (so A's EPR still hears of the acceptance), and the late messages change nothing.
  */
-import type { Bundle, DiagnosticReport, ServiceRequest, Task } from 'fhir/r4.js';
+import type { Bundle, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
-import { changeTask, declaration, report, requestInput, step } from '../eso/harness.ts';
-import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
+import { requestInput } from '../eso/harness.ts';
+import { completeWithReport, eventually, providerMoves, startPair, taskByRequestId, whenStatus, type Pair } from './pair.ts';
 import { startRelay } from './relay.ts';
 
 const count = async (who: Pair['provider'], path: string) => ((await who.get<Bundle>(path)).body.entry ?? []).length;
@@ -59,21 +59,9 @@ describe.each(backends())('Trust to Trust: delivery (two %s databases)', (backen
     const mine = (m: { bundle: Bundle }) => JSON.stringify(m.bundle).includes(input.requestId.value);
     // The relay acknowledges the status messages itself and keeps them.
     toA.setRule((m) => (mine(m) && m.event === 'eso-status' ? 'hold' : 'pass'));
-    for (const move of [
-      (t: Task) => { t.status = 'received'; t.businessStatus = step('received'); },
-      (t: Task) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },
-      (t: Task) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); },
-    ]) expect((await changeTask(p.provider, bTask.id!, move)).status).toBe(200);
-    const bSr = (await p.provider.get<ServiceRequest>(`/fhir/${bTask.focus!.reference}`)).body;
-    const dr = await p.provider.post<DiagnosticReport>('/fhir/DiagnosticReport', report(bSr), { 'content-type': 'application/fhir+json' });
-    expect((await changeTask(p.provider, bTask.id!, (t) => {
-      t.status = 'completed'; t.businessStatus = step('report-issued');
-      t.output = [{ type: { text: 'ESO report' }, valueReference: { reference: `DiagnosticReport/${dr.body.id}` } }];
-    })).status).toBe(200);
-    const done = await eventually('A completed', async () => {
-      const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
-      return t.status === 'completed' ? t : undefined;
-    });
+    await providerMoves(p.provider, bTask.id!);
+    await completeWithReport(p.provider, bTask);
+    const done = await whenStatus(p.requester, aTask.id!, 'completed');
     const held = toA.held.filter(mine);
     expect(held.map((m) => m.sequence)).toEqual([1, 2, 3]);
     // A's Task passed through every move: one version (and one Provenance) each.

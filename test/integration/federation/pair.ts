@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bundle, Resource, Task } from 'fhir/r4.js';
+import type { Bundle, DiagnosticReport, Resource, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Backend } from '../../helpers/backends.ts';
 import { clientsFileIn, registerClient } from '../../helpers/auth.ts';
 import { directoryFileIn, writeDirectory } from '../../helpers/directory.ts';
 import { eprStandIn } from '../../helpers/epr-stand-in.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { esoDirectoryEntries, party, type Party } from '../eso/harness.ts';
+import { changeTask, declaration, esoDirectoryEntries, party, report, step, type Party } from '../eso/harness.ts';
 
 export interface Instance {
   server: TestServer;
@@ -103,4 +103,40 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 export async function taskByRequestId(who: Party, value: string): Promise<Task | undefined> {
   const res = await who.get<Bundle>(`/fhir/Task?identifier=${encodeURIComponent(value)}`);
   return (res.body.entry ?? []).map((e: { resource?: Resource }) => e.resource as Task).find((t: Task) => t.identifier?.some((i) => i.value === value));
+}
+
+/** The provider's first moves at its own instance: received, accepted with the declaration, in progress. */
+export const PROVIDER_MOVES: ((t: Task) => void)[] = [
+  (t) => { t.status = 'received'; t.businessStatus = step('received'); },
+  (t) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },
+  (t) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); },
+];
+
+/** Makes the first `n` provider moves on the provider's copy (each must succeed). */
+export async function providerMoves(provider: Party, taskId: string, n = PROVIDER_MOVES.length): Promise<void> {
+  for (const move of PROVIDER_MOVES.slice(0, n)) {
+    const r = await changeTask(provider, taskId, move);
+    if (r.status !== 200) throw new Error(`provider move: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
+
+/** The provider writes its report on its copy of the case and completes the Task with it. */
+export async function completeWithReport(provider: Party, task: Task): Promise<DiagnosticReport> {
+  const sr = (await provider.get<ServiceRequest>(`/fhir/${task.focus!.reference}`)).body;
+  const dr = await provider.post<DiagnosticReport>('/fhir/DiagnosticReport', report(sr), { 'content-type': 'application/fhir+json' });
+  if (dr.status !== 201) throw new Error(`report: ${dr.status} ${JSON.stringify(dr.body)}`);
+  const done = await changeTask(provider, task.id!, (t) => {
+    t.status = 'completed'; t.businessStatus = step('report-issued');
+    t.output = [{ type: { text: 'ESO report' }, valueReference: { reference: `DiagnosticReport/${dr.body.id}` } }];
+  });
+  if (done.status !== 200) throw new Error(`complete: ${done.status} ${JSON.stringify(done.body)}`);
+  return dr.body;
+}
+
+/** The party's Task once it has `status` (polled). */
+export function whenStatus(who: Party, taskId: string, status: Task['status']): Promise<Task> {
+  return eventually(`Task/${taskId} ${status}`, async () => {
+    const t = (await who.get<Task>(`/fhir/Task/${taskId}`)).body;
+    return t.status === status ? t : undefined;
+  });
 }

@@ -7,8 +7,8 @@
 import type { Bundle, DiagnosticReport, Provenance, ServiceRequest, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
-import { changeTask, declaration, report, requestInput, step } from '../eso/harness.ts';
-import { eventually, startPair, taskByRequestId, type Pair } from './pair.ts';
+import { changeTask, requestInput, step } from '../eso/harness.ts';
+import { completeWithReport, eventually, providerMoves, startPair, taskByRequestId, whenStatus, type Pair } from './pair.ts';
 
 describe.each(backends())('Trust to Trust: the whole case (two %s databases)', (backend) => {
   let p: Pair;
@@ -30,24 +30,10 @@ describe.each(backends())('Trust to Trust: the whole case (two %s databases)', (
     expect(docs.body.entry?.length).toBe(input.records.length);
 
     // The provider's moves at B.
-    for (const move of [
-      (t: Task) => { t.status = 'received'; t.businessStatus = step('received'); },
-      (t: Task) => { t.status = 'accepted'; t.businessStatus = step('accepted'); t.extension = [...(t.extension ?? []), declaration()]; },
-      (t: Task) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); },
-    ]) expect((await changeTask(p.provider, bTask.id!, move)).status).toBe(200);
-    await eventually('A in progress', async () => ((await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body.status === 'in-progress' ? true : undefined));
-
-    const dr = await p.provider.post<DiagnosticReport>('/fhir/DiagnosticReport', report(bSr), { 'content-type': 'application/fhir+json' });
-    expect(dr.status).toBe(201);
-    expect((await changeTask(p.provider, bTask.id!, (t) => {
-      t.status = 'completed'; t.businessStatus = step('report-issued');
-      t.output = [{ type: { text: 'ESO report' }, valueReference: { reference: `DiagnosticReport/${dr.body.id}` } }];
-    })).status).toBe(200);
-
-    const done = await eventually('A completed', async () => {
-      const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
-      return t.status === 'completed' ? t : undefined;
-    });
+    await providerMoves(p.provider, bTask.id!);
+    await whenStatus(p.requester, aTask.id!, 'in-progress');
+    await completeWithReport(p.provider, bTask);
+    const done = await whenStatus(p.requester, aTask.id!, 'completed');
     const aReport = (await p.requester.get<DiagnosticReport>(`/fhir/${done.output![0].valueReference!.reference}`)).body;
     expect(aReport.basedOn?.[0].reference).toBe(`ServiceRequest/${aTask.focus!.reference!.split('/')[1]}`);
     expect(aReport.conclusion).toBe('The diagnosis is right; the plan is reasonable.');
@@ -76,10 +62,7 @@ describe.each(backends())('Trust to Trust: the whole case (two %s databases)', (
     expect((await changeTask(p.provider, bTask.id!, (t) => {
       t.status = 'rejected'; t.businessStatus = step('declined'); t.statusReason = { text: 'Outside our specialty: please ask a neuro-oncology team' };
     })).status).toBe(200);
-    const rejected = await eventually('A rejected', async () => {
-      const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
-      return t.status === 'rejected' ? t : undefined;
-    });
+    const rejected = await whenStatus(p.requester, aTask.id!, 'rejected');
     expect(rejected.statusReason?.text).toBe('Outside our specialty: please ask a neuro-oncology team');
     expect(rejected.businessStatus?.coding?.[0].code).toBe('declined');
     await eventually('RRI at the EPR', async () => (p.epr.received.length > before ? true : undefined));
