@@ -6,7 +6,7 @@ import type { Repository } from '../fhir/repository.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RegisteredClient } from './client-file.ts';
 import { DirectoryRegistry } from './directory-registry.ts';
-import { applyDirectory } from './organizations.ts';
+import { applyDirectory } from './directory-apply.ts';
 
 export class DirectorySync {
   private clients: RegisteredClient[] = [];

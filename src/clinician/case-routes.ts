@@ -7,7 +7,7 @@ import type { Express, Request, Response } from 'express';
 import type { Binary, DocumentReference } from 'fhir/r4.js';
 import { randomUUID } from 'node:crypto';
 import { providerChoices } from '../domain/provider-choice.ts';
-import { countryOf, orgByOds } from '../domain/orgs.ts';
+import { countryOf, orgByOds } from '../domain/organization-tree.ts';
 import { Reader } from '../domain/reader.ts';
 import { makeCancel } from '../domain/amend/cancel.ts';
 import { isOutcomeError, notFound } from '../shared/outcomes.ts';

@@ -6,7 +6,7 @@
 import type { Consent, DiagnosticReport, DocumentReference, Patient, Practitioner, PractitionerRole, ServiceRequest, Task } from 'fhir/r4.js';
 import { isTransferOffer, partiesOfTask, sideOf } from '../domain/case.ts';
 import { answersOf, businessStatusOf, extensionsOf, Extensions, questionsOf, type Question } from '../domain/codes.ts';
-import { orgLabel } from '../domain/orgs.ts';
+import { orgLabel } from '../domain/organization-tree.ts';
 import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
 import { OPEN_STATUSES } from '../domain/search.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Express } from 'express';
 import type { AuditRecord } from '../audit/audit-event.ts';
 import type { DomainOperations } from '../domain/index.ts';
-import { orgByOds } from '../domain/orgs.ts';
+import { orgByOds } from '../domain/organization-tree.ts';
 import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
 import type { Repository } from '../fhir/repository.ts';

@@ -6,7 +6,7 @@ import type { Organization, Patient, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { hasCoding, Systems } from './codes.ts';
-import { actsFor, orgOfRef } from './orgs.ts';
+import { actsFor, orgOfRef } from './organization-tree.ts';
 import type { Actor } from './ports.ts';
 import type { Reader } from './reader.ts';
 import type { Side } from './task-states.ts';

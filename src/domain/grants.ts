@@ -9,7 +9,7 @@ import { TENANT_SCOPED, type Repository } from '../fhir/repository.ts';
 import type { ResourceType, StorageTx } from '../storage/types.ts';
 import { odsOf, partiesOfRequest, partiesOfTask } from './case.ts';
 import { splitKey } from './codes.ts';
-import { orgOfRef } from './orgs.ts';
+import { orgOfRef } from './organization-tree.ts';
 import { Reader } from './reader.ts';
 
 /** Provenance -> Task -> ... is the longest chain; deeper means a reference loop. */

@@ -9,7 +9,7 @@ import { odsCodeOf } from '../fhir/uk-core.ts';
 import type { StorageTx, StoredResource } from '../storage/types.ts';
 import { actorOfRepo, isTransferOffer, odsOf, partiesOfTask, sideOf } from './case.ts';
 import { caseOrgsOf, grantCase } from './grants.ts';
-import { orgByOds } from './orgs.ts';
+import { orgByOds } from './organization-tree.ts';
 import type { CaseEvent, CaseEventSink, ResourceChangeSink } from './ports.ts';
 import { taskProvenance } from './provenance.ts';
 import { Reader } from './reader.ts';

@@ -8,7 +8,7 @@ import type { Organization } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
-import { countryOf, orgByOds, orgLabel } from './orgs.ts';
+import { countryOf, orgByOds, orgLabel } from './organization-tree.ts';
 import { Reader } from './reader.ts';
 import { assertIndependent } from './rules/independence.ts';
 

@@ -11,7 +11,7 @@ import type { DiagnosticReport, Extension, Organization, ServiceRequest, Task } 
 import type { Repository } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { Extensions, esoCoding, type EsoCode } from '../domain/codes.ts';
-import { actsFor, orgOfRef } from '../domain/orgs.ts';
+import { actsFor, orgOfRef } from '../domain/organization-tree.ts';
 import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
 import { BUSINESS_STATUS_FOR, TRANSITIONS, type TaskStatus } from '../domain/task-states.ts';

@@ -13,7 +13,7 @@ import type { Consent, DocumentReference, Reference, Resource, ServiceRequest, T
 import type { Repository, WriteHook } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { isTransferOffer, partiesOfTask } from '../domain/case.ts';
-import { chainOds } from '../domain/orgs.ts';
+import { chainOds } from '../domain/organization-tree.ts';
 import { Reader } from '../domain/reader.ts';
 import type { StorageTx, StoredResource } from '../storage/types.ts';
 import { correlationIdOf, type MessageEvent, type QueuedMessage } from './messages.ts';

@@ -7,7 +7,7 @@
  */
 import type { Organization, Task } from 'fhir/r4.js';
 import { odsCodeOf } from '../fhir/uk-core.ts';
-import { actsFor, orgByOds } from '../domain/orgs.ts';
+import { actsFor, orgByOds } from '../domain/organization-tree.ts';
 import type { Actor } from '../domain/ports.ts';
 import type { Reader } from '../domain/reader.ts';
 import { badRequest, forbidden, unprocessable } from '../shared/outcomes.ts';

@@ -1,7 +1,7 @@
 /** Check 4 (write): the child and family belong to the organisation that manages the child's record. */
 import type { Patient, RelatedPerson } from 'fhir/r4.js';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
-import { orgByOds, orgLabel } from '../orgs.ts';
+import { orgByOds, orgLabel } from '../organization-tree.ts';
 import { managesChild, ownChild } from './own-child.ts';
 import type { WriteCheck } from './types.ts';
 

@@ -4,7 +4,7 @@
  */
 import type { Organization, Patient, Reference } from 'fhir/r4.js';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
-import { actsFor, orgLabel } from '../orgs.ts';
+import { actsFor, orgLabel } from '../organization-tree.ts';
 import type { CheckContext } from './types.ts';
 
 /** True when the actor acts for the organisation that manages the child's record. */

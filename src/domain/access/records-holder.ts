@@ -1,7 +1,7 @@
 /** Check 5 (write): records about the child are written by the Trust that holds the child's record. */
 import type { Binary, Condition, DocumentReference, Organization, ServiceRequest } from 'fhir/r4.js';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
-import { actsFor, orgOfRef } from '../orgs.ts';
+import { actsFor, orgOfRef } from '../organization-tree.ts';
 import { ownChild } from './own-child.ts';
 import type { CheckContext, WriteCheck } from './types.ts';
 

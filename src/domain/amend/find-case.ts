@@ -10,7 +10,7 @@ import { issuesError } from '../../shared/outcomes.ts';
 import type { StorageTx } from '../../storage/types.ts';
 import { requesterOrg } from '../intake/find-or-create.ts';
 import { REQUEST_KEY_SCOPE, requestKey } from '../intake/submit.ts';
-import { actsFor } from '../orgs.ts';
+import { actsFor } from '../organization-tree.ts';
 import type { Actor, RequestRef } from '../ports.ts';
 import { Reader } from '../reader.ts';
 import { identityLockKey } from '../rules/identity.ts';

@@ -10,7 +10,7 @@ import { unprocessable } from '../../shared/outcomes.ts';
 import type { StorageTx } from '../../storage/types.ts';
 import { Systems } from '../codes.ts';
 import type { EsoRequestInput } from '../eso-request-input.ts';
-import { orgByOds } from '../orgs.ts';
+import { orgByOds } from '../organization-tree.ts';
 import { identityLockKey } from '../rules/identity.ts';
 import type { Reader } from '../reader.ts';
 import { buildPatient, buildPractitioner, buildRelatedPerson, buildRole, humanName, nameText, relationshipCodes } from './build.ts';

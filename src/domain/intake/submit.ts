@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Condition, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { unprocessable } from '../../shared/outcomes.ts';
-import { actsFor } from '../orgs.ts';
+import { actsFor } from '../organization-tree.ts';
 import type { Actor, IntakeResult, SubmitOptions } from '../ports.ts';
 import { Reader } from '../reader.ts';
 import { assertIndependent } from '../rules/independence.ts';

@@ -9,7 +9,7 @@ import type { Repository } from '../../fhir/repository.ts';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo } from '../case.ts';
 import { PARENTAL_RESPONSIBILITY_CODES, Systems } from '../codes.ts';
-import { actsFor, orgOfRef } from '../orgs.ts';
+import { actsFor, orgOfRef } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 
 /** True when a RelatedPerson is recorded as holding parental responsibility for the child. */

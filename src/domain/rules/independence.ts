@@ -6,7 +6,7 @@
 import type { Organization, Task } from 'fhir/r4.js';
 import { unprocessable } from '../../shared/outcomes.ts';
 import { extensionsOf, Extensions, part } from '../codes.ts';
-import { countryOf, orgLabel, topLevelOf } from '../orgs.ts';
+import { countryOf, orgLabel, topLevelOf } from '../organization-tree.ts';
 import type { Reader } from '../reader.ts';
 
 /**

@@ -10,7 +10,7 @@ import type { Repository } from '../../fhir/repository.ts';
 import { odsCodeOf } from '../../fhir/uk-core.ts';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo } from '../case.ts';
-import { actsFor, orgOfRef } from '../orgs.ts';
+import { actsFor, orgOfRef } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 
 /** What an organisation may change in its own entry; everything else is the operator's. */

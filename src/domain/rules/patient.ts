@@ -7,7 +7,7 @@ import type { Organization, Patient } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { forbidden } from '../../shared/outcomes.ts';
 import { actorOfRepo } from '../case.ts';
-import { actsFor, orgLabel } from '../orgs.ts';
+import { actsFor, orgLabel } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 import { checkNhsNumbers } from './identity.ts';
 

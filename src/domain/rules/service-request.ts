@@ -8,7 +8,7 @@ import type { Repository } from '../../fhir/repository.ts';
 import { forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo, partiesOfRequest } from '../case.ts';
 import { questionsOf } from '../codes.ts';
-import { actsFor } from '../orgs.ts';
+import { actsFor } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 import { assertIndependent } from './independence.ts';
 

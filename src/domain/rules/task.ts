@@ -9,7 +9,7 @@ import type { Repository } from '../../fhir/repository.ts';
 import { conflict, forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo, partiesOfRequest, partiesOfTask, sideOf } from '../case.ts';
 import { businessStatusOf } from '../codes.ts';
-import { orgLabel } from '../orgs.ts';
+import { orgLabel } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 import { fieldProblem } from '../task-fields.ts';
 import { BUSINESS_STATUS_SETTER, businessStatusProblem, checkTransition, type Side } from '../task-states.ts';

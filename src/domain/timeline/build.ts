@@ -8,7 +8,7 @@ import type { Consent, DiagnosticReport, Patient, Practitioner, PractitionerRole
 import type { Repository } from '../../fhir/repository.ts';
 import type { StoredResource } from '../../storage/types.ts';
 import { businessStatusOf, extensionsOf, Extensions, Systems, codeOf } from '../codes.ts';
-import { orgLabel, orgOfRef } from '../orgs.ts';
+import { orgLabel, orgOfRef } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 import { describe, possessive, relationWord, type Fact, type Names } from './wording.ts';
 

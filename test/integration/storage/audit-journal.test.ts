@@ -64,7 +64,7 @@ describe.each(backends())('the audit journal on %s', (backend) => {
     await trail.close(); // this trail's timer stops: nothing stores the journal until the "next start"
     // Journalled in the audited transaction, then the "process" goes away before the trail stores them.
     await storage.transaction(async (tx) => {
-      for (const e of ['p-3a', 'p-3b', 'p-3c']) await tx.appendJournal({ resourceType: 'AuditEvent', id: `ae-${e}`, ...{ recorded: '2026-01-01T00:00:00Z' } } as AuditEvent, ['RX2']);
+      for (const e of ['p-3a', 'p-3b', 'p-3c']) await tx.appendJournal({ resourceType: 'AuditEvent', id: `ae-${e}`, recorded: '2026-01-01T00:00:00Z' } as AuditEvent, ['RX2']);
     });
     expect(await storage.journalLength()).toBe(3);
     const taken = await storage.transaction((tx) => tx.takeJournal(2));
