@@ -11,7 +11,6 @@ import { createClinicianApp } from './clinician/routes.ts';
 import { baseUrlOf } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { makeAmend } from './domain/amend/amend.ts';
-import { makeCancel } from './domain/amend/cancel.ts';
 import { domainOperations, domainRules } from './domain/index.ts';
 import { actorOfCall, type Actor, type AmendEsoRequest, type CancelEsoRequest, type IntakeResult, type SubmitEsoRequest } from './domain/ports.ts';
 import { loadConformance } from './fhir/conformance.ts';
@@ -88,7 +87,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   const federation = createFederation({ peersFile: config.peersFile, repoFor: (a) => repoFor(a), base, log, timeoutMs: config.outboxAnswerTimeoutMs,
     auditIn: (tx, actor, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, detail: r.detail, entities: r.entities, requestId: randomUUID(),
       principal: { clientId: actor.agent, organization: actor.organization, scopes: [] } }) });
-  const rules = domainRules({ caseEvents: hl7.sink, changes: subscriptionWrites.sink });
+  const rules = domainRules({ caseEvents: hl7.sink, changes: subscriptionWrites.sink, remoteProvider: federation.remoteProvider });
 
   // 2. A repository acting for an organisation: tenancy, domain rules and the consent gate applied. Every way in uses it.
   const repoFor = (actor: Actor | undefined): Repository => new Repository(storage, {
@@ -97,7 +96,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   });
 
   // 3. What works through those repositories: the domain's operations, subscriptions (Backport IG, rest-hook) and HL7 v2 intake.
-  const domain = domainOperations(repoFor);
+  const domain = domainOperations(repoFor, federation.remoteProvider);
   const subscriptions = createSubscriptions({ storage, repoFor, base, log,
     maxFailures: config.subscriptionMaxFailures, leaseMs: config.outboxLeaseMs, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
     // A notification discloses what it names or carries to the subscriber's organisation: audited like a read, before it leaves.
@@ -117,7 +116,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
     },
   });
   // REF^I13 (amend) and REF^I14 (cancel): the requester's own case, through a repository acting for the sender, audited the same way.
-  const [amendCase, cancelCase] = [makeAmend(repoFor), makeCancel(repoFor)];
+  const [amendCase, cancelCase] = [makeAmend(repoFor), domain.cancel];
   const auditedCases: { amend: AmendEsoRequest; cancel: CancelEsoRequest } = {
     amend: (input, actor) => amendCase(input, actor, { within: auditWithin(actor, 'hl7v2-ref-i13') }),
     cancel: (ref, actor) => cancelCase(ref, actor, { within: auditWithin(actor, 'hl7v2-ref-i14') }),

@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import { providerChoices } from '../domain/provider-choice.ts';
 import { countryOf, orgByOds } from '../domain/organization-tree.ts';
 import { Reader } from '../domain/reader.ts';
-import { makeCancel } from '../domain/amend/cancel.ts';
 import { isOutcomeError, notFound } from '../shared/outcomes.ts';
 import { escapeHtml } from '../domain/timeline/html.ts';
 import type { StorageTx } from '../storage/types.ts';
@@ -151,7 +150,7 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
 
   write('cancel', 'cancelled', async (req, res, { s, c }) => {
     if (!c.requestRef || !c.requesterOds) throw new Error('case without a request identifier');
-    await makeCancel(deps.repoFor)({ requesterOds: c.requesterOds, ...c.requestRef, ...(field(req, 'reason') ? { reason: field(req, 'reason') } : {}) }, actorOf(s),
+    await deps.domain.cancel({ requesterOds: c.requesterOds, ...c.requestRef, ...(field(req, 'reason') ? { reason: field(req, 'reason') } : {}) }, actorOf(s),
       { within: (tx) => within(res, 'app-cancel')(tx, [`Task/${c.taskId}`]) });
   });
   write('withdraw-consent', 'consent', async (_req, res, { repo, c }) => { await act.withdrawConsent(repo, c.serviceRequest, within(res, 'app-withdraw-consent')); });

@@ -25,7 +25,7 @@ export interface ClinicianDeps {
   baseUrl: () => string;
   log: Logger;
   storage: Storage;
-  domain: Pick<DomainOperations, 'submit' | 'timeline'>;
+  domain: Pick<DomainOperations, 'submit' | 'timeline' | 'cancel'>;
   /** A repository acting for an organisation (the case-access chain), with the clinician on the actor. */
   repoFor: (actor: Actor | undefined) => Repository;
   audit: (record: AuditRecord) => Promise<void>;

@@ -26,7 +26,7 @@ export const PARENTAL_RESPONSIBILITY_CODES = ['RESPRSN', 'GUARD'];
 export type EsoCode =
   | 'awaiting-consent' | 'request-sent' | 'received' | 'records-shared' | 'accepted' | 'visit-scheduled'
   | 'outpatient-scheduled' | 'records-review' | 'report-issued' | 'discussed-with-family' | 'declined'
-  | 'withdrawn' | 'on-hold' | 'failed' | 'family' | 'young-person' | 'treating-team' | 'visit' | 'outpatient'
+  | 'withdrawn' | 'cancel-requested' | 'on-hold' | 'failed' | 'family' | 'young-person' | 'treating-team' | 'visit' | 'outpatient'
   | 'records-only' | 'external-second-opinion' | 'transfer-offer';
 
 const DISPLAY: Record<EsoCode, string> = {
@@ -34,7 +34,7 @@ const DISPLAY: Record<EsoCode, string> = {
   'records-shared': 'Records shared', accepted: 'Accepted by provider', 'visit-scheduled': 'Visit scheduled',
   'outpatient-scheduled': 'Outpatient appointment scheduled', 'records-review': 'Records under review',
   'report-issued': 'Report issued', 'discussed-with-family': 'Discussed with family', declined: 'Declined by provider',
-  withdrawn: 'Withdrawn', 'on-hold': 'On hold', failed: 'Failed', family: 'Family', 'young-person': 'Young person',
+  withdrawn: 'Withdrawn', 'cancel-requested': 'Cancellation requested', 'on-hold': 'On hold', failed: 'Failed', family: 'Family', 'young-person': 'Young person',
   'treating-team': 'Treating team', visit: 'Inpatient visit', outpatient: 'Outpatient appointment', 'records-only': 'Records only',
   'external-second-opinion': 'External second opinion', 'transfer-offer': 'Offer of transfer of care',
 };

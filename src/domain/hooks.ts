@@ -10,7 +10,7 @@ import type { StorageTx, StoredResource } from '../storage/types.ts';
 import { actorOfRepo, isTransferOffer, odsOf, partiesOfTask, sideOf } from './case.ts';
 import { caseOrgsOf, grantCase } from './grants.ts';
 import { orgByOds } from './organization-tree.ts';
-import type { CaseEvent, CaseEventSink, ResourceChangeSink } from './ports.ts';
+import type { CaseEvent, CaseEventSink, RemoteProvider, ResourceChangeSink } from './ports.ts';
 import { taskProvenance } from './provenance.ts';
 import { Reader } from './reader.ts';
 import { checkConsentWrite } from './rules/consent.ts';
@@ -25,7 +25,7 @@ import { checkTransferOfferWrite } from './rules/transfer.ts';
 /** Status changes the ways out (HL7 v2 return messages, federation) are told about. */
 const CASE_EVENT_KINDS = new Set<string>(['accepted', 'rejected', 'completed', 'cancelled']);
 
-async function beforeWrite(next: Resource, previous: StoredResource | undefined, repo: Repository, tx: StorageTx): Promise<void> {
+const checksBeforeWrite = (remoteProvider?: RemoteProvider) => async function beforeWrite(next: Resource, previous: StoredResource | undefined, repo: Repository, tx: StorageTx): Promise<void> {
   await checkUniqueIdentifiers(next, tx, Reader.ofRepo(repo));
   const prev = previous?.resource;
   switch (next.resourceType) {
@@ -35,7 +35,7 @@ async function beforeWrite(next: Resource, previous: StoredResource | undefined,
     case 'ServiceRequest': return checkServiceRequestWrite(next as ServiceRequest, prev as ServiceRequest | undefined, repo);
     case 'Task': return isTransferOffer(next as Task)
       ? checkTransferOfferWrite(next as Task, prev as Task | undefined, repo)
-      : checkEsoTaskWrite(next as Task, prev as Task | undefined, repo);
+      : checkEsoTaskWrite(next as Task, prev as Task | undefined, repo, remoteProvider);
     case 'Consent': return checkConsentWrite(next as Consent, prev as Consent | undefined, repo);
     case 'DiagnosticReport': return checkReportWrite(next as DiagnosticReport, prev as DiagnosticReport | undefined, repo);
     default: return undefined;
@@ -105,9 +105,9 @@ const CHANGE_TYPES = new Set(['Task', 'DiagnosticReport', 'Consent']);
  * The domain's WriteHook; `caseEvents` is told of accepted/rejected/completed/cancelled in the same
  * transaction, `changes` (subscriptions) of every Task, DiagnosticReport and Consent write, last.
  */
-export function domainHook(caseEvents?: CaseEventSink, changes?: ResourceChangeSink): WriteHook {
+export function domainHook(caseEvents?: CaseEventSink, changes?: ResourceChangeSink, remoteProvider?: RemoteProvider): WriteHook {
   return {
-    beforeWrite,
+    beforeWrite: checksBeforeWrite(remoteProvider),
     async afterWrite(stored, previous, repo, tx) {
       if (stored.resource.resourceType === 'Task') {
         await afterTaskWrite(stored as StoredResource<Task>, previous?.resource as Task | undefined, repo, tx, caseEvents);

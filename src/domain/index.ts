@@ -10,7 +10,8 @@ import { caseAccessChain } from './access/chain.ts';
 import { grantsFor } from './grants.ts';
 import { domainHook } from './hooks.ts';
 import { makeSubmit } from './intake/submit.ts';
-import type { Actor, CaseEventSink, ResourceChangeSink, SubmitEsoRequest } from './ports.ts';
+import { makeCancel } from './amend/cancel.ts';
+import type { Actor, CancelEsoRequest, CaseEventSink, RemoteProvider, ResourceChangeSink, SubmitEsoRequest } from './ports.ts';
 import { overdueTasks } from './search.ts';
 import { buildTimeline, type CaseTimeline } from './timeline/build.ts';
 
@@ -30,12 +31,14 @@ export interface DomainRulesDeps {
   changes?: ResourceChangeSink;
   /** Clock for the consent gate (tests). */
   now?: () => number;
+  /** Whether another instance serves a case's provider (Trust to Trust): then a cancel is a request it confirms. */
+  remoteProvider?: RemoteProvider;
 }
 
 /** Builds the rules the repositories are made with (so they come first: no repository is needed to make them). */
 export function domainRules(deps: DomainRulesDeps = {}): DomainRules {
   return {
-    hooks: [domainHook(deps.caseEvents, deps.changes)],
+    hooks: [domainHook(deps.caseEvents, deps.changes, deps.remoteProvider)],
     grants: grantsFor,
     access: caseAccessChain(deps.now),
   };
@@ -49,6 +52,8 @@ export interface DomainOperations {
   timeline: (taskId: string, actor: Actor | undefined) => Promise<CaseTimeline>;
   /** Open ESO Tasks past their due date that the actor may see (rule 4). */
   overdue: (actor: Actor | undefined, now?: Date) => Promise<Bundle>;
+  /** The requester withdraws its request (REF^I14, the app): a request the provider confirms where another instance serves it. */
+  cancel: CancelEsoRequest;
 }
 
 /**
@@ -56,8 +61,9 @@ export interface DomainOperations {
  * the system when undefined). The ESO search parameters they rely on (`due`, Task `part-of`)
  * come from profiles/, in the registry every repository holds (fhir/conformance.ts).
  */
-export function domainOperations(repoFor: (actor: Actor | undefined) => Repository): DomainOperations {
+export function domainOperations(repoFor: (actor: Actor | undefined) => Repository, remoteProvider?: RemoteProvider): DomainOperations {
   return {
+    cancel: makeCancel(repoFor, remoteProvider),
     submit: makeSubmit(repoFor),
     timeline: (taskId, actor) => buildTimeline(repoFor(actor), taskId),
     overdue: (actor, now) => overdueTasks(repoFor(actor), now),

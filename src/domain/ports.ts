@@ -6,6 +6,7 @@ import type { DiagnosticReport, Patient, Resource, ServiceRequest, Task } from '
 import type { CallContext, Clinician } from '../shared/call-context.ts';
 import type { StorageTx } from '../storage/types.ts';
 import type { EsoRequestInput, EsoRequestInputRaw } from './eso-request-input.ts';
+import type { Reader } from './reader.ts';
 
 /** Who is acting: the organisation (ODS code) a client or message acts for, and the agent. */
 export interface Actor {
@@ -99,3 +100,11 @@ export interface ResourceChangeSink {
   /** Called inside the transaction of the write, after the grants and the case events. */
   onResourceChange(tx: StorageTx, change: ResourceChange): Promise<void>;
 }
+
+/**
+ * Where the provider of a case works: true when another eso-bridge instance serves it (Trust to Trust,
+ * docs/FEDERATION.md). Then a requester's cancel is a request the provider confirms: the requester
+ * sets businessStatus `cancel-requested`, and only the confirmation (written by the server when the
+ * provider's instance has cancelled) moves the Task to `cancelled`. Implemented by federation/.
+ */
+export type RemoteProvider = (task: Task, reader: Reader) => Promise<boolean>;

@@ -62,9 +62,9 @@ export function checkTransition(from: TaskStatus, to: TaskStatus, side: Side | u
 
 /** The ESO steps (businessStatus) that fit each status. */
 export const BUSINESS_STATUS_FOR: Readonly<Partial<Record<TaskStatus, readonly string[]>>> = {
-  requested: ['awaiting-consent', 'request-sent', 'records-shared'],
-  received: ['received', 'records-shared'],
-  accepted: ['accepted', 'records-shared', 'visit-scheduled', 'outpatient-scheduled'],
+  requested: ['awaiting-consent', 'request-sent', 'records-shared', 'cancel-requested'],
+  received: ['received', 'records-shared', 'cancel-requested'],
+  accepted: ['accepted', 'records-shared', 'visit-scheduled', 'outpatient-scheduled', 'cancel-requested'],
   'in-progress': ['records-review', 'visit-scheduled', 'outpatient-scheduled', 'records-shared', 'accepted'],
   'on-hold': ['on-hold'],
   completed: ['report-issued', 'discussed-with-family'],
@@ -82,7 +82,7 @@ export const BUSINESS_STATUS_REQUIRED: ReadonlySet<TaskStatus> = new Set(['compl
  */
 export const BUSINESS_STATUS_SETTER: Readonly<Record<string, Side>> = {
   'awaiting-consent': 'requester', 'request-sent': 'requester', 'records-shared': 'requester',
-  'discussed-with-family': 'requester', withdrawn: 'requester',
+  'discussed-with-family': 'requester', withdrawn: 'requester', 'cancel-requested': 'requester',
   received: 'provider', accepted: 'provider', 'visit-scheduled': 'provider', 'outpatient-scheduled': 'provider',
   'records-review': 'provider', 'report-issued': 'provider', declined: 'provider', 'on-hold': 'provider', failed: 'provider',
 };

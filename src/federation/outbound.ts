@@ -13,6 +13,7 @@ import type { Consent, DocumentReference, Reference, Resource, ServiceRequest, T
 import type { Repository, WriteHook } from '../fhir/repository.ts';
 import { odsCodeOf } from '../fhir/uk-core.ts';
 import { isTransferOffer, partiesOfTask } from '../domain/case.ts';
+import { businessStatusOf } from '../domain/codes.ts';
 import { chainOds } from '../domain/organization-tree.ts';
 import { Reader } from '../domain/reader.ts';
 import type { StorageTx, StoredResource } from '../storage/types.ts';
@@ -43,7 +44,9 @@ function requesterEvent(change: Change): MessageEvent | undefined {
     const prev = change.previous as Task | undefined;
     const task = r as Task;
     if (!prev) return 'eso-request';
-    if (task.status === 'cancelled' && prev.status !== 'cancelled') return 'eso-cancel';
+    // A cancel is a request the provider confirms (businessStatus cancel-requested); the confirmation's own
+    // move to cancelled, written here once the provider has cancelled, is not sent back.
+    if (businessStatusOf(task) === 'cancel-requested' && businessStatusOf(prev) !== 'cancel-requested') return 'eso-cancel';
     if (task.status !== prev.status) return undefined;
     return REQUESTER_FIELDS.some((f) => !same(task[f], prev[f])) ? 'eso-update' : undefined;
   }

@@ -8,6 +8,7 @@
 import type { Consent, Task } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
 import { Reader } from '../domain/reader.ts';
+import { businessStatusOf } from '../domain/codes.ts';
 import { notFound, unprocessable } from '../shared/outcomes.ts';
 import type { MessageEvent } from './messages.ts';
 import { enqueueMessage, routeOf } from './outbound.ts';
@@ -18,7 +19,7 @@ async function requesterEvents(reader: Reader, task: Task): Promise<MessageEvent
   const consents = await reader.search<Consent>('Consent', { patient: reader.key(task.for) ?? '' });
   const ours = consents.filter((c) => (c.provision?.data ?? []).some((d) => reader.key(d.reference) === reader.key(task.focus)));
   if (ours.length && !ours.some((c) => c.status === 'active')) events.push('eso-consent-withdrawn');
-  if (task.status === 'cancelled') events.push('eso-cancel');
+  if (task.status === 'cancelled' || businessStatusOf(task) === 'cancel-requested') events.push('eso-cancel');
   return events;
 }
 

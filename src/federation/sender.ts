@@ -9,6 +9,7 @@
 import type { Logger } from '../shared/logger.ts';
 import { isOutcomeError } from '../shared/outcomes.ts';
 import type { OutboxMessage, Storage } from '../storage/types.ts';
+import { cancelConfirmed } from './cancel-confirmed.ts';
 import { buildMessage, type BuilderDeps } from './message-builder.ts';
 import type { QueuedMessage } from './messages.ts';
 import { peerOfDestination } from './outbound.ts';
@@ -43,7 +44,12 @@ export function federationSender(deps: FederationSenderDeps) {
       throw e;
     }
     const log = { outboxId: msg.id, event: q.event, sequence: q.sequence, peer: q.destinationOds, status: answer.status };
-    if (answer.status >= 200 && answer.status < 300) return { status: 'sent' };
+    if (answer.status >= 200 && answer.status < 300) {
+      // The provider's instance cancelled its copy: now the requester's Task is cancelled (before the row is marked sent,
+      // so a crash in between resends the message, gets the stored answer and confirms again, changing nothing).
+      if (q.event === 'eso-cancel') await cancelConfirmed(deps.repoFor, q.taskId);
+      return { status: 'sent' };
+    }
     if (answer.status >= 400 && answer.status < 500) {
       deps.log.warn(log, 'federation message refused by the peer');
       return { status: 'failed', error: `HTTP ${answer.status}${answer.detail ? `: ${answer.detail}` : ''}` };

@@ -3,10 +3,10 @@
  * queues messages for peers in the change's transaction, the outbox sender for `fed:<ODS>` destinations, and the $process-message receiver. Peers come from ESO_PEERS_FILE.
  */
 import type { Repository, WriteHook } from '../fhir/repository.ts';
-import type { Actor } from '../domain/ports.ts';
+import type { Actor, RemoteProvider } from '../domain/ports.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { OutboxMessage } from '../storage/types.ts';
-import { fedDestination, FederationHook } from './outbound.ts';
+import { fedDestination, FederationHook, routeOf } from './outbound.ts';
 import { PeerClient } from './peer-client.ts';
 import { PeerRegistry } from './peers.ts';
 import { processMessage, type ProcessAnswer, type ReceiverDeps } from './receiver.ts';
@@ -32,6 +32,8 @@ export interface Federation {
   /** The outbox destinations of messages sent for our Trust `ods` (GET /admin/outbox shows them to it). */
   destinationsOf: (ods: string) => Promise<string[]>;
   receive: (body: unknown, headers: { requestId?: string; correlationId?: string }, actor: Actor | undefined) => Promise<ProcessAnswer>;
+  /** Whether a peer serves the case's provider (the domain's RemoteProvider port: a cancel there is a request it confirms). */
+  remoteProvider: RemoteProvider;
 }
 
 export function createFederation(deps: FederationDeps): Federation {
@@ -42,6 +44,7 @@ export function createFederation(deps: FederationDeps): Federation {
     hook,
     send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base }),
     destinationsOf: async (ods) => (await peers.list()).map((p) => fedDestination(p.organizations[0], ods)),
+    remoteProvider: async (task, reader) => (await peers.list()).length > 0 && (await routeOf(reader, peers, task))?.side === 'requester',
     receive: (body, headers, actor) => processMessage(body, headers, actor, { repoFor: deps.repoFor, base: deps.base, auditIn: deps.auditIn }),
   };
 }

@@ -8,8 +8,9 @@
 import type { Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { conflict } from '../../shared/outcomes.ts';
-import { esoCoding } from '../codes.ts';
-import type { Actor, CancelEsoRequest, IntakeResult, RequestRef, SubmitOptions } from '../ports.ts';
+import { businessStatusOf, esoCoding } from '../codes.ts';
+import { Reader } from '../reader.ts';
+import type { Actor, CancelEsoRequest, IntakeResult, RemoteProvider, RequestRef, SubmitOptions } from '../ports.ts';
 import { checkTransition } from '../task-states.ts';
 import { findOwnCase } from './find-case.ts';
 
@@ -21,7 +22,11 @@ function refusalText(ref: RequestRef, task: Task): string {
   return `Referral ${ref.value} cannot be cancelled: it is already closed (status ${task.status})`;
 }
 
-export function makeCancel(repoFor: (actor: Actor | undefined) => Repository): CancelEsoRequest {
+/**
+ * `remoteProvider`: where another instance serves the provider (Trust to Trust), the cancel is a request:
+ * the Task keeps its status with businessStatus cancel-requested until the provider's instance confirms.
+ */
+export function makeCancel(repoFor: (actor: Actor | undefined) => Repository, remoteProvider?: RemoteProvider): CancelEsoRequest {
   return async (ref, actor, opts: SubmitOptions = {}): Promise<IntakeResult> => repoFor(actor).inTx(async (repo, tx) => {
     const { task, serviceRequest } = await findOwnCase(repo, tx, ref, actor);
     let result: IntakeResult = { created: false, task, serviceRequest };
@@ -29,7 +34,15 @@ export function makeCancel(repoFor: (actor: Actor | undefined) => Repository): C
     if (task.status !== 'cancelled') {
       // Checked here only for a clearer message: the Task rules refuse the same move on write.
       if (!checkTransition(task.status, 'cancelled', undefined).ok) throw conflict(refusalText(ref, task), 'Task.status');
-      const next: Task = { ...task, status: 'cancelled', businessStatus: { coding: [esoCoding('withdrawn')] } };
+      const remote = (await remoteProvider?.(task, Reader.ofRepo(repo))) ?? false;
+      // A request already asked of the provider is not asked again (a resent I14).
+      if (remote && businessStatusOf(task) === 'cancel-requested') {
+        await opts.within?.(tx, result);
+        return result;
+      }
+      const next: Task = remote
+        ? { ...task, businessStatus: { coding: [esoCoding('cancel-requested')] } }
+        : { ...task, status: 'cancelled', businessStatus: { coding: [esoCoding('withdrawn')] } };
       if (ref.reason) next.statusReason = { text: ref.reason };
       const stored = (await repo.update(next)).resource;
       const sr = (await repo.read<typeof serviceRequest>('ServiceRequest', serviceRequest.id as string)).resource;

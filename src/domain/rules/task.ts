@@ -9,6 +9,7 @@ import type { Repository } from '../../fhir/repository.ts';
 import { conflict, forbidden, unprocessable } from '../../shared/outcomes.ts';
 import { actorOfRepo, partiesOfRequest, partiesOfTask, sideOf } from '../case.ts';
 import { businessStatusOf } from '../codes.ts';
+import type { RemoteProvider } from '../ports.ts';
 import { orgLabel } from '../organization-tree.ts';
 import { Reader } from '../reader.ts';
 import { fieldProblem } from '../task-fields.ts';
@@ -71,7 +72,12 @@ function assertBusinessStatus(task: Task, previous: Task | undefined, side: Task
 }
 
 /** beforeWrite of an ESO Task (not a transfer offer). Sets lastModified and the default due date. */
-export async function checkEsoTaskWrite(next: Task, previous: Task | undefined, repo: Repository): Promise<void> {
+/**
+ * `remoteProvider` (Trust to Trust): where another instance serves the provider, a requester's cancel is
+ * a request (businessStatus cancel-requested) that the provider confirms; the move to cancelled itself is
+ * then the server's, made when the provider's instance has cancelled (docs/FEDERATION.md).
+ */
+export async function checkEsoTaskWrite(next: Task, previous: Task | undefined, repo: Repository, remoteProvider?: RemoteProvider): Promise<void> {
   const ctx = await taskContext(next, repo);
   await assertIndependent(ctx.reader, ctx.requester, ctx.owner, 'Task.owner');
   if (!previous) {
@@ -89,8 +95,11 @@ export async function checkEsoTaskWrite(next: Task, previous: Task | undefined, 
     if (problem?.kind === 'immutable') throw unprocessable(problem.message, `Task.${problem.field}`);
     if (problem) throw forbidden(problem.message);
     if (previous.status !== next.status) await checkTransitionGates(ctx, previous, next);
-    else if (side === 'requester' && JSON.stringify(previous.statusReason ?? null) !== JSON.stringify(next.statusReason ?? null)) {
+    else if (side === 'requester' && JSON.stringify(previous.statusReason ?? null) !== JSON.stringify(next.statusReason ?? null) && businessStatusOf(next) !== 'cancel-requested') {
       throw forbidden('The requesting organisation gives a statusReason only when it cancels');
+    }
+    if (side === 'requester' && next.status === 'cancelled' && previous.status !== 'cancelled' && (await remoteProvider?.(next, ctx.reader))) {
+      throw conflict(`The provider of Task/${next.id} works at another Trust's eso-bridge: cancelling is a request it confirms. Set businessStatus 'cancel-requested' (the reason in statusReason); the Task is cancelled when the provider confirms`, 'Task.status');
     }
   }
   // Parties other than requester and provider were refused above.

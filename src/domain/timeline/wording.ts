@@ -48,6 +48,7 @@ function stepWords(step: string | undefined, n: Names): string | undefined {
     case 'report-issued': return 'Opinion received';
     case 'discussed-with-family': return 'The treating team went through the opinion with the family';
     case 'request-sent': return `Request sent to ${providerPhrase(n)}`;
+    case 'cancel-requested': return `The treating team asked ${n.provider} to cancel the request; it is cancelled when ${n.provider} confirms`;
     case 'awaiting-consent': return `The request is waiting for consent to share ${possessive(n.child)} records`;
     default: return undefined;
   }

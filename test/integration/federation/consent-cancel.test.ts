@@ -44,18 +44,34 @@ describe.each(backends())('Trust to Trust: consent withdrawal and cancellation (
     expect((await p.aAtB.get(`/fhir/DocumentReference/${docId}`)).status).toBe(200);
   }, 60_000);
 
-  it('when A cancels before the work starts, then B confirms: B\'s Task is cancelled and A\'s message is sent', async () => {
+  it('when A cancels before the work starts, then it is a request: A\'s Task waits until B has cancelled its copy, then both are cancelled, with one cancel message and nothing echoed back', async () => {
     const { aTask, bTask } = await caseAtBoth();
-    expect((await changeTask(p.requester, aTask.id!, (t) => { t.status = 'cancelled'; t.businessStatus = step('withdrawn'); t.statusReason = { text: 'The family chose another provider' }; })).status).toBe(200);
+    // Cancelling outright is refused: the provider works at another Trust, so a cancel is a request it confirms.
+    const outright = await changeTask(p.requester, aTask.id!, (t) => { t.status = 'cancelled'; t.businessStatus = step('withdrawn'); });
+    expect(outright.status).toBe(409);
+    expect(JSON.stringify(outright.body)).toMatch(/cancel-requested/);
+    expect((await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body.status).toBe('requested');
+    // The request: businessStatus cancel-requested, the reason in statusReason; the status stays until B confirms.
+    const asked = await changeTask(p.requester, aTask.id!, (t) => { t.businessStatus = step('cancel-requested'); t.statusReason = { text: 'The family chose another provider' }; });
+    expect(asked.status).toBe(200);
+    expect((asked.body as Task).status).toBe('requested');
     const bDone = await eventually('B cancelled', async () => {
       const t = (await p.provider.get<Task>(`/fhir/Task/${bTask.id}`)).body;
       return t.status === 'cancelled' ? t : undefined;
     });
     expect(bDone.statusReason?.text).toBe('The family chose another provider');
-    await eventually('cancel confirmed at A', async () => ((await p.a.server.storage.listOutbound({ status: 'sent' })).some((m) => m.kind === 'fhir-message:eso-cancel') ? true : undefined));
+    const aDone = await eventually('A cancelled once B confirmed', async () => {
+      const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
+      return t.status === 'cancelled' ? t : undefined;
+    });
+    expect(aDone.businessStatus?.coding?.[0].code).toBe('withdrawn');
+    expect(aDone.statusReason?.text).toBe('The family chose another provider');
+    // One cancel message, sent; nothing echoed back to B by the confirmation.
+    const cancels = (await p.a.server.storage.listOutbound({})).filter((m) => m.kind === 'fhir-message:eso-cancel');
+    expect(cancels.map((m) => m.status)).toEqual(['sent']);
   }, 60_000);
 
-  it('when A cancels after B has started (B\'s news not yet at A), then B refuses and A shows the cancel failed with B\'s reason', async () => {
+  it('when A asks to cancel after B has started (B\'s news not yet at A), then B refuses, A shows the request failed with B\'s reason, and A\'s Task is not cancelled: it follows B', async () => {
     // B's messages to A are held up (A is "down" for B), so A still thinks the case is only accepted.
     const toA = await startRelay(p.a.server.url);
     await p.link({ b: [{ organizations: ['RZ1'], base: toA.fhir, client_id: 'eso-b', key_file: 'key-at-a.json' }] });
@@ -68,15 +84,23 @@ describe.each(backends())('Trust to Trust: consent withdrawal and cancellation (
       await eventually('A accepted', async () => ((await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body.status === 'accepted' ? true : undefined));
       toA.setRule(() => 'down');
       expect((await changeTask(p.provider, bTask.id!, (t) => { t.status = 'in-progress'; t.businessStatus = step('records-review'); })).status).toBe(200);
-      expect((await changeTask(p.requester, aTask.id!, (t) => { t.status = 'cancelled'; t.businessStatus = step('withdrawn'); })).status).toBe(200);
+      expect((await changeTask(p.requester, aTask.id!, (t) => { t.businessStatus = step('cancel-requested'); })).status).toBe(200);
       const failed = await eventually('cancel failed at A', async () => (await p.a.server.storage.listOutbound({ status: 'failed' })).find((m) => m.kind === 'fhir-message:eso-cancel'));
       expect(failed.lastError).toMatch(/HTTP 409: .*cannot be cancelled: the provider has started work/);
       expect((await p.provider.get<Task>(`/fhir/Task/${bTask.id}`)).body.status).toBe('in-progress');
+      expect((await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body.status).toBe('accepted');
+      // B's news arrives: A's Task follows the provider (a case never ends up cancelled at one Trust and in progress at the other).
+      toA.setRule(() => 'pass');
+      const followed = await eventually('A in progress', async () => {
+        const t = (await p.requester.get<Task>(`/fhir/Task/${aTask.id}`)).body;
+        return t.status === 'in-progress' ? t : undefined;
+      });
+      expect(followed.businessStatus?.coding?.[0].code).toBe('records-review');
     } finally {
       await p.link();
       await toA.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('when consent is given at A after the request, and a record attached later, then B\'s provider reads the records under its own copy of the Consent', async () => {
     const input = requestInput((r) => { delete r.consent; });

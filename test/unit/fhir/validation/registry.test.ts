@@ -43,8 +43,9 @@ describe('loadProfiles', () => {
 
   it('when eso-business-status is expanded, then it lists the ESO steps as system|code', () => {
     const expansion = loadProfiles().expandValueSet(`${ESO_BASE}/ValueSet/eso-business-status`);
-    expect(expansion.size).toBe(14);
+    expect(expansion.size).toBe(15);
     expect(expansion.has(`${Systems.esoCodes}|records-review`)).toBe(true);
+    expect(expansion.has(`${Systems.esoCodes}|cancel-requested`)).toBe(true);
     expect(expansion.has(`${Systems.esoCodes}|family`)).toBe(false);
   });
 
