@@ -86,7 +86,10 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   // Trust-to-Trust messages (docs/FEDERATION.md): queued for peers in the change's transaction, received at $process-message.
   const federation = createFederation({ peersFile: config.peersFile, repoFor: (a) => repoFor(a), base, log, timeoutMs: config.outboxAnswerTimeoutMs,
     auditIn: (tx, actor, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, detail: r.detail, entities: r.entities, requestId: randomUUID(),
-      principal: { clientId: actor.agent, organization: actor.organization, scopes: [] } }) });
+      principal: { clientId: actor.agent, organization: actor.organization, scopes: [] } }),
+    // A message discloses what it carries to the peer's Trust: audited like a read, before it leaves (as subscription notifications).
+    auditSend: (d) => security.audit({ interaction: 'operation', status: 200, requestId: d.requestId, detail: `fhir-message-sent-${d.event}`, entities: d.entities,
+      principal: { clientId: 'federation', organization: d.organization, scopes: [] } }) });
   const rules = domainRules({ caseEvents: hl7.sink, changes: subscriptionWrites.sink, remoteProvider: federation.remoteProvider });
 
   // 2. A repository acting for an organisation: tenancy, domain rules and the consent gate applied. Every way in uses it.

@@ -2,7 +2,8 @@
  * Builds the FHIR message Bundle of a queued message when it is sent: the whole current state of
  * what the event is about. The case's records are read through a repository acting for the
  * peer's party, so the case-access chain (consent gate) decides which records travel: after a
- * withdrawal none does. https://hl7.org/fhir/R4/messageheader.html
+ * withdrawal none does. Everything else is read as our own party of the case sees it (tenancy), never
+ * as the system. https://hl7.org/fhir/R4/messageheader.html
  */
 import { randomUUID } from 'node:crypto';
 import type { Binary, Bundle, BundleEntry, Consent, MessageHeader, DocumentReference, Organization, Patient, Practitioner, PractitionerRole, Reference, RelatedPerson, Resource, ServiceRequest, Task } from 'fhir/r4.js';
@@ -20,7 +21,10 @@ export interface BuilderDeps {
   base: () => string;
 }
 
-/** The case's parts the requester sends: child, family, clinicians, organisations, Consent and the records the peer may see. */
+/**
+ * The case's parts the requester sends: child, family, clinicians, organisations, Consent (read as the
+ * requester sees them: its own records of the child, never another Trust's) and the records the peer may see.
+ */
 async function requesterParts(sys: Reader, peer: Reader, task: Task, sr: ServiceRequest, parties: Organization[]): Promise<Resource[]> {
   const out: Resource[] = [...parties];
   const patient = await sys.ref<Patient>(task.for);
@@ -61,14 +65,18 @@ export async function buildMessage(q: QueuedMessage, deps: BuilderDeps, destinat
   const parties = [requester, owner].filter((o): o is Organization => !!o);
   const base = deps.base();
   const resources: Resource[] = [sr, task];
+  // Each side reads as a party of the case (the chain decides), never as the system: no party, no message.
+  const ods = (org: Organization | undefined) => org && odsCodeOf(org);
+  const [ourOds, peerOds] = SENDER_SIDE[q.event] === 'requester' ? [ods(requester), ods(owner)] : [ods(owner), ods(requester)];
+  if (!ourOds || !peerOds) throw notFound(`Task/${q.taskId}: a party of the case has no ODS code`);
+  const ours = Reader.ofRepo(deps.repoFor({ organization: ourOds, agent: 'federation' }));
   if (SENDER_SIDE[q.event] === 'requester') {
-    const peerOds = owner ? odsCodeOf(owner) : undefined;
-    const peer = Reader.ofRepo(deps.repoFor(peerOds ? { organization: peerOds, agent: 'federation' } : undefined));
-    resources.push(...(await requesterParts(sys, peer, task, sr, parties)));
+    const peer = Reader.ofRepo(deps.repoFor({ organization: peerOds, agent: 'federation' }));
+    resources.push(...(await requesterParts(ours, peer, task, sr, parties)));
   } else {
     resources.push(...parties);
     for (const o of task.output ?? []) {
-      const report = await sys.ref(o.valueReference);
+      const report = await ours.ref(o.valueReference);
       if (report?.resourceType === 'DiagnosticReport') resources.push(report);
     }
   }

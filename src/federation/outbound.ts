@@ -148,8 +148,11 @@ export class FederationHook implements WriteHook {
 
   async afterWrite(stored: StoredResource, previous: StoredResource | undefined, _repo: Repository, tx: StorageTx): Promise<void> {
     // Without peers (most deployments) a write costs nothing more here.
-    if (!WATCHED.has(stored.resource.resourceType) || !(await this.deps.peers.list()).length) return;
+    if (!WATCHED.has(stored.resource.resourceType)) return;
     const change: Change = { resource: stored.resource, previous: previous?.resource };
+    // Most writes are no event for either side: decided from the change alone, before any read.
+    if (!requesterEvent(change) && !providerEvent(change)) return;
+    if (!(await this.deps.peers.list()).length) return;
     const reader = Reader.ofSystem(this.deps.systemRepo().withTx(tx));
     const task = await taskOf(reader, change.resource);
     if (!task?.id) return;

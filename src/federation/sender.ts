@@ -18,10 +18,22 @@ import type { PeerRegistry } from './peers.ts';
 
 export type MarkResult = Parameters<Storage['markOutbound']>[1];
 
+/** What one message discloses to the peer's Trust (every resource it carries), for the audit trail. */
+export interface MessageDisclosure {
+  /** The receiving Trust (MessageHeader.destination). */
+  organization: string;
+  event: string;
+  /** X-Request-ID: the receiver's audit and the outbox row name the same message. */
+  requestId: string;
+  entities: string[];
+}
+
 export interface FederationSenderDeps extends BuilderDeps {
   peers: PeerRegistry;
   client: PeerClient;
   log: Logger;
+  /** Records the disclosure before the message leaves, like any other (a failure leaves it pending, retried). */
+  audit?: (d: MessageDisclosure) => Promise<void>;
 }
 
 export function federationSender(deps: FederationSenderDeps) {
@@ -36,6 +48,8 @@ export function federationSender(deps: FederationSenderDeps) {
       if (isOutcomeError(e) && e.status === 404) return { status: 'failed', error: `the case is gone here: ${e.message}` };
       throw e;
     }
+    const entities = (bundle.entry ?? []).map((e) => e.resource).filter((r) => r && r.resourceType !== 'MessageHeader').map((r) => `${r!.resourceType}/${r!.id}`);
+    await deps.audit?.({ organization: q.destinationOds, event: q.event, requestId: q.requestId, entities });
     let answer;
     try {
       answer = await deps.client.send(peer, bundle, { requestId: q.requestId, correlationId: q.correlationId }, signal);

@@ -10,7 +10,7 @@ import { fedDestination, FederationHook, routeOf } from './outbound.ts';
 import { PeerClient } from './peer-client.ts';
 import { PeerRegistry } from './peers.ts';
 import { processMessage, type ProcessAnswer, type ReceiverDeps } from './receiver.ts';
-import { federationSender, type MarkResult } from './sender.ts';
+import { federationSender, type FederationSenderDeps, type MarkResult } from './sender.ts';
 
 export interface FederationDeps {
   /** ESO_PEERS_FILE; undefined = no peers (every case stays local). */
@@ -20,6 +20,8 @@ export interface FederationDeps {
   base: () => string;
   log: Logger;
   auditIn: ReceiverDeps['auditIn'];
+  /** Records what a message discloses to the peer's Trust, before it leaves (sender.ts). */
+  auditSend?: FederationSenderDeps['audit'];
   /** Time allowed for a peer's answer (ms); below the outbox lease. */
   timeoutMs?: number;
 }
@@ -42,7 +44,7 @@ export function createFederation(deps: FederationDeps): Federation {
   const client = new PeerClient({ timeoutMs: deps.timeoutMs });
   return {
     hook,
-    send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base }),
+    send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base, audit: deps.auditSend }),
     destinationsOf: async (ods) => (await peers.list()).map((p) => fedDestination(p.organizations[0], ods)),
     remoteProvider: async (task, reader) => (await peers.list()).length > 0 && (await routeOf(reader, peers, task))?.side === 'requester',
     receive: (body, headers, actor) => processMessage(body, headers, actor, { repoFor: deps.repoFor, base: deps.base, auditIn: deps.auditIn }),

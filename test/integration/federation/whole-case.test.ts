@@ -4,7 +4,7 @@
  * the provider's moves at B come back to A, whose Task follows them, and A's EPR gets its return
  * messages exactly once.
  */
-import type { Bundle, DiagnosticReport, Provenance, ServiceRequest, Task } from 'fhir/r4.js';
+import type { AuditEvent, Bundle, DiagnosticReport, Provenance, ServiceRequest, Task } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
 import { changeTask, requestInput, step } from '../eso/harness.ts';
@@ -52,6 +52,22 @@ describe.each(backends())('Trust to Trust: the whole case (two %s databases)', (
     expect(types.filter((t) => t.startsWith('ORU^R01'))).toHaveLength(1);
     expect(types.filter((t) => t.startsWith('RRI^I12'))).toHaveLength(2);
   }, 90_000);
+
+  it('when A sends a request to B, then A\'s audit trail records the disclosure to B\'s Trust before it left: the message id and every record it carried', async () => {
+    const input = requestInput();
+    const made = await p.requester.post('/eso/requests', input);
+    expect(made.status).toBe(201);
+    const aTask = made.body.task as Task;
+    await eventually('the case at B', () => taskByRequestId(p.provider, input.requestId.value));
+    const sent = await eventually('the disclosure audited at A', async () => {
+      const events = (await p.a.server.storage.search({ type: 'AuditEvent', criteria: [{ kind: 'reference', param: 'entity', values: [`Task/${aTask.id}`] }], count: 100, offset: 0, total: 'none' }))
+        .resources.map((r) => r.resource as AuditEvent);
+      return events.find((e) => e.outcomeDesc?.includes('fhir-message-sent-eso-request'));
+    });
+    const entities = (sent.entity ?? []).map((e) => e.what?.reference);
+    expect(entities.filter((r) => r?.startsWith('DocumentReference/'))).toHaveLength(input.records.length);
+    expect(JSON.stringify(sent.agent)).toContain('RZ2');
+  }, 60_000);
 
   it('when B declines with a reason, then A\'s Task is rejected with B\'s reason and A\'s EPR hears of it once', async () => {
     const input = requestInput();
