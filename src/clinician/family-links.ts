@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Storage } from '../storage/types.ts';
+import { conflict } from '../shared/outcomes.ts';
 
 const SCOPE = 'family-link';
 const REVOKED = 'family-link-revoked';
@@ -40,8 +41,13 @@ export class FamilyLinks {
   async create(taskId: string, organization: string, now = new Date()): Promise<string> {
     const capability = randomBytes(32).toString('base64url');
     const link: FamilyLink = { hash: hashOf(capability), taskId, organization, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.days * 86_400_000).toISOString() };
-    await this.put(SCOPE, link.hash, JSON.stringify(link), link.expiresAt);
-    for (let n = 1; n <= MAX_LINKS_PER_CASE; n++) if (await this.put(OF_CASE, `${taskId}:${n}`, link.hash, link.expiresAt)) break;
+    // The case's index slot (a free or expired one) and the link in one transaction: a link that works is always listed, so it can be revoked.
+    await this.storage.transaction(async (tx) => {
+      let listed = false;
+      for (let n = 1; n <= MAX_LINKS_PER_CASE && !listed; n++) listed = await tx.putKey(OF_CASE, `${taskId}:${n}`, link.hash, link.expiresAt);
+      if (!listed) throw conflict(`This case already has ${MAX_LINKS_PER_CASE} family links: revoke one or wait for one to expire`);
+      await tx.putKey(SCOPE, link.hash, JSON.stringify(link), link.expiresAt);
+    });
     return capability;
   }
 
@@ -50,7 +56,7 @@ export class FamilyLinks {
     const out: FamilyLink[] = [];
     for (let n = 1; n <= MAX_LINKS_PER_CASE; n++) {
       const hash = await this.storage.getKey(OF_CASE, `${taskId}:${n}`);
-      if (hash === null) break;
+      if (hash === null) continue; // an expired slot: later ones may still be live
       const link = await this.byHash(hash);
       if (link) out.push(link);
     }
@@ -79,7 +85,8 @@ export class FamilyLinks {
   /** Misses in the current lockout window. */
   async misses(link: FamilyLink): Promise<number> {
     let n = 0;
-    while (n < MAX_MISSES && (await this.storage.getKey(MISS, `${link.hash}:${n + 1}`)) !== null) n++;
+    // Every live slot counts: an earlier miss that expired leaves a gap that later ones do not fill.
+    for (let i = 1; i <= MAX_MISSES; i++) if ((await this.storage.getKey(MISS, `${link.hash}:${i}`)) !== null) n++;
     return n;
   }
 

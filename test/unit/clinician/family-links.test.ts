@@ -36,6 +36,21 @@ describe('family links', () => {
     expect(await links.open(cap)).toBeUndefined();
   });
 
+  it('when the case\'s first link has expired, then the later live links are still listed (so they can be revoked), and an expired slot is used again', async () => {
+    await links.create('task-gap', 'RTT', new Date(Date.now() - 31 * 86_400_000));
+    const live = await links.open(await links.create('task-gap', 'RTT'));
+    expect((await links.ofCase('task-gap')).map((l) => l.hash)).toEqual([live!.hash]);
+    const again = await links.open(await links.create('task-gap', 'RTT'));
+    expect((await links.ofCase('task-gap')).map((l) => l.hash).sort()).toEqual([live!.hash, again!.hash].sort());
+  });
+
+  it('when a case has as many links as it may, then another is refused (409) and nothing is stored', async () => {
+    const few = new FamilyLinks(storage, 30);
+    for (let i = 0; i < 50; i++) await few.create('task-full', 'RTT');
+    await expect(few.create('task-full', 'RTT')).rejects.toMatchObject({ status: 409 });
+    expect(await few.ofCase('task-full')).toHaveLength(50);
+  });
+
   it('when a link is revoked, then it opens nothing, and another case cannot revoke it', async () => {
     const cap = await links.create('task-3', 'RTT');
     const { hash } = (await links.open(cap))!;
