@@ -85,7 +85,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   const subscriptionWrites = createSubscriptionWrites({ searchParams, base, allowedOrigins: config.subscriptionOrigins });
   // Trust-to-Trust messages (docs/FEDERATION.md): queued for peers in the change's transaction, received at $process-message.
   const federation = createFederation({ peersFile: config.peersFile, repoFor: (a) => repoFor(a), base, log, timeoutMs: config.outboxAnswerTimeoutMs,
-    auditIn: (tx, actor, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, detail: r.detail, entities: r.entities, requestId: randomUUID(),
+    auditIn: (tx, actor, r) => security.auditIn(tx, { interaction: 'operation', status: r.status, detail: r.detail, entities: r.entities, requestId: r.requestId,
       principal: { clientId: actor.agent, organization: actor.organization, scopes: [] } }),
     // A message discloses what it carries to the peer's Trust: audited like a read, before it leaves (as subscription notifications).
     auditSend: (d) => security.audit({ interaction: 'operation', status: 200, requestId: d.requestId, detail: `fhir-message-sent-${d.event}`, entities: d.entities,

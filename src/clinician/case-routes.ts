@@ -49,9 +49,13 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
     deps.audit({ interaction: 'operation', status, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestId(res) });
   const within = (res: Response, detail: string) => (tx: StorageTx, entities: string[]) =>
     deps.auditIn(tx, { interaction: 'operation', status: 200, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestId(res) });
+  // Every case page and write; a refused one (another Trust's case, a record the consent gate hides) is audited too.
+  const handleCase = (fn: (req: Request, res: Response) => Promise<void>) => handle(deps.log, fn, (req, res, status) =>
+    audit(res, 'app-refused', [req.params.taskId ? `Task/${String(req.params.taskId)}` : undefined, req.params.docId ? `DocumentReference/${String(req.params.docId)}` : undefined]
+      .filter((x): x is string => !!x), status));
   const frame = (s: AppSession, title: string) => ({ title, signedIn: { name: s.clinician.display ?? 'clinician', organization: s.organizationName, csrf: s.csrf } });
 
-  app.get('/app', session, handle(deps.log, async (_req, res) => {
+  app.get('/app', session, handleCase(async (_req, res) => {
     const s = sessionOf(res);
     const repo = deps.repoFor(actorOf(s));
     if (s.patient) {
@@ -71,14 +75,14 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
     sendPage(res, status, page(frame(s, 'Ask for an external second opinion'), requestForm(s.csrf, s.patient!, { name: s.clinician.display ?? '', gmc: s.clinician.gmc }, choices, records, problem)));
   };
 
-  app.get('/app/requests/new', session, handle(deps.log, async (_req, res) => {
+  app.get('/app/requests/new', session, handleCase(async (_req, res) => {
     const s = sessionOf(res);
     const block = writeBlock(s);
     if (block) return sendPage(res, 409, page(frame(s, 'A request cannot be started'), `<p class="message" role="alert">${block}</p><p><a href="/app">Back</a></p>`));
     await showForm(res, s, 200);
   }));
 
-  app.post('/app/requests', session, ...multipartForm(deps.maxBodyBytes ?? 5 * 1024 * 1024), requireCsrf, handle(deps.log, async (req, res) => {
+  app.post('/app/requests', session, ...multipartForm(deps.maxBodyBytes ?? 5 * 1024 * 1024), requireCsrf, handleCase(async (req, res) => {
     const s = sessionOf(res);
     const block = writeBlock(s);
     if (block) return sendPage(res, 409, page(frame(s, 'The request was not sent'), `<p class="message" role="alert">${block}</p>`));
@@ -110,7 +114,7 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
     sendPage(res, 200, page(frame(s, `Second opinion for ${c.child}`), casePage({ c, timeline, csrf: s.csrf, writeBlock: writeBlock(s, c), links: caseLinks, overseas, ...extra })));
   };
 
-  app.get('/app/cases/:taskId', session, handle(deps.log, async (req, res) => {
+  app.get('/app/cases/:taskId', session, handleCase(async (req, res) => {
     const { s, c } = await loadCase(req, res);
     await audit(res, 'app-case', [`Task/${c.taskId}`, ...c.records.map((r) => `DocumentReference/${r.id}`)]);
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
@@ -119,7 +123,7 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
 
   // One shared record, as a download (never shown inline: an uploaded file must not run as our page). The consent
   // gate decides through the repository: without an active consent naming the provider it is not found.
-  app.get('/app/cases/:taskId/records/:docId', session, handle(deps.log, async (req, res) => {
+  app.get('/app/cases/:taskId/records/:docId', session, handleCase(async (req, res) => {
     const { s, repo, c } = await loadCase(req, res);
     const docId = String(req.params.docId);
     if (!c.records.some((r) => r.id === docId)) throw notFound('No such record in this case');
@@ -140,7 +144,7 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
 
   /** A write on a case: the session's, with its CSRF token, for a child matching the EHR's (requester side). */
   const write = (path: string, notice: string, fn: (req: Request, res: Response, ctx: Awaited<ReturnType<typeof loadCase>>) => Promise<void>) =>
-    app.post(`/app/cases/:taskId/${path}`, session, requireCsrf, handle(deps.log, async (req, res) => {
+    app.post(`/app/cases/:taskId/${path}`, session, requireCsrf, handleCase(async (req, res) => {
       const ctx = await loadCase(req, res);
       const block = writeBlock(ctx.s, ctx.c);
       if (block) return sendPage(res, 409, page(frame(ctx.s, 'Nothing was changed'), `<p class="message" role="alert">${block}</p>`));

@@ -64,8 +64,11 @@ export function outcomeText(e: unknown): string | undefined {
   return (e.outcome.issue ?? []).map((i) => i.diagnostics).filter(Boolean).join('; ') || 'The request was refused.';
 }
 
-/** Runs a handler; a refusal by a rule becomes a page with the rule's words, anything else a generic page with the request id. */
-export function handle(log: Logger, fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
+/**
+ * Runs a handler; a refusal by a rule becomes a page with the rule's words, anything else a generic page with
+ * the request id. `refused` records a refusal (the AuditEvent of a signed-in clinician's refused access) first.
+ */
+export function handle(log: Logger, fn: (req: Request, res: Response) => Promise<void>, refused?: (req: Request, res: Response, status: number) => Promise<void>): RequestHandler {
   return async (req, res) => {
     try {
       await fn(req, res);
@@ -73,6 +76,7 @@ export function handle(log: Logger, fn: (req: Request, res: Response) => Promise
       const requestId = String(res.getHeader('X-Request-Id') ?? '');
       if (isOutcomeError(e)) {
         const status = e.status;
+        if (refused && (status === 403 || status === 404)) await refused(req, res, status);
         const title = status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'This could not be done';
         const text = status === 404 ? 'There is no such case, or it is not one your organisation takes part in.' : outcomeText(e) ?? '';
         sendPage(res, status, messagePage(title, text, 'Go back to continue.'));

@@ -31,7 +31,8 @@ export interface ReceiverDeps {
   /** Our FHIR base (MessageHeader.source of the answer). */
   base: () => string;
   /** The message's AuditEvent, written in its transaction. */
-  auditIn: (tx: StorageTx, actor: Actor, record: { status: number; detail: string; entities: string[] }) => Promise<void>;
+  /** `requestId` is the message's X-Request-ID: the sender's audit and outbox row name the same message. */
+  auditIn: (tx: StorageTx, actor: Actor, record: { status: number; detail: string; entities: string[]; requestId: string }) => Promise<void>;
 }
 
 export interface ProcessAnswer {
@@ -83,7 +84,7 @@ export async function processMessage(body: unknown, headers: { requestId?: strin
       note = `Message ${m.sequence} applied`;
     }
     const result = { status: 200, bundle: answer(m, deps, task, note) };
-    await deps.auditIn(tx, actor, { status: 200, detail: `fhir-message-${m.event}`, entities: task ? [`Task/${task.id}`] : [] });
+    await deps.auditIn(tx, actor, { status: 200, detail: `fhir-message-${m.event}`, entities: task ? [`Task/${task.id}`] : [], requestId: headers.requestId as string });
     // Kept a while for repeats; after that a repeat meets the high-water mark instead (acknowledged, not applied).
     await tx.putKey(MESSAGE_KEY_SCOPE, key, JSON.stringify(result), new Date(Date.now() + ANSWER_KEPT_MS).toISOString());
     return { ...result, replay: false };

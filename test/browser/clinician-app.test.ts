@@ -211,6 +211,10 @@ describe('the clinician app, end to end', { timeout: 120_000 }, () => {
     const res = await stranger.goto(`${world.eso.url}/app/cases/${taskId}`);
     expect(res?.status()).toBe(404);
     expect(await stranger.locator('h1').textContent()).toBe('Not found');
+    // The refused access is in the audit trail, under the third Trust, naming what was asked for.
+    const refused = (await world.eso.storage.search({ type: 'AuditEvent', criteria: [{ kind: 'reference', param: 'entity', values: [`Task/${taskId}`] }], count: 500, offset: 0, total: 'none' }))
+      .resources.map((r) => JSON.stringify(r.resource)).filter((e) => e.includes('app-refused'));
+    expect(refused.some((e) => e.includes('R3T') && e.includes('HTTP 404'))).toBe(true);
     await stranger.context().close();
   });
 
