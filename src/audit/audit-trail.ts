@@ -6,7 +6,7 @@
  * only, in large batches (every JOURNAL_EVERY_MS, and before any read of AuditEvent, so a search
  * sees every event committed before it). docs/RELIABILITY.md "Audit durability".
  */
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../shared/resource-id.ts';
 import type { AuditEvent } from 'fhir/r4.js';
 import { extractIndex, type SearchParameterRegistry } from '../fhir/search-params.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -52,7 +52,7 @@ export class AuditTrail {
 
   /** Journals the AuditEvent in the caller's transaction: it commits with the change it records, or not at all. */
   async writeIn(tx: StorageTx, record: AuditRecord): Promise<AuditEvent> {
-    const event = { ...buildAuditEvent(record, this.deps.baseUrl()), id: randomUUID() };
+    const event = { ...buildAuditEvent(record, this.deps.baseUrl()), id: newResourceId() };
     const org = record.principal?.organization;
     await tx.appendJournal(event, org ? [org] : []);
     this.journalled = true;

@@ -5,7 +5,7 @@
  * Nothing here decides whether a move is allowed; a refusal comes back as the rule's OperationOutcomeError.
  */
 import type { Consent, DiagnosticReport, Extension, ServiceRequest, Task } from 'fhir/r4.js';
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../shared/resource-id.ts';
 import { esoCoding, Extensions, type EsoCode } from '../domain/codes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { Profiles, REPORT_LOINC, Systems } from '../fhir/eso-urls.ts';
@@ -59,7 +59,7 @@ export const progress = (repo: Repository, taskId: string, key: string, within: 
 export async function writeReport(repo: Repository, taskId: string, answers: { linkId: string; text: string }[], summary: string, within: Within): Promise<DiagnosticReport> {
   return repo.inTx(async (r, tx) => {
     const task = (await r.read<Task>('Task', taskId)).resource;
-    const id = randomUUID();
+    const id = newResourceId();
     const text = [summary, ...answers.map((a) => `${a.linkId}: ${a.text}`)].join('\n\n');
     const report: DiagnosticReport = {
       resourceType: 'DiagnosticReport', id, meta: { profile: [Profiles.diagnosticReport] },

@@ -4,7 +4,7 @@
  * unless an active one already covers the request. A withdrawn Consent is never made active again:
  * consent given anew is a new Consent.
  */
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../shared/resource-id.ts';
 import type { Consent, Patient, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../fhir/repository.ts';
 import type { EsoRequestInput } from '../domain/eso-request-input.ts';
@@ -26,7 +26,7 @@ export async function copyConsent(repo: Repository, tx: StorageTx, input: EsoReq
   const patient = await reader.ref<Patient>(sr.subject);
   if (!patient) return;
   const parents = await parentsFor({ repo, tx, reader }, input, patient);
-  const ids = { serviceRequest: sr.id as string, task: task.id as string, consent: randomUUID(), records: [], conditions: [] };
+  const ids = { serviceRequest: sr.id as string, task: task.id as string, consent: newResourceId(), records: [], conditions: [] };
   const consent = buildConsent(input, ids, { patient: sr.subject!, requesterOrg: task.requester!, providerOrg: task.owner!, consultant: sr.requester!, parents });
   if (consent) await repo.create(consent, { assignedId: consent.id });
 }

@@ -3,7 +3,7 @@
  * in one database transaction, `urn:uuid:` references are rewritten to the ids assigned, and
  * any failure rolls everything back. https://hl7.org/fhir/R4/http.html#transaction
  */
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../shared/resource-id.ts';
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4.js';
 import { isSupportedType } from '../fhir/search-params.ts';
 import { queryParams } from '../fhir/search-parse.ts';
@@ -103,7 +103,7 @@ export async function processBundle(ctx: FhirContext, body: unknown, strict: boo
     if (p.method === 'POST') {
       const type = p.path[0];
       if (!isSupportedType(type) || p.path.length !== 1) throw badRequest(`Entry ${i}: POST must name a resource type`, `Bundle.entry[${i}].request.url`);
-      const id = randomUUID();
+      const id = newResourceId();
       ids.set(i, id);
       if (e.fullUrl?.startsWith('urn:uuid:')) map.set(e.fullUrl, `${type}/${id}`);
     }

@@ -2,7 +2,7 @@
  * The one Storage implementation over a Driver (SQLite or PostgreSQL). A resource, its index
  * rows and its history row are written in the same transaction; nothing is visible before commit.
  */
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../shared/resource-id.ts';
 import type { Resource } from 'fhir/r4.js';
 import type { Driver, SqlConn } from './dialect.ts';
 import { buildSearch, capCountSql, driverCandidates } from './search-sql.ts';
@@ -104,7 +104,7 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
   return {
     lock,
     async insertResource(resource, index) {
-      const id = resource.id ?? randomUUID();
+      const id = resource.id ?? newResourceId();
       const at = now();
       const stored = withMeta(resource, id, 1, at);
       const content = JSON.stringify(stored);

@@ -5,7 +5,7 @@
  * concurrently) returns the same case with created = false. Every write goes through the
  * Repository, so the WriteHook rules apply here exactly as on the FHIR API.
  */
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../../shared/resource-id.ts';
 import type { Condition, Organization, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
 import { unprocessable } from '../../shared/outcomes.ts';
@@ -60,11 +60,11 @@ async function checkActor(d: Directory, actor: Actor | undefined, ods: string): 
 
 function newIds(input: EsoRequestInput): CaseIds {
   return {
-    serviceRequest: randomUUID(),
-    task: randomUUID(),
-    consent: randomUUID(),
-    records: input.records.map((r) => ({ doc: randomUUID(), ...(r.data ? { binary: randomUUID() } : {}) })),
-    conditions: (input.reason.codes ?? []).map(() => randomUUID()),
+    serviceRequest: newResourceId(),
+    task: newResourceId(),
+    consent: newResourceId(),
+    records: input.records.map((r) => ({ doc: newResourceId(), ...(r.data ? { binary: newResourceId() } : {}) })),
+    conditions: (input.reason.codes ?? []).map(() => newResourceId()),
   };
 }
 
