@@ -6,6 +6,7 @@ import { newResourceId } from '../shared/resource-id.ts';
 import type { Resource } from 'fhir/r4.js';
 import type { Driver, SqlConn } from './dialect.ts';
 import { buildSearch, capCountSql, driverCandidates } from './search-sql.ts';
+import { TxCache } from './tx-cache.ts';
 import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from './types.ts';
 
 interface Row { res_type: string; id: string; version: number | string; last_updated: string; content: string }
@@ -83,9 +84,13 @@ async function search(c: SqlConn, q: SearchQuery): Promise<SearchResult> {
   return result;
 }
 
+async function currentRow(c: SqlConn, type: string, id: string): Promise<Row | undefined> {
+  return (await c.all<Row>('SELECT res_type, id, version, last_updated, content FROM resources WHERE res_type = ? AND id = ?', [type, id]))[0];
+}
+
 async function readCurrent(c: SqlConn, type: string, id: string): Promise<StoredResource | null> {
-  const rows = await c.all<Row>('SELECT res_type, id, version, last_updated, content FROM resources WHERE res_type = ? AND id = ?', [type, id]);
-  return rows.length ? toStored(rows[0]) : null;
+  const row = await currentRow(c, type, id);
+  return row ? toStored(row) : null;
 }
 
 async function getKey(c: SqlConn, scope: string, key: string): Promise<string | null> {
@@ -100,7 +105,12 @@ async function accessOf(c: SqlConn, type: string, id: string): Promise<string[]>
   return rows.map((x) => x.org);
 }
 
-function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => void, now: () => string): StorageTx {
+function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: () => void, now: () => string): StorageTx {
+  const cache = new TxCache();
+  const lock = async (key: string) => {
+    await takeLock(key);
+    cache.forgetReads();
+  };
   return {
     lock,
     async insertResource(resource, index) {
@@ -111,6 +121,7 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
       await c.run('INSERT INTO resources (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
       await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
       await writeIndex(c, resource.resourceType, id, at, index, false);
+      cache.keep(resource.resourceType, id, { version: 1, lastUpdated: at, content });
       return { resource: stored, versionId: 1, lastUpdated: at };
     },
     async updateResource(resource, expectedVersion, index) {
@@ -124,13 +135,26 @@ function makeTx(c: SqlConn, lock: (key: string) => Promise<void>, queued: () => 
       if (changes !== 1) return null;
       await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)', [resource.resourceType, id, version, at, content]);
       await writeIndex(c, resource.resourceType, id, at, index, true);
+      cache.keep(resource.resourceType, id, { version, lastUpdated: at, content });
       return { resource: stored, versionId: version, lastUpdated: at };
     },
-    readResource: (type, id) => readCurrent(c, type, id),
+    async readResource(type, id) {
+      const kept = cache.read(type, id);
+      if (kept !== undefined) return kept;
+      const row = await currentRow(c, type, id);
+      cache.keep(type, id, row ? { version: Number(row.version), lastUpdated: row.last_updated, content: row.content } : null);
+      return row ? toStored(row) : null;
+    },
     search: (q) => search(c, q),
-    accessOf: (type, id) => accessOf(c, type, id),
+    async accessOf(type, id) {
+      const kept = cache.accessOf(type, id);
+      if (kept) return kept;
+      const orgs = await accessOf(c, type, id);
+      cache.keepAccess(type, id, orgs);
+      return orgs;
+    },
     async grantAccess(type, id, orgs) {
-      for (const org of new Set(orgs)) {
+      for (const org of cache.newGrants(type, id, orgs)) {
         await c.run('INSERT INTO resource_access (res_type, id, org) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [type, id, org]);
       }
     },
