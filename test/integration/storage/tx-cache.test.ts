@@ -38,7 +38,7 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
     const { resource } = await storage.transaction((tx) => tx.insertResource(patient('One'), []));
     const seen = await storage.transaction(async (tx) => {
       const before = await tx.readResource('Patient', resource.id as string);
-      await tx.updateResource({ ...(before!.resource as Patient), name: [{ family: 'Two' }] }, 1, []);
+      await tx.updateResource({ ...(before!.resource as Patient), name: [{ family: 'Two' }] } as Patient, 1, []);
       const after = await tx.readResource('Patient', resource.id as string);
       const missing = await tx.readResource('Patient', 'no-such-patient');
       const made = await tx.insertResource({ ...patient('Three'), id: 'made-here' }, []);
@@ -77,7 +77,7 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
       await tx.lock('child:test');
       locked();
       const cur = await tx.readResource('Patient', id);
-      await tx.updateResource({ ...(cur!.resource as Patient), name: [{ family: 'After' }] }, cur!.versionId, []);
+      await tx.updateResource({ ...(cur!.resource as Patient), name: [{ family: 'After' }] } as Patient, cur!.versionId, []);
       await held;
     });
     await lockTaken;
