@@ -21,12 +21,13 @@ import { isUnreachable, localServerUrl, unreachableMessage } from './config/loca
 import { EXIT } from './config/start-failure.ts';
 import { Extensions, Profiles, REPORT_LOINC, Systems } from './fhir/eso-urls.ts';
 import { runAppDemo } from './demo-app.ts';
+import { projectUrl } from './shared/project-root.ts';
 
 const BASE = localServerUrl(process.env);
 const DATA_DIR = process.env.ESO_DATA_DIR ?? './data';
 const CLIENTS_FILE = process.env.ESO_CLIENTS_FILE ?? join(DATA_DIR, 'clients.json');
 const DIRECTORY_FILE = process.env.ESO_DIRECTORY_FILE ?? join(DATA_DIR, 'directory.json');
-const FIXTURES = new URL('../test/fixtures/eso-requests/', import.meta.url);
+const FIXTURES = projectUrl('test', 'fixtures', 'eso-requests/');
 const REQUESTER = 'RZ1';
 const PROVIDER = 'RZ2NP';
 

@@ -12,6 +12,7 @@ import type { Actor } from '../domain/ports.ts';
 import { Reader } from '../domain/reader.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Logger } from '../shared/logger.ts';
+import { projectPath } from '../shared/project-root.ts';
 import type { Storage, StorageTx } from '../storage/types.ts';
 import { openAppKeys } from './app-keys.ts';
 import { caseRoutes } from './case-routes.ts';
@@ -42,7 +43,7 @@ export interface ClinicianDeps {
   familyLinkDays: number;
 }
 
-const CSS = readFileSync(new URL('../../public/app.css', import.meta.url), 'utf8');
+const CSS = readFileSync(projectPath('public', 'app.css'), 'utf8');
 
 /** True when the app is served over plain http on loopback (a developer's machine, tests): cookies then lack Secure. */
 export function isLoopbackHttp(baseUrl: string): boolean {

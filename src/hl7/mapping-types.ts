@@ -3,7 +3,8 @@
  * fails at boot, not on the first message), and the loader.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
+import { projectUrl } from '../shared/project-root.ts';
 import { inbound, outbound } from './conversions.ts';
 
 const Vocabulary = z.object({
@@ -129,7 +130,7 @@ export type OutFieldRule = z.infer<typeof OutFieldRule>;
 export type OutRepeatRule = z.infer<typeof OutRepeatRule>;
 
 /** mappings/ at the repository root, found from this file so the working directory does not matter. */
-export const MAPPINGS_DIR = new URL('../../mappings/', import.meta.url);
+export const MAPPINGS_DIR = projectUrl('mappings/');
 
 const cache = new Map<string, InboundMapping | OutboundMapping>();
 

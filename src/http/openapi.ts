@@ -5,8 +5,9 @@
  * test/integration/operating/openapi.test.ts checks real responses against it.
  */
 import { readFileSync } from 'node:fs';
+import { projectPath } from '../shared/project-root.ts';
 
-const ESO_REQUEST_SCHEMA = JSON.parse(readFileSync(new URL('../../docs/eso-request.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const ESO_REQUEST_SCHEMA = JSON.parse(readFileSync(projectPath('docs', 'eso-request.schema.json'), 'utf8')) as Record<string, unknown>;
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

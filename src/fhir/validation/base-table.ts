@@ -3,7 +3,7 @@
  * scripts/build-r4-base.ts), indexed for lookup by JSON property name.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../../shared/project-root.ts';
 
 /** One element as stored in elements.json. */
 export interface ElementDef {
@@ -117,7 +117,7 @@ export function loadBaseTable(path: string): BaseTable {
   return indexBaseTable(JSON.parse(readFileSync(path, 'utf8')) as TableFile);
 }
 
-export const DEFAULT_BASE_TABLE_PATH = fileURLToPath(new URL('../../../profiles/r4-base/elements.json', import.meta.url));
+export const DEFAULT_BASE_TABLE_PATH = projectPath('profiles', 'r4-base', 'elements.json');
 
 // Immutable data, read once on first use: the same table serves every request.
 let defaultTable: BaseTable | undefined;

@@ -5,9 +5,9 @@
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CapabilityStatement, CodeSystem, CodeSystemConcept, SearchParameter, StructureDefinition, ValueSet } from 'fhir/r4.js';
 import { Profiles } from '../eso-urls.ts';
+import { projectPath } from '../../shared/project-root.ts';
 import { type BaseTable, defaultBaseTable, loadBaseTable } from './base-table.ts';
 
 export type ConformanceResource = StructureDefinition | ValueSet | CodeSystem | SearchParameter | CapabilityStatement;
@@ -36,7 +36,7 @@ const PROFILE_BY_TYPE: Readonly<Record<string, string>> = {
   DiagnosticReport: Profiles.diagnosticReport,
 };
 
-export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../../../profiles', import.meta.url));
+export const DEFAULT_PROFILES_DIR = projectPath('profiles');
 
 function stripVersion(url: string): string {
   return url.split('|')[0] ?? url;
