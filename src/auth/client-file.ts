@@ -5,7 +5,7 @@
  */
 import { isLoopbackHost } from './dev-mode.ts';
 import type { JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalAddress, canonicalFingerprint, type MllpBinding } from './mllp-binding.ts';
 import { parseScope } from './scopes.ts';
 

@@ -4,7 +4,7 @@
  * Where an organisation sits decides independence, so a file that does not parse, names a code
  * twice or has a partOf cycle is refused whole: a half-read directory could place a team wrongly.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ODS_CODE_RE } from './client-file.ts';
 
 export interface DirectoryEntry {

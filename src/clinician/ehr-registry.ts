@@ -3,7 +3,7 @@
  * {"ehrs": [{"iss", "client_id", "auth": "private_key_jwt" | "client_secret_basic" | "none", "client_secret"?, "organization"}]}.
  * Re-read when it changes (looked at no more than once a second); a file that does not parse keeps the previous list.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ODS_CODE_RE } from '../auth/client-file.ts';
 import { fileStamp, readJsonFile } from '../auth/json-file.ts';
 import type { Logger } from '../shared/logger.ts';

@@ -2,7 +2,7 @@
  * One configuration schema: every key with its doc line, env name and default.
  * `npm start -- --help` prints it; the README's configuration table is generated from it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface ConfigKey<T> {
   env: string;

@@ -4,7 +4,7 @@
  * docs/eso-request.schema.json is generated from this schema (`npx tsx scripts/gen-schema.ts`);
  * the `.describe()` texts become its descriptions.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const nonEmpty = z.string().trim().min(1);
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');

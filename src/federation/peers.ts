@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fileStamp, readJsonFile } from '../auth/json-file.ts';
 import { isLoopbackHost } from '../auth/dev-mode.ts';
 import type { Logger } from '../shared/logger.ts';

@@ -2,7 +2,7 @@
  * Parsers for the HL7 v2 configuration values (the config schema in src/config calls them), so
  * the formats are defined next to the code that uses them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { V2Endpoint } from './case-event-sink.ts';
 
 const Endpoint = z.object({

@@ -4,7 +4,7 @@
  * number's check digit, who gave consent, consent dates.
  */
 import type { OperationOutcomeIssue } from 'fhir/r4.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { isValidNhsNumber } from '../../fhir/uk-core.ts';
 import { issuesError, unprocessable } from '../../shared/outcomes.ts';
 import { EsoRequestInput, type EsoRequestInputRaw } from '../eso-request-input.ts';
