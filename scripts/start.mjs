@@ -1,42 +1,45 @@
 /**
- * `npm start`: runs the compiled service (dist/), so a start loads JavaScript instead of compiling
- * TypeScript. Builds dist/ first (`npm run build`) when it is missing or older than any file in
- * src/; falls back to tsx where the compiler is not installed (e.g. `npm ci --omit=dev`).
- * dist/ mirrors src/ one level below the project root, so paths like new URL('../../profiles/',
- * import.meta.url) resolve the same from both.
+ * `npm start`: runs the built service, dist/main.js (one bundled ES module, scripts/build.mjs), so
+ * a start loads one JavaScript file instead of compiling TypeScript or resolving hundreds of modules.
+ * Builds it first when it is missing or older than src/, the build script or the dependencies
+ * (package.json, package-lock.json); falls back to tsx where esbuild is not installed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist', 'main.js');
 
+const mtime = (p) => statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+
 function newest(dir) {
   let t = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : mtime(p));
   }
   return t;
 }
 
-const stale = !existsSync(entry) || newest(join(root, 'src')) > statSync(entry).mtimeMs;
-if (stale) {
-  const tsc = join(root, 'node_modules', '.bin', 'tsc');
-  if (existsSync(tsc)) {
-    // Emit only (--noCheck): type-checking is `npm run typecheck`'s job, not every start's.
-    const r = spawnSync(tsc, ['-p', join(root, 'tsconfig.build.json'), '--noCheck'], { stdio: 'inherit' });
-    if (r.status !== 0) {
-      process.stderr.write('eso-bridge: the build failed (npm run build shows why)\n');
-      process.exit(r.status ?? 1);
-    }
-  } else {
-    // No compiler here: run the sources through tsx, as `npm run dev` does.
+const built = mtime(entry);
+const inputs = [join(root, 'scripts', 'build.mjs'), join(root, 'package.json'), join(root, 'package-lock.json')];
+if (inputs.some((p) => mtime(p) > built) || newest(join(root, 'src')) > built) {
+  let build;
+  try {
+    ({ build } = await import('./build.mjs'));
+    await import('esbuild');
+  } catch {
+    // No bundler here: run the sources through tsx, as `npm run dev` does.
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
     process.exit(r.status ?? 1);
+  }
+  try {
+    await build();
+  } catch {
+    process.stderr.write('eso-bridge: the build failed (npm run build shows why)\n');
+    process.exit(1);
   }
 }
 await import(pathToFileURL(entry).href);
