@@ -1,12 +1,13 @@
 /**
- * Builds dist/main.js: the service (src/main.ts) and most of its dependencies in one ES module
- * (esbuild), so a start compiles one file instead of resolving and loading hundreds
+ * Builds dist/: the service (src/main.ts) and most of its dependencies in one file, dist/service.cjs
+ * (esbuild), and dist/main.js, which runs it with V8's code cache (scripts/bundle-loader.mjs). A start
+ * then compiles one file, or nothing the last run compiled, instead of resolving and loading hundreds
  * (docs/PERFORMANCE.md, Start-up). Type-checking is `npm run typecheck`'s job (and `npm run build`'s).
  * Data (profiles/, mappings/, docs/, public/) is read at run time from the project root
  * (src/shared/project-root.ts), never bundled. pino is bundled: the service logs to stdout, and
  * pino's transports (worker files found beside its own modules) would not work from the bundle.
  */
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,18 +26,20 @@ export async function build() {
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   await esbuild({
     entryPoints: [join(root, 'src', 'main.ts')],
-    outfile: join(root, 'dist', 'main.js'),
+    outfile: join(root, 'dist', 'service.cjs'),
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     external: EXTERNAL,
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'warning',
-    // Bundled CommonJS packages call require() for Node's built-ins: give the module one.
-    banner: { js: "import { createRequire as __esoCreateRequire } from 'node:module'; const require = __esoCreateRequire(import.meta.url);" },
+    // CommonJS has no import.meta: its uses (the project root, createRequire) get the bundle's URL.
+    define: { 'import.meta.url': '__esoModuleUrl' },
+    banner: { js: "const __esoModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
+  copyFileSync(join(root, 'scripts', 'bundle-loader.mjs'), join(root, 'dist', 'main.js'));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await build();

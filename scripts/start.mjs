@@ -1,8 +1,9 @@
 /**
- * `npm start`: runs the built service, dist/main.js (one bundled ES module, scripts/build.mjs), so
- * a start loads one JavaScript file instead of compiling TypeScript or resolving hundreds of modules.
- * Builds it first when it is missing or older than src/, the build script or the dependencies
- * (package.json, package-lock.json); falls back to tsx where esbuild is not installed.
+ * `npm start`: runs the built service, dist/main.js (the service bundled into one file and run with
+ * V8's code cache, scripts/build.mjs), so a start loads one JavaScript file instead of compiling
+ * TypeScript or resolving hundreds of modules. Builds it first when it is missing or older than src/,
+ * the build scripts or the dependencies (package.json, package-lock.json); falls back to tsx where
+ * esbuild is not installed.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -24,7 +25,7 @@ function newest(dir) {
 }
 
 const built = mtime(entry);
-const inputs = [join(root, 'scripts', 'build.mjs'), join(root, 'package.json'), join(root, 'package-lock.json')];
+const inputs = ['scripts/build.mjs', 'scripts/bundle-loader.mjs', 'package.json', 'package-lock.json'].map((p) => join(root, p));
 if (inputs.some((p) => mtime(p) > built) || newest(join(root, 'src')) > built) {
   let build;
   try {
