@@ -4,7 +4,10 @@
  * (bench/eso-mllp-server.ts), over 1 and over 8 connections, one message in flight per
  * connection. Each figure is printed beside bareMllpCeiling (bench/mllp.ts) measured in the same
  * run with the same traffic. Every message has its own MSH-10 and RF1-6 (benchMessage), so each
- * is a new case; only AA answers count, and everything else is reported by kind.
+ * is a new case; only AA answers count, and everything else is reported by kind. Over 8
+ * connections it runs twice: every referral about the sample's one child (the worst case: intakes
+ * for one child are serialised by its lock), and every referral about a child of its own (PID-3
+ * with its own NHS number: a new Patient and family each time, as a Trust's feed mostly is).
  */
 import { performance } from 'node:perf_hooks';
 import { MllpClient, MllpClientError } from '../src/hl7/mllp-client.ts';
@@ -33,7 +36,7 @@ function kindOf(ack: string): string {
 }
 
 /** `connections` clients, each sending one message at a time to 127.0.0.1:`port` until `seconds` have passed. */
-async function drive(port: number, seconds: number, connections: number, tag: string): Promise<Drive> {
+async function drive(port: number, seconds: number, connections: number, tag: string, children?: { next: number }): Promise<Drive> {
   const run = `${tag}${(Date.now() % 36 ** 5).toString(36)}`.toUpperCase();
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
@@ -48,7 +51,7 @@ async function drive(port: number, seconds: number, connections: number, tag: st
         const id = `${run}${c.toString(36)}${i.toString(36)}`.toUpperCase();
         const t0 = performance.now();
         try {
-          const ack = await client.send(benchMessage(id));
+          const ack = await client.send(benchMessage(id, children ? children.next++ : undefined));
           if (/\rMSA\|AA\|/.test(ack)) latencies.push(performance.now() - t0);
           else {
             errors[kindOf(ack)] = (errors[kindOf(ack)] ?? 0) + 1;
@@ -88,14 +91,17 @@ export async function benchMllpSection(seconds: number, backends: Backend[]): Pr
           skipped('REF^I12 over MLLP, AA after commit, 8 connections', backend, `the server accepted nothing during warm-up, ${errorsText(warm.errors)}; first answer: ${warm.sample ?? '?'}`);
           continue;
         }
-        for (const connections of [1, 8]) {
+        // The sample's one child (intakes for one child wait for each other), then a child of its own per referral.
+        const children = { next: 0 };
+        for (const [connections, distinct] of [[1, false], [8, false], [8, true]] as const) {
           const ceiling = await bareMllpCeiling({ seconds, connections });
-          const r = await drive(eso.port, seconds, connections, connections === 1 ? 'A' : 'B');
-          console.log(`  ceiling ${String(connections).padStart(2)} conn            ${fmt(ceiling)}`);
-          console.log(`  REF^I12 ${String(connections).padStart(2)} conn [${backend.padEnd(8)}] ${fmt(r)}  (AA ${r.accepted}; ${errorsText(r.errors)})`);
+          const r = await drive(eso.port, seconds, connections, distinct ? 'C' : connections === 1 ? 'A' : 'B', distinct ? children : undefined);
+          const label = distinct ? 'a child each' : 'one child  ';
+          console.log(`  ceiling ${String(connections).padStart(2)} conn                          ${fmt(ceiling)}`);
+          console.log(`  REF^I12 ${String(connections).padStart(2)} conn, ${label} [${backend.padEnd(8)}] ${fmt(r)}  (AA ${r.accepted}; ${errorsText(r.errors)})`);
           if (connections === 8) {
             record({
-              name: 'REF^I12 over MLLP, AA after commit, 8 connections', backend, value: r.messagesPerSecond, unit: 'msg/s',
+              name: `REF^I12 over MLLP, AA after commit, 8 connections${distinct ? ', a child per referral' : ''}`, backend, value: r.messagesPerSecond, unit: 'msg/s',
               ceiling: { value: ceiling.messagesPerSecond, unit: 'msg/s', what: 'bare ACK server' },
               aim: { kind: 'min', value: 300 }, note: Object.keys(r.errors).length ? errorsText(r.errors) : undefined,
             });

@@ -28,11 +28,25 @@ export interface MllpBenchResult {
 const TEMPLATE = readFileSync(new URL('../test/fixtures/hl7/REF_I12-v251-inpatient-urgent.hl7', import.meta.url), 'utf8');
 
 /**
+ * A valid NHS number (mod-11 check digit) of its own for each `n` below 1,000,000, in the 99x test
+ * range: the last of the nine digits is the first of 0-9 whose check digit is not 10 (one of any ten is).
+ */
+export function benchNhsNumber(n: number): string {
+  for (let j = 0; ; j++) {
+    const nine = String(990_000_000 + 10 * (n % 1_000_000) + j);
+    const sum = [...nine].reduce((acc, d, i) => acc + Number(d) * (10 - i), 0);
+    const check = (11 - (sum % 11)) % 11;
+    if (check !== 10) return `${nine}${check}`;
+  }
+}
+
+/**
  * The sample with MSH-10 and RF1-6 replaced, so every message is a new request, and MSH-15/16
  * emptied (original acknowledgement mode: one AA, sent after the commit; the sample asks for
- * enhanced mode, whose answer is a CA).
+ * enhanced mode, whose answer is a CA). With `child`, the referral is about a child of its own:
+ * PID-3 carries that child's NHS number and hospital number.
  */
-export function benchMessage(id: string): string {
+export function benchMessage(id: string, child?: number): string {
   return TEMPLATE.split('\r')
     .map((line) => {
       const f = line.split('|');
@@ -42,6 +56,7 @@ export function benchMessage(id: string): string {
         if (f.length > 15) f[15] = '';
       }
       else if (f[0] === 'RF1') f[6] = `${id}^^RA7`;
+      else if (f[0] === 'PID' && child !== undefined) f[3] = `${benchNhsNumber(child)}^^^NHS&2.16.840.1.113883.2.1.4.1&ISO^NH~RA7C${child}^^^RA7^MR`;
       else return line;
       return f.join('|');
     })

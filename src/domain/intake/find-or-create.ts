@@ -1,7 +1,8 @@
 /**
  * Find-or-create for intake: the child by NHS number, organisations by ODS code, clinicians by
- * GMC number, their roles, and the child's parents. Each look-up runs under a lock on the
- * identifier (rules/identity.ts keys), so concurrent requests for one child never create two Patients.
+ * GMC number, their roles, and the child's parents. The child is looked up under a lock on its
+ * identifier (rules/identity.ts keys), so concurrent requests for one child never create two
+ * Patients; a clinician or role is locked only when it is not found (findOrCreate).
  */
 import type { Organization, Patient, Practitioner, PractitionerRole, Reference, RelatedPerson } from 'fhir/r4.js';
 import type { Repository } from '../../fhir/repository.ts';
@@ -51,23 +52,34 @@ export async function patientFor(d: Directory, input: EsoRequestInput, managingO
   return (await d.repo.create(buildPatient(input, managingOrg))).stored.resource;
 }
 
+/**
+ * Looks first without a lock: what is found was committed, so it is used as it is, and intakes
+ * that share a clinician do not wait for each other to commit. Only what is missing is looked for
+ * again under the identifier's lock (held to commit), then created.
+ */
+async function findOrCreate<T>(d: Directory, lockKey: string, find: () => Promise<T | undefined>, create: () => Promise<T>): Promise<T> {
+  const seen = await find();
+  if (seen) return seen;
+  await d.tx.lock(lockKey);
+  return (await find()) ?? create();
+}
+
 /** A clinician: by GMC number when given (reused), else a new Practitioner. */
 export async function practitionerFor(d: Directory, c: Clinician): Promise<Practitioner> {
-  if (c.gmc) {
-    await d.tx.lock(identityLockKey('Practitioner', { value: c.gmc }));
-    const found = await d.reader.search<Practitioner>('Practitioner', { identifier: `${Systems.gmcNumber}|${c.gmc}` });
-    const match = found.find((p) => gmcNumberOf(p) === c.gmc);
-    if (match) return match;
-  }
-  return (await d.repo.create(buildPractitioner(c))).stored.resource;
+  const create = async () => (await d.repo.create(buildPractitioner(c))).stored.resource;
+  if (!c.gmc) return create();
+  const gmc = c.gmc;
+  const find = async () => (await d.reader.search<Practitioner>('Practitioner', { identifier: `${Systems.gmcNumber}|${gmc}` })).find((p) => gmcNumberOf(p) === gmc);
+  return findOrCreate(d, identityLockKey('Practitioner', { value: gmc }), find, create);
 }
 
 /** The clinician's role (plain-text `role`) at an organisation, reused when it exists. */
 export async function roleFor(d: Directory, c: Clinician, org: Organization, role: string): Promise<Reference> {
   const practitioner = await practitionerFor(d, c);
-  const existing = await d.reader.search<PractitionerRole>('PractitionerRole', { practitioner: `Practitioner/${practitioner.id}`, organization: `Organization/${org.id}` });
-  const match = existing.find((r) => r.code?.some((cc) => cc.text === role));
-  const stored = match ?? (await d.repo.create(buildRole(refTo(practitioner), refTo(org), role))).stored.resource;
+  const find = async () => (await d.reader.search<PractitionerRole>('PractitionerRole', { practitioner: `Practitioner/${practitioner.id}`, organization: `Organization/${org.id}` }))
+    .find((r) => r.code?.some((cc) => cc.text === role));
+  const create = async () => (await d.repo.create(buildRole(refTo(practitioner), refTo(org), role))).stored.resource;
+  const stored = await findOrCreate(d, `PractitionerRole:${practitioner.id}@${org.id}:${role}`, find, create);
   return refTo(stored, `${nameText(c.name)}, ${role.toLowerCase()}`);
 }
 

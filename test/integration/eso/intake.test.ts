@@ -68,6 +68,19 @@ describe.each(backends())('POST /eso/requests on %s', (backend) => {
     for (const t of tasks) expect(t.for?.reference).toBe(`Patient/${patients[0].id}`);
   });
 
+  it('when requests for different children name one consultant not yet known, concurrently, then there is one Practitioner and one role for that GMC number', async () => {
+    const gmc = '7654321';
+    const replies = await Promise.all(['9434765919', '9434765870', '9434765862'].map((nhsNumber) => s.as.requester.post('/eso/requests', requestInput((r) => {
+      r.child.nhsNumber = nhsNumber;
+      r.requester.consultant.gmc = gmc;
+    }))));
+    expect(replies.map((r) => r.status), JSON.stringify(replies.map((r) => r.body)).slice(0, 500)).toEqual([201, 201, 201]);
+    const practitioners = entries((await s.as.requester.get<Bundle>(`/fhir/Practitioner?identifier=https://fhir.hl7.org.uk/Id/gmc-number|${gmc}`)).body);
+    expect(practitioners).toHaveLength(1);
+    const roles = entries<PractitionerRole>((await s.as.requester.get<Bundle>(`/fhir/PractitionerRole?practitioner=Practitioner/${practitioners[0].id}`)).body);
+    expect(roles).toHaveLength(1);
+  });
+
   it('when fields are malformed, then 400 names each bad field by its JSON path', async () => {
     const res = await s.as.requester.post('/eso/requests', fixture('invalid-fields.json'));
     expect(res.status).toBe(400);
