@@ -77,6 +77,13 @@ function paramOf(c: SearchCriterion): string | undefined {
   return 'param' in c ? c.param : undefined;
 }
 
+/** True when every value of `c` is an exact val, nothing else (no system, no range): a val2 lookup. */
+function byExactValue(c: SearchCriterion): boolean {
+  if (c.kind === 'reference') return true;
+  if (c.kind === 'token') return c.values.every((v) => v.system === undefined && v.code !== undefined);
+  return c.kind === 'string' && c.exact === true;
+}
+
 /**
  * Conditions for the criteria that do not drive the query, on row alias `a` (`d`, the driving
  * index row, when there is one: then they are checked before the resource row is fetched).
@@ -98,7 +105,10 @@ function filters(criteria: SearchCriterion[], params: unknown[], a: string): str
         const cond = indexCondition(c, s, params);
         // token :not: no value of the parameter matches (a resource without one matches too).
         const not = c.kind === 'token' && c.not ? 'NOT ' : '';
-        return `${not}EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond})`;
+        // Index rows carry their resource's last_updated: with it, a probe for an exact value is a whole
+        // key of search_index_val2, and successive probes (rows come in last_updated order) read neighbouring pages.
+        const inOrder = byExactValue(c) ? ` AND ${s}.last_updated = ${a}.last_updated` : '';
+        return `${not}EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond}${inOrder})`;
       }
     }
   });
@@ -140,7 +150,11 @@ function orderBy(keys: SortKey[], a: string, params: unknown[]): string {
     return `(${sub} IS NULL) ASC, ${sub} ${dir}`;
   });
   const dir = keys[0]?.descending ? 'DESC' : 'ASC';
-  return [...parts, `${a}.last_updated ${dir}`, `${a}.id ${dir}`].join(', ');
+  // A tie-breaker on a column already sorted by adds nothing, and SQLite would then sort in a
+  // temporary B-tree instead of reading the driving index in order (search_index_val2 ends last_updated, id).
+  const sorted = new Set<string>(keys.map((k) => (k.kind === 'lastUpdated' ? 'last_updated' : k.kind)));
+  const ties = ['last_updated', 'id'].filter((col) => !sorted.has(col)).map((col) => `${a}.${col} ${dir}`);
+  return [...parts, ...ties].join(', ');
 }
 
 /** `driver`: index of the criterion to drive from (default: the first candidate). */

@@ -58,6 +58,22 @@ describe.each(backends())('FHIR HTTP semantics on %s', (backend) => {
     expect(seen.length).toBe(4);
   });
 
+  it('when a search does not ask for a total, then the searchset has none (no count of every match); _total=accurate or estimate gives it, on each page', async () => {
+    const q = `/Patient?identifier=${MRN}|&_count=2`;
+    const plain = (await (await raw(q)).json()) as Bundle;
+    expectValidR4(plain);
+    expect(plain).not.toHaveProperty('total');
+    expect(plain.entry).toHaveLength(2);
+    expect((await (await raw(`${q}&_total=none`)).json()) as Bundle).not.toHaveProperty('total');
+    for (const t of ['accurate', 'estimate']) {
+      const counted = (await (await raw(`${q}&_total=${t}`)).json()) as Bundle;
+      expect(counted.total, t).toBeGreaterThanOrEqual(4);
+      const next = counted.link?.find((l) => l.relation === 'next')?.url;
+      expect(next, t).toContain(`_total=${t}`);
+      expect(((await (await raw(next!.slice(server.fhir.length))).json()) as Bundle).total, t).toBe(counted.total);
+    }
+  });
+
   it('when HEAD asks for a read or a search, then it gets the GET headers and no body', async () => {
     const p = await post(patient('Head', 'head'));
     const get = await raw(`/Patient/${p.id}`);

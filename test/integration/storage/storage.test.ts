@@ -8,7 +8,7 @@ import { openStorage } from '../../../src/storage/open.ts';
 import { openPostgres } from '../../../src/storage/postgres/driver.ts';
 import { createSqlStorage } from '../../../src/storage/sql-storage.ts';
 import { openSqlite } from '../../../src/storage/sqlite/driver.ts';
-import type { Storage } from '../../../src/storage/types.ts';
+import type { SearchCriterion, Storage } from '../../../src/storage/types.ts';
 import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
 
 /** The base table's index rows (enough for the Task fields these tests search). */
@@ -81,6 +81,30 @@ describe.each(backends())('storage on %s', (backend) => {
     expect(r.total).toBe(2);
     expect(r.resources.every((x) => (x.resource as Task).status === 'requested')).toBe(true);
     expect(r.resources[0].lastUpdated >= r.resources[1].lastUpdated).toBe(true);
+  });
+
+  it('when owner and status tasks are paged newest first, then pages neither overlap nor skip, and an update moves a task out of the old status and into the new', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t = task('pg1', i === 3 ? 'completed' : 'requested');
+      ids.push((await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)))).resource.id!);
+    }
+    const first = (await storage.readResource('Task', ids[0]))!;
+    await storage.transaction((tx) => tx.updateResource({ ...first.resource, status: 'completed' } as Task, 1, extractIndex({ ...first.resource, status: 'completed' } as Task)));
+    const owner = { kind: 'reference' as const, param: 'owner', values: ['Organization/pg1'] };
+    const page = (status: SearchCriterion, offset: number) => storage.search({ type: 'Task', criteria: [owner, status], sort: [{ kind: 'lastUpdated', descending: true }], count: 2, offset, total: 'none' });
+    const requested: SearchCriterion = { kind: 'token', param: 'status', values: [{ code: 'requested' }] };
+    const seen: string[] = [];
+    for (let offset = 0; ; offset += 2) {
+      const r = await page(requested, offset);
+      seen.push(...r.resources.map((x) => x.resource.id!));
+      if (!r.hasMore) break;
+    }
+    expect(seen).toEqual([ids[6], ids[5], ids[4], ids[2], ids[1]]);
+    const notRequested = await page({ kind: 'token', param: 'status', values: [{ code: 'requested' }], not: true }, 0);
+    expect(notRequested.resources.map((x) => x.resource.id)).toEqual([ids[0], ids[3]]);
+    const completed = await page({ kind: 'token', param: 'status', values: [{ code: 'completed' }] }, 0);
+    expect(completed.resources.map((x) => x.resource.id)).toEqual([ids[0], ids[3]]);
   });
 
   it('when access is granted to one organisation, then an org-filtered search sees it and others do not', async () => {

@@ -98,9 +98,30 @@ describe('search SQL', () => {
     expect(built.params).toEqual(['Task', 'authored-on', 'authored-on', 21, 0]);
   });
 
-  it('when sorting by _lastUpdated descending then _id, then those columns are used directly', () => {
+  it('when sorting by _lastUpdated descending then _id, then those columns are used directly, with no tie-breaker repeating them', () => {
     const built = buildSearch(query([], { sort: [{ kind: 'lastUpdated', descending: true }, { kind: 'id', descending: false }] }));
-    expect(built.sql).toContain('ORDER BY r.last_updated DESC, r.id ASC, r.last_updated DESC, r.id DESC');
+    expect(built.sql).toMatch(/ORDER BY r\.last_updated DESC, r\.id ASC LIMIT/);
+  });
+
+  it('when sorting by _lastUpdated descending, then id breaks ties in the same direction and last_updated is named once (the driving index order)', () => {
+    const built = buildSearch(query([{ kind: 'reference', param: 'owner', values: ['Organization/b'] }], { sort: [{ kind: 'lastUpdated', descending: true }] }));
+    expect(built.sql).toMatch(/ORDER BY d\.last_updated DESC, d\.id DESC LIMIT/);
+  });
+
+  it('when a filter asks for exact values only, then its probe also matches the driving row\'s last_updated (a whole search_index_val2 key); with a system or a range it does not', () => {
+    const probe = (c: SearchCriterion) => buildSearch(query([{ kind: 'reference', param: 'owner', values: ['Organization/b'] }, c])).sql;
+    for (const c of [
+      { kind: 'token', param: 'status', values: [{ code: 'a' }, { code: 'b' }] },
+      { kind: 'token', param: 'status', values: [{ code: 'a' }], not: true },
+      { kind: 'reference', param: 'requester', values: ['Organization/x', 'Organization/y'] },
+      { kind: 'string', param: 'name', values: ['a'], exact: true },
+    ] as SearchCriterion[]) expect(probe(c)).toContain('AND f0.last_updated = d.last_updated)');
+    for (const c of [
+      { kind: 'token', param: 'code', values: [{ system: 'http://s', code: 'a' }] },
+      { kind: 'token', param: 'code', values: [{ system: '', code: 'a' }] },
+      { kind: 'string', param: 'name', values: ['a'] },
+      { kind: 'date', param: 'authored-on', comparisons: [{ prefix: 'ge', low: 'L', high: 'H' }] },
+    ] as SearchCriterion[]) expect(probe(c)).not.toContain('last_updated = d.last_updated');
   });
 
   it('when the query carries organisations, then only resources granted to one of them match, whatever drives', () => {
