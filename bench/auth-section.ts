@@ -45,12 +45,12 @@ export async function benchAuthSection(seconds: number): Promise<void> {
     const auth = { authorization: `Bearer ${token.access_token}` };
     const created = (await (await fetch(`${base}/fhir/Patient`, { method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+json' },
       body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }] }) })).json()) as { id: string };
-    const rate = await benchToken({ url: base, clientId: 'bench-epr', privateKey: privateJwk!, seconds, concurrency: 16 });
+    const rate = await benchToken({ url: base, clientId: 'bench-epr', privateKey: privateJwk!, seconds, concurrency: 16, presign: Math.max(2_000, seconds * 800) });
     const withToken = await load({ url: `${base}/fhir/Patient/${created.id}`, headers: auth, duration: seconds });
     const without = await load({ url: `${base}/fhir/Patient/${created.id}`, duration: seconds });
     const raw = await rawVerifyRate(privateJwk!, seconds);
     console.log(`raw jose ES384 verify ${raw.toFixed(0)} verifications/s (one thread, distinct assertions)`);
-    console.log(`token endpoint ${String(rate.tokensPerSecond).padStart(6)} tokens/s  p50 ${rate.p50Ms} ms  p99 ${rate.p99Ms} ms  (${rate.errors} errors; 16 clients, each request a new signed assertion)`);
+    console.log(`token endpoint ${String(rate.tokensPerSecond).padStart(6)} tokens/s  p50 ${rate.p50Ms} ms  p99 ${rate.p99Ms} ms  (${rate.errors} errors; 16 clients, each request a new assertion, signed before the clock started)`);
     record({ name: 'token endpoint (new ES384 assertion each time)', backend: 'sqlite', value: rate.tokensPerSecond, unit: 'tokens/s',
       ceiling: { value: raw, unit: 'verify/s', what: 'raw jose ES384 verify, 1 thread' }, aim: { kind: 'ratio', value: 0.8 },
       note: rate.errors ? `${rate.errors} errors` : undefined });
