@@ -49,6 +49,8 @@ export class OutboxDispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** A nudge that came while the loop was not asleep (claiming or sending): the next sleep is skipped. */
+  private nudged = false;
   /** Aborts the send in progress (stop() does not wait out an EPR that does not answer). */
   private sending: AbortController | undefined;
   private readonly log: Hl7Logger;
@@ -81,12 +83,15 @@ export class OutboxDispatcher {
 
   /** Wakes the loop now (after something was enqueued) instead of at the next poll. */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       let msg: OutboxMessage | null = null;
+      // Nudges from here on are for messages this claim may not see yet (committed after it started).
+      this.nudged = false;
       try {
         msg = await this.o.storage.claimOutbound(this.now().toISOString(), this.o.leaseMs ?? 60_000);
       } catch (e) {
@@ -163,6 +168,7 @@ export class OutboxDispatcher {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.nudged) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const t = setTimeout(done, ms);
       function done() {

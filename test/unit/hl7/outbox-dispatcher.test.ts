@@ -42,6 +42,29 @@ async function setup(behaviour: () => Behaviour, o: Partial<OutboxDispatcherOpti
 }
 
 describe('outbox dispatcher', () => {
+  it('when a message is committed while the dispatcher is claiming (not asleep), then its nudge is kept and the message goes at once, not at the next poll', async () => {
+    const epr = await startEpr(() => 'AA');
+    const storage = new FakeStorage();
+    const endpoints = { RA7: { host: '127.0.0.1', port: epr.port, messages: ['RRI^I12' as const] } };
+    // The poll is ten minutes: only a nudge can make this send happen within the test.
+    const dispatcher = new OutboxDispatcher({ storage, endpoints, pollMs: 600_000, connectTimeoutMs: 300, answerTimeoutMs: 300, leaseMs: 5000, backoff: { baseMs: 60_000, jitter: 0 } });
+    const claim = storage.claimOutbound;
+    let first = true;
+    storage.claimOutbound = async (now, leaseMs) => {
+      if (!first) return claim(now, leaseMs);
+      first = false;
+      // The message commits, and its nudge arrives, while this first claim (which saw nothing) is still running.
+      await new V2CaseEventSink(endpoints).onCaseEvent(storage.tx, completed);
+      dispatcher.nudge();
+      return null;
+    };
+    cleanups.push(epr.close, () => dispatcher.stop());
+    dispatcher.start();
+    const end = Date.now() + 5000;
+    while (storage.marks.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(storage.marks[0]?.result).toEqual({ status: 'sent' });
+  });
+
   it.each(['AA', 'CA', 'slow'] as const)('when the EPR answers %s, then the message is marked sent', async (b) => {
     const { marked, epr } = await setup(() => b);
     expect(await marked()).toEqual({ status: 'sent' });
