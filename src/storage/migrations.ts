@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS sequences (name TEXT NOT NULL PRIMARY KEY, value INTE
 CREATE TABLE IF NOT EXISTS journal (seq {{serial}}, content TEXT NOT NULL, orgs TEXT NOT NULL);
 `,
   },
+  {
+    version: 5,
+    name: 'no index by (type, param, low): a date is never the driving criterion, and SQLite chose it for EXISTS probes, scanning every date row of the type per probe; every write paid for it',
+    sql: `
+DROP INDEX IF EXISTS search_index_date;
+`,
+  },
 ];
 
 export async function migrate(driver: Driver): Promise<number[]> {

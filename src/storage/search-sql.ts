@@ -98,7 +98,7 @@ function filters(criteria: SearchCriterion[], params: unknown[], a: string): str
         return c.comparisons.map((cmp) => dateCondition(cmp, `${a}.last_updated`, `${a}.last_updated`, params)).join(' AND ');
       case 'org':
         params.push(...c.orgs);
-        return `EXISTS (SELECT 1 FROM resource_access acc WHERE acc.res_type = ${a}.res_type AND acc.id = ${a}.id AND acc.org IN (${c.orgs.map(() => '?').join(', ')}))`;
+        return `EXISTS (SELECT 1 FROM resource_access acc WHERE acc.res_type = ${a}.res_type AND acc.id = ${a}.id AND acc.org IN (${c.orgs.map(() => '?').join(', ')}) LIMIT 1 OFFSET 0)`;
       default: {
         const s = `f${i}`;
         params.push(paramOf(c));
@@ -108,21 +108,35 @@ function filters(criteria: SearchCriterion[], params: unknown[], a: string): str
         // Index rows carry their resource's last_updated: with it, a probe for an exact value is a whole
         // key of search_index_val2, and successive probes (rows come in last_updated order) read neighbouring pages.
         const inOrder = byExactValue(c) ? ` AND ${s}.last_updated = ${a}.last_updated` : '';
-        return `${not}EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond}${inOrder})`;
+        // LIMIT 1: PostgreSQL then keeps the probe per row in the scan's order (a sub-plan), as SQLite
+        // does, instead of turning it into a join over every index row of the parameter and sorting.
+        return `${not}EXISTS (SELECT 1 FROM search_index ${s} WHERE ${s}.res_type = ${a}.res_type AND ${s}.id = ${a}.id AND ${s}.param = ? AND ${cond}${inOrder} LIMIT 1 OFFSET 0)`;
       }
     }
   });
 }
 
+/** A criterion whose index rows come in last_updated order for one value (one val of search_index_val2). */
 function isDriver(c: SearchCriterion): boolean {
   if (c.kind === 'reference') return c.values.length === 1;
   if (c.kind === 'token') return !c.not && c.values.length === 1 && c.values[0].code !== undefined;
+  if (c.kind === 'string') return c.values.length === 1 && c.exact === true;
   return false;
 }
 
-/** Indexes of criteria that could drive the query (single-valued token or reference). */
+/** A string prefix: a range of vals, so its rows must be sorted; it drives only when it matches few. */
+function isRangedDriver(c: SearchCriterion): boolean {
+  return c.kind === 'string' && c.values.length === 1 && !c.exact && !c.contains;
+}
+
+/** Indexes of criteria that could drive the query in order (single-valued token, reference or exact string). */
 export function driverCandidates(q: SearchQuery): number[] {
   return q.criteria.flatMap((c, i) => (isDriver(c) ? [i] : []));
+}
+
+/** Indexes of string prefix criteria, which drive only when counted under the cap. */
+export function rangedCandidates(q: SearchQuery): number[] {
+  return q.criteria.flatMap((c, i) => (isRangedDriver(c) ? [i] : []));
 }
 
 /** SQL counting (up to `cap`) the index rows of one criterion: cheap, to pick the driver. */
@@ -157,7 +171,7 @@ function orderBy(keys: SortKey[], a: string, params: unknown[]): string {
   return [...parts, ...ties].join(', ');
 }
 
-/** `driver`: index of the criterion to drive from (default: the first candidate). */
+/** `driver`: index of the criterion to drive from (default: the first in-order candidate; -1: none, scan in order). */
 export function buildSearch(q: SearchQuery, driver?: number): Built {
   const driverIdx = driver ?? q.criteria.findIndex(isDriver);
   const params: unknown[] = [];

@@ -5,7 +5,7 @@
 import { newResourceId } from '../shared/resource-id.ts';
 import type { Resource } from 'fhir/r4.js';
 import type { Driver, SqlConn } from './dialect.ts';
-import { buildSearch, capCountSql, driverCandidates } from './search-sql.ts';
+import { buildSearch, capCountSql, driverCandidates, rangedCandidates } from './search-sql.ts';
 import { TxCache } from './tx-cache.ts';
 import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from './types.ts';
 
@@ -65,10 +65,13 @@ const LOGICAL_CHECKS: [string, string][] = [
  */
 async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefined> {
   const candidates = driverCandidates(q).sort((a, b) => Number(q.criteria[b].kind === 'reference') - Number(q.criteria[a].kind === 'reference'));
-  if (candidates.length < 2) return undefined;
-  let best = candidates[0];
+  // A string prefix drives only when it counts under the cap (its matches are then sorted); with
+  // none under it and no in-order candidate, the resources are scanned in order (-1).
+  const ranged = rangedCandidates(q);
+  if (candidates.length < 2 && !ranged.length) return undefined;
+  let best = candidates.length ? candidates[0] : -1;
   let bestCount = DRIVER_CAP;
-  for (const i of candidates) {
+  for (const i of [...candidates, ...ranged]) {
     const { sql, params } = capCountSql(q, i, bestCount);
     const n = Number((await c.all<{ n: number | string }>(sql, params))[0].n);
     if (n < bestCount) [best, bestCount] = [i, n];

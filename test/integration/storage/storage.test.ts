@@ -107,6 +107,32 @@ describe.each(backends())('storage on %s', (backend) => {
     expect(completed.resources.map((x) => x.resource.id)).toEqual([ids[0], ids[3]]);
   });
 
+  it('when a name prefix matches a few Patients or more than the driving cap, then either way exactly the matches come back, in last-updated order, with the date filter applied', async () => {
+    const patients = [
+      ...Array.from({ length: 520 }, (_, i) => ({ family: 'Commonname', birthDate: i % 2 ? '2019-06-24' : '2010-01-01' })),
+      { family: 'Rarename', birthDate: '2019-01-02' }, { family: 'Rarename', birthDate: '2009-01-02' }, { family: 'Rarenamex', birthDate: '2020-05-05' },
+    ];
+    await storage.transaction(async (tx) => {
+      for (const p of patients) {
+        const r = { resourceType: 'Patient' as const, name: [{ family: p.family }], birthDate: p.birthDate };
+        await tx.insertResource(r, indexWith(r, SEARCH_PARAMS));
+      }
+    });
+    const find = (prefix: string) => storage.search({ type: 'Patient', criteria: [
+      { kind: 'string', param: 'family', values: [prefix] },
+      { kind: 'date', param: 'birthdate', comparisons: [{ prefix: 'ge', low: '2019-01-01T00:00:00.000Z', high: '2019-01-01T23:59:59.999Z' }] },
+    ], count: 20, offset: 0, total: 'accurate' });
+    const rare = await find('rarename');
+    expect(rare.total).toBe(2);
+    expect(rare.resources.map((r) => (r.resource as { birthDate?: string }).birthDate)).toEqual(['2019-01-02', '2020-05-05']);
+    const common = await find('common');
+    expect(common.total).toBe(260);
+    expect(common.resources).toHaveLength(20);
+    expect(common.hasMore).toBe(true);
+    const times = common.resources.map((r) => r.lastUpdated);
+    expect([...times].sort()).toEqual(times);
+  });
+
   it('when access is granted to one organisation, then an org-filtered search sees it and others do not', async () => {
     const t = task('tenant-owner', 'requested');
     const stored = await storage.transaction(async (tx) => {

@@ -115,7 +115,7 @@ describe('search SQL', () => {
       { kind: 'token', param: 'status', values: [{ code: 'a' }], not: true },
       { kind: 'reference', param: 'requester', values: ['Organization/x', 'Organization/y'] },
       { kind: 'string', param: 'name', values: ['a'], exact: true },
-    ] as SearchCriterion[]) expect(probe(c)).toContain('AND f0.last_updated = d.last_updated)');
+    ] as SearchCriterion[]) expect(probe(c)).toContain('AND f0.last_updated = d.last_updated LIMIT 1 OFFSET 0)');
     for (const c of [
       { kind: 'token', param: 'code', values: [{ system: 'http://s', code: 'a' }] },
       { kind: 'token', param: 'code', values: [{ system: '', code: 'a' }] },
@@ -127,7 +127,7 @@ describe('search SQL', () => {
   it('when the query carries organisations, then only resources granted to one of them match, whatever drives', () => {
     const org: SearchCriterion = { kind: 'org', orgs: ['A', 'B'] };
     const scan = buildSearch(query([org]));
-    expect(scan.sql).toContain('EXISTS (SELECT 1 FROM resource_access acc WHERE acc.res_type = r.res_type AND acc.id = r.id AND acc.org IN (?, ?))');
+    expect(scan.sql).toContain('EXISTS (SELECT 1 FROM resource_access acc WHERE acc.res_type = r.res_type AND acc.id = r.id AND acc.org IN (?, ?) LIMIT 1 OFFSET 0)');
     expect(scan.countSql).toContain('resource_access');
     expect(scan.countParams).toEqual(['Task', 'A', 'B']);
     const driven = buildSearch(query([{ kind: 'token', param: 'status', values: [{ code: 'a' }] }, org]));
