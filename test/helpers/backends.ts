@@ -5,6 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { openStorage } from '../../src/storage/open.ts';
+import type { Storage } from '../../src/storage/types.ts';
 import { createTestDatabase, postgresAvailable } from './pg.ts';
 
 export type Backend = 'sqlite' | 'postgres';
@@ -39,4 +42,22 @@ export async function backendEnv(backend: Backend): Promise<BackendEnv> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Storage on `backend` for one suite: opened (and migrated) before its tests, closed and its
+ * database dropped after. Read `.storage` inside tests.
+ */
+export function suiteStorage(backend: Backend): { readonly storage: Storage } {
+  let env: BackendEnv | undefined;
+  let storage: Storage | undefined;
+  beforeAll(async () => {
+    env = await backendEnv(backend);
+    storage = await openStorage({ databaseUrl: env.env.DATABASE_URL, dataDir: env.dataDir });
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await env?.cleanup();
+  });
+  return { get storage() { return storage as Storage; } };
 }

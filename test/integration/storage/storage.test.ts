@@ -1,15 +1,14 @@
 /** Storage behaviour on both backends: versions, history, index, tenancy, keys, outbox. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Task } from 'fhir/r4.js';
 import { extractIndex as indexWith, SearchParameterRegistry } from '../../../src/fhir/search-params.ts';
 import { join } from 'node:path';
 import { migrate } from '../../../src/storage/migrations.ts';
-import { openStorage } from '../../../src/storage/open.ts';
 import { openPostgres } from '../../../src/storage/postgres/driver.ts';
 import { createSqlStorage } from '../../../src/storage/sql-storage.ts';
 import { openSqlite } from '../../../src/storage/sqlite/driver.ts';
-import type { SearchCriterion, Storage } from '../../../src/storage/types.ts';
-import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
+import type { SearchCriterion } from '../../../src/storage/types.ts';
+import { backendEnv, backends, suiteStorage } from '../../helpers/backends.ts';
 
 /** The base table's index rows (enough for the Task fields these tests search). */
 const SEARCH_PARAMS = SearchParameterRegistry.build();
@@ -20,61 +19,52 @@ const task = (owner: string, status: Task['status']): Task => ({
 });
 
 describe.each(backends())('storage on %s', (backend) => {
-  let env: BackendEnv;
-  let storage: Storage;
-  beforeAll(async () => {
-    env = await backendEnv(backend);
-    storage = await openStorage({ databaseUrl: env.env.DATABASE_URL, dataDir: env.dataDir });
-  });
-  afterAll(async () => {
-    await storage.close();
-    await env.cleanup();
-  });
+  const suite = suiteStorage(backend);
 
   it('when a resource is inserted and updated, then every version is kept in history', async () => {
     const t = task('o1', 'requested');
-    const v1 = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
-    const v2 = await storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'received' } as Task, 1, extractIndex(t)));
+    const v1 = await suite.storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    const v2 = await suite.storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'received' } as Task, 1, extractIndex(t)));
     expect(v2?.versionId).toBe(2);
-    const history = await storage.history('Task', v1.resource.id!);
+    const history = await suite.storage.history('Task', v1.resource.id!);
     expect(history.map((h) => (h.resource as Task).status)).toEqual(['received', 'requested']);
-    expect((await storage.readVersion('Task', v1.resource.id!, 1))?.resource).toMatchObject({ status: 'requested', meta: { versionId: '1' } });
+    expect((await suite.storage.readVersion('Task', v1.resource.id!, 1))?.resource).toMatchObject({ status: 'requested', meta: { versionId: '1' } });
   });
 
   it('when an update names a stale version, then nothing is written and null is returned', async () => {
     const t = task('o1', 'requested');
-    const v1 = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
-    await storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'received' } as Task, 1, []));
-    const stale = await storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'cancelled' } as Task, 1, []));
+    const v1 = await suite.storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    await suite.storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'received' } as Task, 1, []));
+    const stale = await suite.storage.transaction((tx) => tx.updateResource({ ...v1.resource, status: 'cancelled' } as Task, 1, []));
     expect(stale).toBeNull();
-    expect(((await storage.readResource('Task', v1.resource.id!))!.resource as Task).status).toBe('received');
+    expect(((await suite.storage.readResource('Task', v1.resource.id!))!.resource as Task).status).toBe('received');
   });
 
   it('when concurrent updates race on one version, then exactly one wins', async () => {
     const t = task('o1', 'requested');
-    const v1 = await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    const v1 = await suite.storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
     const results = await Promise.all(['received', 'rejected', 'cancelled'].map((status) =>
-      storage.transaction((tx) => tx.updateResource({ ...v1.resource, status } as Task, 1, []))));
+      suite.storage.transaction((tx) => tx.updateResource({ ...v1.resource, status } as Task, 1, []))));
     expect(results.filter((r) => r !== null)).toHaveLength(1);
-    expect((await storage.history('Task', v1.resource.id!)).length).toBe(2);
+    expect((await suite.storage.history('Task', v1.resource.id!)).length).toBe(2);
   });
 
   it('when a transaction throws, then none of its writes are visible', async () => {
     const t = task('rollback-org', 'requested');
-    await expect(storage.transaction(async (tx) => {
+    await expect(suite.storage.transaction(async (tx) => {
       await tx.insertResource(t, extractIndex(t));
       throw new Error('boom');
     })).rejects.toThrow('boom');
-    const found = await storage.search({ type: 'Task', criteria: [{ kind: 'reference', param: 'owner', values: ['Organization/rollback-org'] }], count: 10, offset: 0, total: 'accurate' });
+    const found = await suite.storage.search({ type: 'Task', criteria: [{ kind: 'reference', param: 'owner', values: ['Organization/rollback-org'] }], count: 10, offset: 0, total: 'accurate' });
     expect(found.total).toBe(0);
   });
 
   it('when searching owner and status, then only matching tasks come back, newest first when asked', async () => {
     for (const [o, s] of [['s1', 'requested'], ['s1', 'completed'], ['s2', 'requested'], ['s1', 'requested']] as const) {
       const t = task(o, s);
-      await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+      await suite.storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
     }
-    const r = await storage.search({ type: 'Task', criteria: [
+    const r = await suite.storage.search({ type: 'Task', criteria: [
       { kind: 'reference', param: 'owner', values: ['Organization/s1'] },
       { kind: 'token', param: 'status', values: [{ code: 'requested' }] },
     ], sort: [{ kind: 'lastUpdated', descending: true }], count: 10, offset: 0, total: 'accurate' });
@@ -87,12 +77,12 @@ describe.each(backends())('storage on %s', (backend) => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       const t = task('pg1', i === 3 ? 'completed' : 'requested');
-      ids.push((await storage.transaction((tx) => tx.insertResource(t, extractIndex(t)))).resource.id!);
+      ids.push((await suite.storage.transaction((tx) => tx.insertResource(t, extractIndex(t)))).resource.id!);
     }
-    const first = (await storage.readResource('Task', ids[0]))!;
-    await storage.transaction((tx) => tx.updateResource({ ...first.resource, status: 'completed' } as Task, 1, extractIndex({ ...first.resource, status: 'completed' } as Task)));
+    const first = (await suite.storage.readResource('Task', ids[0]))!;
+    await suite.storage.transaction((tx) => tx.updateResource({ ...first.resource, status: 'completed' } as Task, 1, extractIndex({ ...first.resource, status: 'completed' } as Task)));
     const owner = { kind: 'reference' as const, param: 'owner', values: ['Organization/pg1'] };
-    const page = (status: SearchCriterion, offset: number) => storage.search({ type: 'Task', criteria: [owner, status], sort: [{ kind: 'lastUpdated', descending: true }], count: 2, offset, total: 'none' });
+    const page = (status: SearchCriterion, offset: number) => suite.storage.search({ type: 'Task', criteria: [owner, status], sort: [{ kind: 'lastUpdated', descending: true }], count: 2, offset, total: 'none' });
     const requested: SearchCriterion = { kind: 'token', param: 'status', values: [{ code: 'requested' }] };
     const seen: string[] = [];
     for (let offset = 0; ; offset += 2) {
@@ -112,13 +102,13 @@ describe.each(backends())('storage on %s', (backend) => {
       ...Array.from({ length: 520 }, (_, i) => ({ family: 'Commonname', birthDate: i % 2 ? '2019-06-24' : '2010-01-01' })),
       { family: 'Rarename', birthDate: '2019-01-02' }, { family: 'Rarename', birthDate: '2009-01-02' }, { family: 'Rarenamex', birthDate: '2020-05-05' },
     ];
-    await storage.transaction(async (tx) => {
+    await suite.storage.transaction(async (tx) => {
       for (const p of patients) {
         const r = { resourceType: 'Patient' as const, name: [{ family: p.family }], birthDate: p.birthDate };
         await tx.insertResource(r, indexWith(r, SEARCH_PARAMS));
       }
     });
-    const find = (prefix: string) => storage.search({ type: 'Patient', criteria: [
+    const find = (prefix: string) => suite.storage.search({ type: 'Patient', criteria: [
       { kind: 'string', param: 'family', values: [prefix] },
       { kind: 'date', param: 'birthdate', comparisons: [{ prefix: 'ge', low: '2019-01-01T00:00:00.000Z', high: '2019-01-01T23:59:59.999Z' }] },
     ], count: 20, offset: 0, total: 'accurate' });
@@ -135,75 +125,75 @@ describe.each(backends())('storage on %s', (backend) => {
 
   it('when access is granted to one organisation, then an org-filtered search sees it and others do not', async () => {
     const t = task('tenant-owner', 'requested');
-    const stored = await storage.transaction(async (tx) => {
+    const stored = await suite.storage.transaction(async (tx) => {
       const s = await tx.insertResource(t, extractIndex(t));
       await tx.grantAccess('Task', s.resource.id!, ['RQ1', 'RQ1']);
       return s;
     });
     const base = { type: 'Task' as const, count: 10, offset: 0, total: 'accurate' as const };
     const owner = { kind: 'reference' as const, param: 'owner', values: ['Organization/tenant-owner'] };
-    expect((await storage.search({ ...base, criteria: [owner, { kind: 'org', orgs: ['RQ1'] }] })).total).toBe(1);
-    expect((await storage.search({ ...base, criteria: [owner, { kind: 'org', orgs: ['RX9'] }] })).total).toBe(0);
-    expect(await storage.accessOf('Task', stored.resource.id!)).toEqual(['RQ1']);
+    expect((await suite.storage.search({ ...base, criteria: [owner, { kind: 'org', orgs: ['RQ1'] }] })).total).toBe(1);
+    expect((await suite.storage.search({ ...base, criteria: [owner, { kind: 'org', orgs: ['RX9'] }] })).total).toBe(0);
+    expect(await suite.storage.accessOf('Task', stored.resource.id!)).toEqual(['RQ1']);
   });
 
   it('when a key is put twice, then the second put reports it existed; an expired key can be put again', async () => {
-    expect(await storage.transaction((tx) => tx.putKey('jti', 'a', '1'))).toBe(true);
-    expect(await storage.transaction((tx) => tx.putKey('jti', 'a', '2'))).toBe(false);
-    expect(await storage.getKey('jti', 'a')).toBe('1');
+    expect(await suite.storage.transaction((tx) => tx.putKey('jti', 'a', '1'))).toBe(true);
+    expect(await suite.storage.transaction((tx) => tx.putKey('jti', 'a', '2'))).toBe(false);
+    expect(await suite.storage.getKey('jti', 'a')).toBe('1');
     const past = new Date(Date.now() - 1000).toISOString();
-    await storage.transaction((tx) => tx.putKey('jti', 'b', '1', past));
-    expect(await storage.getKey('jti', 'b')).toBeNull();
-    expect(await storage.transaction((tx) => tx.putKey('jti', 'b', '2'))).toBe(true);
+    await suite.storage.transaction((tx) => tx.putKey('jti', 'b', '1', past));
+    expect(await suite.storage.getKey('jti', 'b')).toBeNull();
+    expect(await suite.storage.transaction((tx) => tx.putKey('jti', 'b', '2'))).toBe(true);
   });
 
   it('when expired keys are purged, then only unexpired and unexpiring keys remain', async () => {
     const past = new Date(Date.now() - 1000).toISOString();
     const future = new Date(Date.now() + 60_000).toISOString();
-    await storage.transaction(async (tx) => {
+    await suite.storage.transaction(async (tx) => {
       await tx.putKey('purge', 'old', '1', past);
       await tx.putKey('purge', 'new', '1', future);
       await tx.putKey('purge', 'forever', '1');
     });
-    expect(await storage.purgeExpiredKeys(new Date().toISOString())).toBeGreaterThanOrEqual(1);
-    expect(await storage.getKey('purge', 'new')).toBe('1');
-    expect(await storage.getKey('purge', 'forever')).toBe('1');
-    expect(await storage.transaction((tx) => tx.putKey('purge', 'old', '2'))).toBe(true);
+    expect(await suite.storage.purgeExpiredKeys(new Date().toISOString())).toBeGreaterThanOrEqual(1);
+    expect(await suite.storage.getKey('purge', 'new')).toBe('1');
+    expect(await suite.storage.getKey('purge', 'forever')).toBe('1');
+    expect(await suite.storage.transaction((tx) => tx.putKey('purge', 'old', '2'))).toBe(true);
   });
 
   it('when messages are queued for one destination, then they are claimed one at a time in order', async () => {
-    const ids = await storage.transaction(async (tx) => [
+    const ids = await suite.storage.transaction(async (tx) => [
       await tx.enqueueOutbound('epr-a', 'RRI^I12', 'm1'), await tx.enqueueOutbound('epr-a', 'RRI^I12', 'm2'),
     ]);
     const now = new Date(Date.now() + 1000).toISOString();
-    const first = await storage.claimOutbound(now, 30_000);
+    const first = await suite.storage.claimOutbound(now, 30_000);
     expect(first?.id).toBe(ids[0]);
-    expect(await storage.claimOutbound(now, 30_000)).toBeNull(); // m2 waits for m1
-    await storage.markOutbound(first!.id, { status: 'sent' });
-    expect((await storage.claimOutbound(now, 30_000))?.id).toBe(ids[1]);
+    expect(await suite.storage.claimOutbound(now, 30_000)).toBeNull(); // m2 waits for m1
+    await suite.storage.markOutbound(first!.id, { status: 'sent' });
+    expect((await suite.storage.claimOutbound(now, 30_000))?.id).toBe(ids[1]);
   });
 
   it('when a transaction that queued a message commits, then the outbox listeners hear of it; not before, not on rollback, not for other writes', async () => {
     const heard: string[] = [];
     let inside = false;
-    const off = storage.onOutboundCommitted(() => heard.push(inside ? 'before commit' : 'after commit'));
+    const off = suite.storage.onOutboundCommitted(() => heard.push(inside ? 'before commit' : 'after commit'));
     try {
-      await storage.transaction(async (tx) => {
+      await suite.storage.transaction(async (tx) => {
         inside = true;
         await tx.enqueueOutbound('epr-listen', 'RRI^I12', 'm');
         inside = false;
       });
       expect(heard).toEqual(['after commit']);
-      await expect(storage.transaction(async (tx) => {
+      await expect(suite.storage.transaction(async (tx) => {
         await tx.enqueueOutbound('epr-listen', 'RRI^I12', 'rolled back');
         throw new Error('no');
       })).rejects.toThrow('no');
-      await storage.transaction((tx) => tx.putKey('listen', 'k', 'v'));
+      await suite.storage.transaction((tx) => tx.putKey('listen', 'k', 'v'));
       expect(heard).toEqual(['after commit']);
     } finally {
       off();
     }
-    await storage.transaction((tx) => tx.enqueueOutbound('epr-listen', 'RRI^I12', 'unheard'));
+    await suite.storage.transaction((tx) => tx.enqueueOutbound('epr-listen', 'RRI^I12', 'unheard'));
     expect(heard).toHaveLength(1);
   });
 
@@ -213,13 +203,13 @@ describe.each(backends())('storage on %s', (backend) => {
     const held = new Promise<void>((r) => { release = r; });
     let queued!: () => void;
     const aQueued = new Promise<void>((r) => { queued = r; });
-    const a = storage.transaction(async (tx) => {
+    const a = suite.storage.transaction(async (tx) => {
       await tx.enqueueOutbound('epr-order', 'RRI^I12', 'a');
       queued();
       await held;
     }).then(() => order.push('a committed'));
     await aQueued;
-    const b = storage.transaction(async (tx) => {
+    const b = suite.storage.transaction(async (tx) => {
       await tx.enqueueOutbound('epr-order', 'RRI^I12', 'b');
       order.push('b queued');
     });
@@ -232,7 +222,7 @@ describe.each(backends())('storage on %s', (backend) => {
   });
 
   it('when the database is checked, then it reports ok', async () => {
-    expect(await storage.integrityCheck()).toBe('ok');
+    expect(await suite.storage.integrityCheck()).toBe('ok');
   });
 });
 

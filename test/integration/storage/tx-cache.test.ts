@@ -5,28 +5,17 @@
  * lock whatever other transactions committed before it.
  */
 import type { Patient } from 'fhir/r4.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage } from '../../../src/storage/open.ts';
-import type { Storage } from '../../../src/storage/types.ts';
-import { backendEnv, backends, type BackendEnv } from '../../helpers/backends.ts';
+import { describe, expect, it } from 'vitest';
+import { backends, suiteStorage } from '../../helpers/backends.ts';
 
 const patient = (family: string): Patient => ({ resourceType: 'Patient', name: [{ family }] });
 
 describe.each(backends())('reads inside a transaction on %s', (backend) => {
-  let env: BackendEnv;
-  let storage: Storage;
-  beforeAll(async () => {
-    env = await backendEnv(backend);
-    storage = await openStorage({ databaseUrl: env.env.DATABASE_URL, dataDir: env.dataDir });
-  });
-  afterAll(async () => {
-    await storage?.close();
-    await env?.cleanup();
-  });
+  const suite = suiteStorage(backend);
 
   it('when a caller changes a resource it read, then the next read in the same transaction still answers what is stored', async () => {
-    const { resource } = await storage.transaction((tx) => tx.insertResource(patient('Stored'), []));
-    const second = await storage.transaction(async (tx) => {
+    const { resource } = await suite.storage.transaction((tx) => tx.insertResource(patient('Stored'), []));
+    const second = await suite.storage.transaction(async (tx) => {
       const first = await tx.readResource('Patient', resource.id as string);
       (first!.resource as Patient).name = [{ family: 'Changed in memory' }];
       return tx.readResource('Patient', resource.id as string);
@@ -35,8 +24,8 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
   });
 
   it('when a transaction updates or creates a resource, then its own later reads see that version, and a missing resource stays missing', async () => {
-    const { resource } = await storage.transaction((tx) => tx.insertResource(patient('One'), []));
-    const seen = await storage.transaction(async (tx) => {
+    const { resource } = await suite.storage.transaction((tx) => tx.insertResource(patient('One'), []));
+    const seen = await suite.storage.transaction(async (tx) => {
       const before = await tx.readResource('Patient', resource.id as string);
       await tx.updateResource({ ...(before!.resource as Patient), name: [{ family: 'Two' }] } as Patient, 1, []);
       const after = await tx.readResource('Patient', resource.id as string);
@@ -51,9 +40,9 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
   });
 
   it('when a transaction grants an organisation, then its own look-ups and every later reader see the grant, written once', async () => {
-    const { resource } = await storage.transaction((tx) => tx.insertResource(patient('Granted'), []));
+    const { resource } = await suite.storage.transaction((tx) => tx.insertResource(patient('Granted'), []));
     const id = resource.id as string;
-    const inTx = await storage.transaction(async (tx) => {
+    const inTx = await suite.storage.transaction(async (tx) => {
       await tx.grantAccess('Patient', id, ['RA7']);
       const first = await tx.accessOf('Patient', id);
       await tx.grantAccess('Patient', id, ['RA7', 'SGH01']);
@@ -62,18 +51,18 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
     });
     expect(inTx.first).toEqual(['RA7']);
     expect([...inTx.second].sort()).toEqual(['RA7', 'SGH01']);
-    expect((await storage.accessOf('Patient', id)).sort()).toEqual(['RA7', 'SGH01']);
+    expect((await suite.storage.accessOf('Patient', id)).sort()).toEqual(['RA7', 'SGH01']);
   });
 
   it.runIf(backend === 'postgres')('when another transaction commits a change while one waits for a lock, then reads after the lock see that change', async () => {
-    const { resource } = await storage.transaction((tx) => tx.insertResource(patient('Before'), []));
+    const { resource } = await suite.storage.transaction((tx) => tx.insertResource(patient('Before'), []));
     const id = resource.id as string;
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
     let locked!: () => void;
     const lockTaken = new Promise<void>((r) => { locked = r; });
     // The writer holds the lock, changes the Patient, and commits when told to.
-    const writer = storage.transaction(async (tx) => {
+    const writer = suite.storage.transaction(async (tx) => {
       await tx.lock('child:test');
       locked();
       const cur = await tx.readResource('Patient', id);
@@ -81,7 +70,7 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
       await held;
     });
     await lockTaken;
-    const reader = storage.transaction(async (tx) => {
+    const reader = suite.storage.transaction(async (tx) => {
       const early = await tx.readResource('Patient', id);
       const waiting = tx.lock('child:test');
       release();
