@@ -4,7 +4,7 @@
  * organisation with the clinician on it (`repoFor(actor)`), and intake through `domain.submit`.
  */
 import type { Express, Request, Response } from 'express';
-import type { Binary, DocumentReference } from 'fhir/r4.js';
+import type { Binary, DocumentReference, Task } from 'fhir/r4.js';
 import { randomUUID } from 'node:crypto';
 import { providerChoices } from '../domain/provider-choice.ts';
 import { countryOf, orgByOds } from '../domain/organization-tree.ts';
@@ -36,9 +36,16 @@ export function writeBlock(s: AppSession, c?: Pick<CaseDetail, 'side' | 'nhsNumb
   return undefined;
 }
 
+/** Which notice follows a cancel: done, or (a provider served by another Trust's instance) asked and awaiting its confirmation. */
+export const cancelNoticeKey = (task: Pick<Task, 'status'>): string => (task.status === 'cancelled' ? 'cancelled' : 'cancel-requested');
+
+/** The words of a notice shown on the case page after a write. */
+export const noticeText = (key: string): string | undefined => (Object.hasOwn(NOTICES, key) ? NOTICES[key] : undefined);
+
 const NOTICES: Record<string, string> = {
   created: 'The request was sent.', received: 'Marked as received.', accepted: 'You accepted the request.', declined: 'You declined the request.',
-  progress: 'Progress recorded.', report: 'The report was issued.', cancelled: 'The request was cancelled.', consent: 'Consent was withdrawn: the provider no longer sees the records.',
+  progress: 'Progress recorded.', report: 'The report was issued.', cancelled: 'The request was cancelled.',
+  'cancel-requested': 'Cancellation was asked of the provider\'s Trust. The request stays open until they confirm it; this page shows when they have.', consent: 'Consent was withdrawn: the provider no longer sees the records.',
   discussed: 'Recorded that the opinion was discussed with the family.', revoked: 'The family link was revoked.',
 };
 
@@ -117,7 +124,7 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
   app.get('/app/cases/:taskId', session, handleCase(async (req, res) => {
     const { s, c } = await loadCase(req, res);
     await audit(res, 'app-case', [`Task/${c.taskId}`, ...c.records.map((r) => `DocumentReference/${r.id}`)]);
-    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+    const notice = typeof req.query.notice === 'string' ? noticeText(req.query.notice) : undefined;
     await render(res, s, c, notice ? { notice } : {});
   }));
 
@@ -154,8 +161,10 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
 
   write('cancel', 'cancelled', async (req, res, { s, c }) => {
     if (!c.requestRef || !c.requesterOds) throw new Error('case without a request identifier');
-    await deps.domain.cancel({ requesterOds: c.requesterOds, ...c.requestRef, ...(field(req, 'reason') ? { reason: field(req, 'reason') } : {}) }, actorOf(s),
+    const { task } = await deps.domain.cancel({ requesterOds: c.requesterOds, ...c.requestRef, ...(field(req, 'reason') ? { reason: field(req, 'reason') } : {}) }, actorOf(s),
       { within: (tx) => within(res, 'app-cancel')(tx, [`Task/${c.taskId}`]) });
+    // Where another Trust's instance serves the provider, the cancel is a request until it confirms (docs/FEDERATION.md).
+    res.redirect(303, `/app/cases/${c.taskId}?notice=${cancelNoticeKey(task)}`);
   });
   write('withdraw-consent', 'consent', async (_req, res, { repo, c }) => { await act.withdrawConsent(repo, c.serviceRequest, within(res, 'app-withdraw-consent')); });
   write('discussed', 'discussed', async (_req, res, { repo, c }) => { await act.markDiscussed(repo, c.taskId, within(res, 'app-discussed')); });
