@@ -78,10 +78,8 @@ export class AuditTrail {
     for (;;) {
       const taken = await this.deps.storage.transaction(async (tx) => {
         const entries = await tx.takeJournal(BATCH);
-        for (const { resource, orgs } of entries) {
-          const stored = await tx.insertResource(resource, extractIndex(resource, this.deps.searchParams, this.deps.fhirBase()));
-          if (orgs.length) await tx.grantAccess('AuditEvent', stored.resource.id as string, orgs);
-        }
+        // In a few multi-row statements: one statement per event and table was most of this work.
+        await tx.insertBatch(entries.map(({ resource, orgs }) => ({ resource, index: extractIndex(resource, this.deps.searchParams, this.deps.fhirBase()), orgs })));
         return entries.length;
       });
       if (taken < BATCH) return;

@@ -29,15 +29,24 @@ function withMeta(resource: Resource, id: string, version: number, at: string): 
   return { ...resource, id, meta: { ...resource.meta, versionId: String(version), lastUpdated: at } };
 }
 
+/** Inserts `rows` into `table` in multi-row statements of at most `per` rows (each row's values in column order). */
+async function insertRows(c: SqlConn, table: string, columns: string, rows: unknown[][], per: number, suffix = ''): Promise<void> {
+  if (!rows.length) return;
+  const one = `(${rows[0].map(() => '?').join(', ')})`;
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    await c.run(`INSERT INTO ${table} (${columns}) VALUES ${chunk.map(() => one).join(', ')}${suffix}`, chunk.flat());
+  }
+}
+
+const INDEX_COLUMNS = 'res_type, id, param, sys, val, low, high, last_updated';
+const indexRows = (type: string, id: string, at: string, index: IndexRow[]): unknown[][] =>
+  index.map((row) => [type, id, row.param, row.system, row.value, row.low, row.high, at]);
+
 /** Writes a resource's index rows in one multi-row INSERT; `replace` first drops the old ones. */
 async function writeIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[], replace: boolean): Promise<void> {
   if (replace) await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
-  for (let i = 0; i < index.length; i += 200) {
-    const chunk = index.slice(i, i + 200);
-    const params: unknown[] = [];
-    for (const row of chunk) params.push(type, id, row.param, row.system, row.value, row.low, row.high, at);
-    await c.run(`INSERT INTO search_index (res_type, id, param, sys, val, low, high, last_updated) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`, params);
-  }
+  await insertRows(c, 'search_index', INDEX_COLUMNS, indexRows(type, id, at, index), 200);
 }
 
 /**
@@ -131,6 +140,22 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       cache.keep(resource.resourceType, id, { version: 1, lastUpdated: at, content });
       return { resource: stored, versionId: 1, lastUpdated: at };
     },
+    async insertBatch(items) {
+      const stored = items.map(({ resource }) => {
+        const id = resource.id ?? newResourceId();
+        const at = now();
+        const r = withMeta(resource, id, 1, at);
+        return { resource: r, versionId: 1, lastUpdated: at, content: JSON.stringify(r) };
+      });
+      const rows = stored.map((x) => [x.resource.resourceType, x.resource.id, 1, x.lastUpdated, x.content]);
+      await insertRows(c, 'resources', 'res_type, id, version, last_updated, content', rows, 100);
+      await insertRows(c, 'resource_versions', 'res_type, id, version, last_updated, content', rows, 100);
+      await insertRows(c, 'search_index', INDEX_COLUMNS, stored.flatMap((x, i) => indexRows(x.resource.resourceType, x.resource.id as string, x.lastUpdated, items[i].index)), 200);
+      const grants = stored.flatMap((x, i) => cache.newGrants(x.resource.resourceType, x.resource.id as string, items[i].orgs).map((org) => [x.resource.resourceType, x.resource.id, org]));
+      await insertRows(c, 'resource_access', 'res_type, id, org', grants, 300, ' ON CONFLICT DO NOTHING');
+      for (const x of stored) cache.keep(x.resource.resourceType, x.resource.id as string, { version: 1, lastUpdated: x.lastUpdated, content: x.content });
+      return stored.map(({ resource, versionId, lastUpdated }) => ({ resource, versionId, lastUpdated }));
+    },
     async updateResource(resource, expectedVersion, index) {
       const id = resource.id as string;
       const version = expectedVersion + 1;
@@ -162,9 +187,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     },
     async grantAccess(type, id, orgs) {
       // One statement for all of them: on PostgreSQL each statement is a round trip.
-      const fresh = cache.newGrants(type, id, orgs);
-      if (!fresh.length) return;
-      await c.run(`INSERT INTO resource_access (res_type, id, org) VALUES ${fresh.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`, fresh.flatMap((org) => [type, id, org]));
+      await insertRows(c, 'resource_access', 'res_type, id, org', cache.newGrants(type, id, orgs).map((org) => [type, id, org]), 300, ' ON CONFLICT DO NOTHING');
     },
     async putKey(scope, key, value, expiresAt) {
       const { changes } = await c.run(

@@ -100,6 +100,11 @@ export interface StorageTx {
   /** Serialise work on `key` until the transaction ends (PostgreSQL advisory lock; SQLite writes are already serial). */
   lock(key: string): Promise<void>;
   insertResource(resource: Resource, index: IndexRow[]): Promise<StoredResource>;
+  /**
+   * Inserts many new resources with their index rows, each granted to its `orgs`, in a few multi-row
+   * statements (the audit journal's batches): the same rows as insertResource and grantAccess one by one.
+   */
+  insertBatch(items: { resource: Resource; index: IndexRow[]; orgs: string[] }[]): Promise<StoredResource[]>;
   /** Writes a new version if the current one is `expectedVersion`; returns null when it is not (a conflict). */
   updateResource(resource: Resource, expectedVersion: number, index: IndexRow[]): Promise<StoredResource | null>;
   readResource(type: ResourceType, id: string): Promise<StoredResource | null>;

@@ -123,6 +123,22 @@ describe.each(backends())('storage on %s', (backend) => {
     expect([...times].sort()).toEqual(times);
   });
 
+  it('when resources are inserted as a batch, then each is stored, versioned, indexed and granted exactly as one by one, and the database checks ok', async () => {
+    const tasks = [task('batch-owner', 'requested'), task('batch-owner', 'completed'), task('batch-owner', 'requested')];
+    const stored = await suite.storage.transaction((tx) => tx.insertBatch(tasks.map((t, i) => ({ resource: t, index: extractIndex(t), orgs: i === 2 ? [] : ['RB1', 'RB1', 'RX2'] }))));
+    expect(stored.map((x) => x.versionId)).toEqual([1, 1, 1]);
+    expect(new Set(stored.map((x) => x.resource.id)).size).toBe(3);
+    const found = await suite.storage.search({ type: 'Task', criteria: [
+      { kind: 'reference', param: 'owner', values: ['Organization/batch-owner'] },
+      { kind: 'token', param: 'status', values: [{ code: 'requested' }] },
+    ], count: 10, offset: 0, total: 'accurate' });
+    expect(found.resources.map((r) => r.resource.id).sort()).toEqual([stored[0].resource.id, stored[2].resource.id].sort());
+    expect((await suite.storage.accessOf('Task', stored[0].resource.id as string)).sort()).toEqual(['RB1', 'RX2']);
+    expect(await suite.storage.accessOf('Task', stored[2].resource.id as string)).toEqual([]);
+    expect((await suite.storage.history('Task', stored[1].resource.id as string)).map((h) => h.versionId)).toEqual([1]);
+    expect(await suite.storage.integrityCheck()).toBe('ok');
+  });
+
   it('when access is granted to one organisation, then an org-filtered search sees it and others do not', async () => {
     const t = task('tenant-owner', 'requested');
     const stored = await suite.storage.transaction(async (tx) => {

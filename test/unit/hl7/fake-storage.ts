@@ -15,6 +15,7 @@ export class FakeStorage {
   readonly tx: StorageTx = {
     lock: async () => undefined,
     insertResource: notHere,
+    insertBatch: notHere,
     updateResource: notHere,
     readResource: notHere,
     search: notHere,
