@@ -185,14 +185,14 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
   });
   write('family-links', 'created', async (_req, res, { s, c }) => {
     if (c.side !== 'requester') return sendPage(res, 403, page(frame(s, 'Not allowed'), '<p class="message">Only the treating team makes family links.</p>'));
-    const capability = await links.create(c.taskId, s.ehr.organization);
-    await audit(res, 'app-family-link-created', [`Task/${c.taskId}`], 201);
+    // The link and its AuditEvent commit together: no link exists that was not audited.
+    const capability = await links.create(c.taskId, s.ehr.organization, (tx) => deps.auditIn(tx, { interaction: 'operation', status: 201, detail: 'app-family-link-created',
+      entities: [`Task/${c.taskId}`], principal: callerOf(s), requestId: requestId(res) }));
     await render(res, s, c, { newLink: `${deps.baseUrl()}/family?link=${capability}` });
   });
   write('family-links/revoke', 'revoked', async (req, res, { s, c }) => {
-    if (c.side !== 'requester' || !(await links.revoke(c.taskId, field(req, 'link')))) {
+    if (c.side !== 'requester' || !(await links.revoke(c.taskId, field(req, 'link'), (tx) => within(res, 'app-family-link-revoked')(tx, [`Task/${c.taskId}`])))) {
       return sendPage(res, 404, page(frame(s, 'Not found'), '<p class="message">There is no such family link for this case.</p>'));
     }
-    await audit(res, 'app-family-link-revoked', [`Task/${c.taskId}`]);
   });
 }

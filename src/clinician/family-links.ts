@@ -5,7 +5,10 @@
  * before the child's date of birth is given; after MAX_MISSES wrong dates it locks for LOCK_MINUTES.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Storage } from '../storage/types.ts';
+import type { Storage, StorageTx } from '../storage/types.ts';
+
+/** Work committed with the link's own keys (its AuditEvent): both or neither. */
+export type Within = (tx: StorageTx) => Promise<void>;
 import { conflict } from '../shared/outcomes.ts';
 
 const SCOPE = 'family-link';
@@ -38,7 +41,7 @@ export class FamilyLinks {
   }
 
   /** A new link for the case; returns the capability (shown once, never stored). */
-  async create(taskId: string, organization: string, now = new Date()): Promise<string> {
+  async create(taskId: string, organization: string, within?: Within, now = new Date()): Promise<string> {
     const capability = randomBytes(32).toString('base64url');
     const link: FamilyLink = { hash: hashOf(capability), taskId, organization, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.days * 86_400_000).toISOString() };
     // The case's index slot (a free or expired one) and the link in one transaction: a link that works is always listed, so it can be revoked.
@@ -47,6 +50,7 @@ export class FamilyLinks {
       for (let n = 1; n <= MAX_LINKS_PER_CASE && !listed; n++) listed = await tx.putKey(OF_CASE, `${taskId}:${n}`, link.hash, link.expiresAt);
       if (!listed) throw conflict(`This case already has ${MAX_LINKS_PER_CASE} family links: revoke one or wait for one to expire`);
       await tx.putKey(SCOPE, link.hash, JSON.stringify(link), link.expiresAt);
+      await within?.(tx);
     });
     return capability;
   }
@@ -64,10 +68,13 @@ export class FamilyLinks {
   }
 
   /** Revokes a link of this case (by its hash); false when the case has no such live link. */
-  async revoke(taskId: string, hash: string): Promise<boolean> {
+  async revoke(taskId: string, hash: string, within?: Within): Promise<boolean> {
     const link = await this.byHash(hash);
     if (!link || link.taskId !== taskId) return false;
-    await this.put(REVOKED, hash, new Date().toISOString(), link.expiresAt);
+    await this.storage.transaction(async (tx) => {
+      await tx.putKey(REVOKED, hash, new Date().toISOString(), link.expiresAt);
+      await within?.(tx);
+    });
     return true;
   }
 

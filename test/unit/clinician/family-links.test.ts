@@ -32,12 +32,12 @@ describe('family links', () => {
   });
 
   it('when a link\'s days have passed, then it opens nothing', async () => {
-    const cap = await links.create('task-2', 'RTT', new Date(Date.now() - 31 * 86_400_000));
+    const cap = await links.create('task-2', 'RTT', undefined, new Date(Date.now() - 31 * 86_400_000));
     expect(await links.open(cap)).toBeUndefined();
   });
 
   it('when the case\'s first link has expired, then the later live links are still listed (so they can be revoked), and an expired slot is used again', async () => {
-    await links.create('task-gap', 'RTT', new Date(Date.now() - 31 * 86_400_000));
+    await links.create('task-gap', 'RTT', undefined, new Date(Date.now() - 31 * 86_400_000));
     const live = await links.open(await links.create('task-gap', 'RTT'));
     expect((await links.ofCase('task-gap')).map((l) => l.hash)).toEqual([live!.hash]);
     const again = await links.open(await links.create('task-gap', 'RTT'));
@@ -49,6 +49,18 @@ describe('family links', () => {
     for (let i = 0; i < 50; i++) await few.create('task-full', 'RTT');
     await expect(few.create('task-full', 'RTT')).rejects.toMatchObject({ status: 409 });
     expect(await few.ofCase('task-full')).toHaveLength(50);
+  });
+
+  it('when what commits with a link (its AuditEvent) fails, then no link was made and none was revoked: both or neither', async () => {
+    const fail = async () => { throw new Error('audit write failed'); };
+    await expect(links.create('task-atomic', 'RTT', fail)).rejects.toThrow('audit write failed');
+    expect(await links.ofCase('task-atomic')).toEqual([]);
+    let seen = 0;
+    const cap = await links.create('task-atomic', 'RTT', async (tx) => { seen += (await tx.getKey('family-link-of-case', 'task-atomic:1')) ? 1 : 0; });
+    expect(seen).toBe(1); // the audit ran inside the link's own transaction
+    const { hash } = (await links.open(cap))!;
+    await expect(links.revoke('task-atomic', hash, fail)).rejects.toThrow('audit write failed');
+    expect(await links.open(cap)).toBeDefined();
   });
 
   it('when a link is revoked, then it opens nothing, and another case cannot revoke it', async () => {
