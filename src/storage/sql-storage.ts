@@ -218,7 +218,12 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     },
     async takeJournal(limit) {
       const rows = await c.all<{ seq: number | string; content: string; orgs: string }>('SELECT seq, content, orgs FROM journal ORDER BY seq LIMIT ?', [limit]);
-      if (rows.length) await c.run('DELETE FROM journal WHERE seq <= ?', [rows[rows.length - 1].seq]);
+      // Exactly the rows read, never "up to the last seq": on PostgreSQL a transaction that drew a lower
+      // seq may commit between this SELECT and the DELETE, and its row would go unstored (found by test:crash).
+      for (let i = 0; i < rows.length; i += 500) {
+        const chunk = rows.slice(i, i + 500);
+        await c.run(`DELETE FROM journal WHERE seq IN (${chunk.map(() => '?').join(', ')})`, chunk.map((r) => r.seq));
+      }
       return rows.map((row) => ({ resource: JSON.parse(row.content) as Resource, orgs: row.orgs ? row.orgs.split(' ') : [] }));
     },
     async nextSequence(name) {
