@@ -127,35 +127,30 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     await takeLock(key);
     cache.forgetReads();
   };
+  /** Inserts new resources with their index rows and grants in multi-row statements (resources, history, index, access). */
+  const insertBatch: StorageTx['insertBatch'] = async (items) => {
+    const stored = items.map(({ resource }) => {
+      const id = resource.id ?? newResourceId();
+      const at = now();
+      const r = withMeta(resource, id, 1, at);
+      return { resource: r, versionId: 1, lastUpdated: at, content: JSON.stringify(r) };
+    });
+    const rows = stored.map((x) => [x.resource.resourceType, x.resource.id, 1, x.lastUpdated, x.content]);
+    await insertRows(c, 'resources', 'res_type, id, version, last_updated, content', rows, 100);
+    await insertRows(c, 'resource_versions', 'res_type, id, version, last_updated, content', rows, 100);
+    await insertRows(c, 'search_index', INDEX_COLUMNS, stored.flatMap((x, i) => indexRows(x.resource.resourceType, x.resource.id as string, x.lastUpdated, items[i].index)), 200);
+    const grants = stored.flatMap((x, i) => cache.newGrants(x.resource.resourceType, x.resource.id as string, items[i].orgs).map((org) => [x.resource.resourceType, x.resource.id, org]));
+    await insertRows(c, 'resource_access', 'res_type, id, org', grants, 300, ' ON CONFLICT DO NOTHING');
+    for (const x of stored) cache.keep(x.resource.resourceType, x.resource.id as string, { version: 1, lastUpdated: x.lastUpdated, content: x.content });
+    return stored.map(({ resource, versionId, lastUpdated }) => ({ resource, versionId, lastUpdated }));
+  };
   return {
     lock,
     async insertResource(resource, index) {
-      const id = resource.id ?? newResourceId();
-      const at = now();
-      const stored = withMeta(resource, id, 1, at);
-      const content = JSON.stringify(stored);
-      await c.run('INSERT INTO resources (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
-      await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, 1, ?, ?)', [resource.resourceType, id, at, content]);
-      await writeIndex(c, resource.resourceType, id, at, index, false);
-      cache.keep(resource.resourceType, id, { version: 1, lastUpdated: at, content });
-      return { resource: stored, versionId: 1, lastUpdated: at };
+      // One insert path: a resource alone is a batch of one (the same three statements).
+      return (await insertBatch([{ resource, index, orgs: [] }]))[0];
     },
-    async insertBatch(items) {
-      const stored = items.map(({ resource }) => {
-        const id = resource.id ?? newResourceId();
-        const at = now();
-        const r = withMeta(resource, id, 1, at);
-        return { resource: r, versionId: 1, lastUpdated: at, content: JSON.stringify(r) };
-      });
-      const rows = stored.map((x) => [x.resource.resourceType, x.resource.id, 1, x.lastUpdated, x.content]);
-      await insertRows(c, 'resources', 'res_type, id, version, last_updated, content', rows, 100);
-      await insertRows(c, 'resource_versions', 'res_type, id, version, last_updated, content', rows, 100);
-      await insertRows(c, 'search_index', INDEX_COLUMNS, stored.flatMap((x, i) => indexRows(x.resource.resourceType, x.resource.id as string, x.lastUpdated, items[i].index)), 200);
-      const grants = stored.flatMap((x, i) => cache.newGrants(x.resource.resourceType, x.resource.id as string, items[i].orgs).map((org) => [x.resource.resourceType, x.resource.id, org]));
-      await insertRows(c, 'resource_access', 'res_type, id, org', grants, 300, ' ON CONFLICT DO NOTHING');
-      for (const x of stored) cache.keep(x.resource.resourceType, x.resource.id as string, { version: 1, lastUpdated: x.lastUpdated, content: x.content });
-      return stored.map(({ resource, versionId, lastUpdated }) => ({ resource, versionId, lastUpdated }));
-    },
+    insertBatch,
     async updateResource(resource, expectedVersion, index) {
       const id = resource.id as string;
       const version = expectedVersion + 1;
