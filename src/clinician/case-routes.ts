@@ -5,7 +5,6 @@
  */
 import type { Express, Request, Response } from 'express';
 import type { Binary, DocumentReference, Task } from 'fhir/r4.js';
-import { randomUUID } from 'node:crypto';
 import { providerChoices } from '../domain/provider-choice.ts';
 import { countryOf, orgByOds } from '../domain/organization-tree.ts';
 import { Reader } from '../domain/reader.ts';
@@ -16,7 +15,7 @@ import * as act from './case-actions.ts';
 import { caseDetail, casesOfChild, worklist, type CaseDetail } from './case-view.ts';
 import { readEhrRecords } from './ehr-fhir.ts';
 import type { FamilyLinks } from './family-links.ts';
-import { actorOf, callerOf, field, handle, multipartForm, outcomeText, requireCsrf, requireSession, sendPage, sessionOf, uploadsOf } from './http-common.ts';
+import { actorOf, callerOf, field, handle, multipartForm, outcomeText, requestIdOf, requireCsrf, requireSession, sendPage, sessionOf, uploadsOf } from './http-common.ts';
 import { casePage } from './pages/case-page.ts';
 import { page } from './pages/layout.ts';
 import { childHome, worklistPage } from './pages/lists.ts';
@@ -51,11 +50,10 @@ const NOTICES: Record<string, string> = {
 
 export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, secure: () => boolean, links: FamilyLinks): void {
   const session = requireSession(sessions, secure);
-  const requestId = (res: Response) => String(res.getHeader('X-Request-Id') ?? randomUUID());
   const audit = (res: Response, detail: string, entities: string[], status = 200) =>
-    deps.audit({ interaction: 'operation', status, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestId(res) });
-  const within = (res: Response, detail: string) => (tx: StorageTx, entities: string[]) =>
-    deps.auditIn(tx, { interaction: 'operation', status: 200, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestId(res) });
+    deps.audit({ interaction: 'operation', status, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestIdOf(res) });
+  const within = (res: Response, detail: string, status = 200) => (tx: StorageTx, entities: string[]) =>
+    deps.auditIn(tx, { interaction: 'operation', status, detail, entities, principal: callerOf(sessionOf(res)), requestId: requestIdOf(res) });
   // Every case page and write; a refused one (another Trust's case, a record the consent gate hides) is audited too.
   const handleCase = (fn: (req: Request, res: Response) => Promise<void>) => handle(deps.log, fn, (req, res, status) =>
     audit(res, 'app-refused', [req.params.taskId ? `Task/${String(req.params.taskId)}` : undefined, req.params.docId ? `DocumentReference/${String(req.params.docId)}` : undefined]
@@ -186,8 +184,7 @@ export function caseRoutes(app: Express, deps: AppDeps, sessions: SessionStore, 
   write('family-links', 'created', async (_req, res, { s, c }) => {
     if (c.side !== 'requester') return sendPage(res, 403, page(frame(s, 'Not allowed'), '<p class="message">Only the treating team makes family links.</p>'));
     // The link and its AuditEvent commit together: no link exists that was not audited.
-    const capability = await links.create(c.taskId, s.ehr.organization, (tx) => deps.auditIn(tx, { interaction: 'operation', status: 201, detail: 'app-family-link-created',
-      entities: [`Task/${c.taskId}`], principal: callerOf(s), requestId: requestId(res) }));
+    const capability = await links.create(c.taskId, s.ehr.organization, (tx) => within(res, 'app-family-link-created', 201)(tx, [`Task/${c.taskId}`]));
     await render(res, s, c, { newLink: `${deps.baseUrl()}/family?link=${capability}` });
   });
   write('family-links/revoke', 'revoked', async (req, res, { s, c }) => {

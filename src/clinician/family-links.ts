@@ -5,11 +5,11 @@
  * before the child's date of birth is given; after MAX_MISSES wrong dates it locks for LOCK_MINUTES.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { conflict } from '../shared/outcomes.ts';
 import type { Storage, StorageTx } from '../storage/types.ts';
 
 /** Work committed with the link's own keys (its AuditEvent): both or neither. */
 export type Within = (tx: StorageTx) => Promise<void>;
-import { conflict } from '../shared/outcomes.ts';
 
 const SCOPE = 'family-link';
 const REVOKED = 'family-link-revoked';

@@ -6,18 +6,17 @@
  * keep paths only, so it is never written down (and Referrer-Policy: no-referrer keeps it from other sites).
  */
 import type { Express, Request, Response } from 'express';
-import { randomUUID } from 'node:crypto';
 import type { Caller } from '../shared/call-context.ts';
 import { caseDetail } from './case-view.ts';
 import { LOCK_MINUTES, MAX_MISSES, type FamilyLink, type FamilyLinks } from './family-links.ts';
-import { field, handle, sendPage } from './http-common.ts';
+import { field, handle, requestIdOf, sendPage } from './http-common.ts';
 import { familyCasePage, familyClosedPage, familyDobPage, familyLockedPage } from './pages/family.ts';
 import type { AppDeps } from './routes.ts';
 
 export function familyRoutes(app: Express, deps: AppDeps, links: FamilyLinks): void {
   const principal = (l: FamilyLink): Caller => ({ clientId: 'family-link', organization: l.organization, scopes: [] });
   const audit = (res: Response, l: FamilyLink | undefined, detail: string, status: number) => deps.audit({ interaction: 'operation', status, detail,
-    ...(l ? { principal: principal(l), entities: [`Task/${l.taskId}`] } : {}), requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });
+    ...(l ? { principal: principal(l), entities: [`Task/${l.taskId}`] } : {}), requestId: requestIdOf(res) });
   const capabilityOf = (req: Request) => String((req.method === 'POST' ? (req.body as Record<string, unknown> | undefined)?.link : req.query.link) ?? '');
   const open = async (req: Request, res: Response) => {
     const link = await links.open(capabilityOf(req));

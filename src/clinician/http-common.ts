@@ -2,6 +2,7 @@
  * Express helpers of the app: its security headers (strict CSP, no caching, no referrer), HTML answers,
  * the session and CSRF checks, and one place that turns an error into a plain page (never a stack trace).
  */
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Actor } from '../domain/ports.ts';
 import type { Caller } from '../shared/call-context.ts';
@@ -92,6 +93,9 @@ export const field = (req: Request, name: string): string => {
   const v = (req.body as Record<string, unknown> | undefined)?.[name];
   return typeof v === 'string' ? v.trim() : '';
 };
+
+/** The request's X-Request-Id (set by the request-context middleware), which its AuditEvent carries. */
+export const requestIdOf = (res: Response): string => String(res.getHeader('X-Request-Id') ?? randomUUID());
 
 /** A file sent with a form. */
 export interface Upload {

@@ -4,11 +4,10 @@
  * https://hl7.org/fhir/smart-app-launch/app-launch.html
  */
 import type { Express, Request, Response } from 'express';
-import { randomUUID } from 'node:crypto';
 import type { AppKeys } from './app-keys.ts';
 import { readClinician, readEhrPatient } from './ehr-fhir.ts';
 import type { EhrRegistry } from './ehr-registry.ts';
-import { callerOf, handle, requireCsrf, requireSession, sendPage } from './http-common.ts';
+import { callerOf, handle, requestIdOf, requireCsrf, requireSession, sendPage } from './http-common.ts';
 import { messagePage } from './pages/layout.ts';
 import { cookie, cookiesOf, LAUNCH_COOKIE, SESSION_COOKIE, type SessionStore } from './sessions.ts';
 import { authorizationRequest, discover, exchangeCode, LaunchRefused, verifyIdToken } from './smart-client.ts';
@@ -25,7 +24,7 @@ export interface LaunchParts {
 export function launchRoutes(app: Express, deps: AppDeps, p: LaunchParts): void {
   const redirectUri = () => `${deps.baseUrl()}/app/callback`;
   const refuse = async (res: Response, status: number, code: string, title: string, words: string) => {
-    await deps.audit({ interaction: 'operation', status, detail: `app-launch-refused:${code}`, requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });
+    await deps.audit({ interaction: 'operation', status, detail: `app-launch-refused:${code}`, requestId: requestIdOf(res) });
     sendPage(res, status, messagePage(title, words, 'Open the app again from your EHR. If this keeps happening, tell the service desk.'));
   };
   const q = (req: Request, name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
@@ -68,7 +67,7 @@ export function launchRoutes(app: Express, deps: AppDeps, p: LaunchParts): void 
       const clinician = await readClinician(fhirUser, ehr.iss, tokens.access_token, typeof payload.name === 'string' ? payload.name : undefined);
       const patient = typeof tokens.patient === 'string' ? await readEhrPatient(ehr.iss, tokens.patient, tokens.access_token) : undefined;
       const s = p.sessions.create({ ehr, accessToken: tokens.access_token, clinician, organizationName: await deps.organizationName(ehr.organization), ...(patient ? { patient } : {}) });
-      await deps.audit({ interaction: 'operation', status: 200, detail: 'app-sign-in', principal: callerOf(s), requestId: String(res.getHeader('X-Request-Id') ?? randomUUID()) });
+      await deps.audit({ interaction: 'operation', status: 200, detail: 'app-sign-in', principal: callerOf(s), requestId: requestIdOf(res) });
       res.setHeader('Set-Cookie', [cookie(SESSION_COOKIE, s.id, { secure: p.secure() }), cookie(LAUNCH_COOKIE, '', { secure: p.secure(), maxAgeSeconds: 0 })]);
       res.setHeader('Cache-Control', 'no-store');
       res.redirect(303, '/app');
