@@ -60,7 +60,8 @@ export function auditRefusals(audit: (r: AuditRecord) => Promise<void>, log: Log
       interaction: fhir ? interactionOf(req.method, segments) : 'operation',
       resourceType: segments[0], id: segments.length >= 2 ? segments[1] : undefined,
       status, principal: callOf(res).caller, requestId: callOf(res).requestId,
-      network: req.ip, detail: status === 401 ? (res.locals.authFailure as string | undefined) : undefined,
+      // Why authentication failed, or what the route said it refused (a fixed, non-sensitive note).
+      network: req.ip, detail: (status === 401 ? res.locals.authFailure : res.locals.auditDetail) as string | undefined,
     };
     audit(record).then(() => next(err), (auditErr: unknown) => {
       log.error({ requestId: callOf(res).requestId, err: (auditErr as Error).message }, 'audit record not written');

@@ -5,8 +5,10 @@
 import type { Express, Response } from 'express';
 import { requireEndpointScopes, type EndpointScopes } from '../auth/endpoint-scopes.ts';
 import type { Actor } from '../domain/ports.ts';
+import { messageRefusalDetail } from '../federation/refusal-audit.ts';
 import type { Federation } from '../federation/service.ts';
 import type { Interaction } from '../rest/types.ts';
+import { statusOf } from '../shared/outcomes.ts';
 import { requireJsonBody, sendJson } from './content.ts';
 
 export interface FederationRouteDeps {
@@ -22,10 +24,17 @@ const header = (v: string | string[] | undefined): string | undefined => (typeof
 
 export function federationRoutes(app: Express, deps: FederationRouteDeps): void {
   app.post('/fhir/\\$process-message', async (req, res) => {
-    requireEndpointScopes(deps.authorize(res), PROCESS_MESSAGE);
-    requireJsonBody(req);
-    const answer = await deps.federation.receive(req.body, { requestId: header(req.headers['x-request-id']), correlationId: header(req.headers['x-correlation-id']) }, deps.actorOf(res));
-    if (answer.replay) res.setHeader('X-Replayed', 'true');
-    sendJson(res, answer.status, answer.bundle, 'application/fhir+json');
+    const sender = deps.actorOf(res);
+    try {
+      requireEndpointScopes(deps.authorize(res), PROCESS_MESSAGE);
+      requireJsonBody(req);
+      const answer = await deps.federation.receive(req.body, { requestId: header(req.headers['x-request-id']), correlationId: header(req.headers['x-correlation-id']) }, sender);
+      if (answer.replay) res.setHeader('X-Replayed', 'true');
+      sendJson(res, answer.status, answer.bundle, 'application/fhir+json');
+    } catch (e) {
+      // The refusal's AuditEvent (http/auth-middleware.ts auditRefusals) says what was refused and from whom.
+      res.locals.auditDetail = messageRefusalDetail(statusOf(e), req.body, sender);
+      throw e;
+    }
   });
 }

@@ -2,11 +2,12 @@
  * Issue 16: what a receiver refuses, with a 4xx OperationOutcome and nothing written, and how the
  * sender shows it (the message failed in its outbox, with the peer's words, never the content):
  * a wrong key, a token for another audience, a sender that is not a party, a message about a case
- * the sender does not have there, a malformed Bundle.
+ * the sender does not have there, a malformed Bundle. Each refusal's AuditEvent at the receiver names the
+ * refused event and the sender as authentication knows it, never what an unauthenticated header claimed.
  */
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import type { Bundle, MessageHeader, ServiceRequest } from 'fhir/r4.js';
+import type { AuditEvent, Bundle, MessageHeader, ServiceRequest } from 'fhir/r4.js';
 import { CORRELATION_EXTENSION, correlationIdOf } from '../../../src/federation/messages.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
@@ -133,6 +134,35 @@ describe.each(backends())('Trust to Trust: refusals (two %s databases)', (backen
     expect(d.body.issue?.[0].diagnostics).toContain('is not the provider of this case');
     expect(await taskByRequestId(p.provider, `${m.requestId}-d`)).toBeUndefined();
     expect(await taskByRequestId(p.provider, `${m.requestId}-e`)).toBeUndefined();
+  }, 60_000);
+
+  it('when B refuses a message, then B\'s AuditEvent names the refused event and the sending organisation as authenticated, never what the header claimed', async () => {
+    const m = await aMessage();
+    const audited = (requestId: string) => eventually(`the AuditEvent of ${requestId}`, async () =>
+      (await p.b.server.storage.search({ type: 'AuditEvent', criteria: [{ kind: 'token', param: 'outcome', values: [{ code: '4' }] }], count: 1000, offset: 0, total: 'none' }))
+        .resources.map((r) => r.resource as AuditEvent).find((e) => e.entity?.some((x) => x.what?.identifier?.value === requestId)));
+    const orgsOf = (e: AuditEvent) => e.agent.map((a) => a.who?.identifier).filter((i) => i?.system === 'https://fhir.nhs.uk/Id/ods-organization-code').map((i) => i!.value);
+    const refused = async (token: string, body: Bundle, status: number) => {
+      const requestId = crypto.randomUUID();
+      expect((await post(token, body, { 'x-request-id': requestId })).status).toBe(status);
+      return audited(requestId);
+    };
+    // RZ9's client with a header that says RZ1: the event names RZ9, who authenticated, and nothing of RZ1.
+    const claimed = await refused(await p.stranger.token(), renamed(m.bundle, m.requestId, `${m.requestId}-c`), 403);
+    expect(claimed.outcomeDesc).toBe('HTTP 403: fhir-message-refused (eso-request), from RZ9 (authenticated)');
+    expect(orgsOf(claimed)).toEqual(['RZ9']);
+    expect(JSON.stringify(claimed)).not.toContain('RZ1');
+    // The requester's own Trust, refused by the rules (a case it does not have there).
+    const unknown = renamed(m.bundle, m.requestId, `${m.requestId}-u`);
+    header(unknown).eventCoding!.code = 'eso-cancel';
+    const party = await refused(await p.aAtB.token(), unknown, 404);
+    expect(party.outcomeDesc).toBe('HTTP 404: fhir-message-refused (eso-cancel), from RZ1 (authenticated)');
+    expect(orgsOf(party)).toEqual(['RZ1']);
+    // No valid token: the event says the sender was not authenticated and records no organisation at all.
+    const stranger = await refused('not-a-token', m.bundle, 401);
+    expect(stranger.agent.map((a) => a.who?.display)).toEqual(['unauthenticated']);
+    expect(orgsOf(stranger)).toEqual([]);
+    expect(JSON.stringify(stranger)).not.toContain('RZ1');
   }, 60_000);
 
   it('when B refuses a message (403), then A shows it failed with B\'s words in GET /admin/outbox, and nothing of the content', async () => {
