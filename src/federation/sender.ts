@@ -15,6 +15,7 @@ import type { QueuedMessage } from './messages.ts';
 import { peerOfDestination } from './outbound.ts';
 import { PeerRefused, type PeerClient } from './peer-client.ts';
 import type { PeerRegistry } from './peers.ts';
+import type { ReceiverDeps } from './receiver.ts';
 
 export type MarkResult = Parameters<Storage['markOutbound']>[1];
 
@@ -34,6 +35,8 @@ export interface FederationSenderDeps extends BuilderDeps {
   log: Logger;
   /** Records the disclosure before the message leaves, like any other (a failure leaves it pending, retried). */
   audit?: (d: MessageDisclosure) => Promise<void>;
+  /** Writes an AuditEvent in a transaction of ours: the cancel confirmation's, with the Task's move. */
+  auditIn: ReceiverDeps['auditIn'];
 }
 
 export function federationSender(deps: FederationSenderDeps) {
@@ -61,7 +64,7 @@ export function federationSender(deps: FederationSenderDeps) {
     if (answer.status >= 200 && answer.status < 300) {
       // The provider's instance cancelled its copy: now the requester's Task is cancelled (before the row is marked sent,
       // so a crash in between resends the message, gets the stored answer and confirms again, changing nothing).
-      if (q.event === 'eso-cancel') await cancelConfirmed(deps.repoFor, q.taskId);
+      if (q.event === 'eso-cancel') await cancelConfirmed(deps.repoFor, q, deps.auditIn);
       return { status: 'sent' };
     }
     if (answer.status >= 400 && answer.status < 500) {

@@ -19,6 +19,7 @@ export interface FederationDeps {
   /** Our FHIR base (…/fhir). */
   base: () => string;
   log: Logger;
+  /** Writes an AuditEvent in the caller's transaction: a message received, a cancel confirmed. */
   auditIn: ReceiverDeps['auditIn'];
   /** Records what a message discloses to the peer's Trust, before it leaves (sender.ts). */
   auditSend?: FederationSenderDeps['audit'];
@@ -44,7 +45,7 @@ export function createFederation(deps: FederationDeps): Federation {
   const client = new PeerClient({ timeoutMs: deps.timeoutMs });
   return {
     hook,
-    send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base, audit: deps.auditSend }),
+    send: federationSender({ peers, client, log: deps.log, repoFor: deps.repoFor, base: deps.base, audit: deps.auditSend, auditIn: deps.auditIn }),
     destinationsOf: async (ods) => (await peers.list()).map((p) => fedDestination(p.organizations[0], ods)),
     remoteProvider: async (task, reader) => (await peers.list()).length > 0 && (await routeOf(reader, peers, task))?.side === 'requester',
     receive: (body, headers, actor) => processMessage(body, headers, actor, { repoFor: deps.repoFor, base: deps.base, auditIn: deps.auditIn }),

@@ -1,9 +1,9 @@
 /**
  * Issue 16: what the requester withdraws travels too. Consent withdrawn at A: B's copies of the
  * records are unreadable to the provider from its next request. A cancellation at A is confirmed by
- * B (its 2xx), and refused by B once the provider has started: A shows that message failed.
+ * B (its 2xx), with its AuditEvent at A, and refused by B once the provider has started: A shows that message failed.
  */
-import type { Bundle, Consent, DocumentReference, RelatedPerson, ServiceRequest, Task } from 'fhir/r4.js';
+import type { AuditEvent, Bundle, Consent, DocumentReference, RelatedPerson, ServiceRequest, Task } from 'fhir/r4.js';
 import { organizationId } from '../../helpers/directory.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../helpers/backends.ts';
@@ -69,6 +69,11 @@ describe.each(backends())('Trust to Trust: consent withdrawal and cancellation (
     // One cancel message, sent; nothing echoed back to B by the confirmation.
     const cancels = (await p.a.server.storage.listOutbound({})).filter((m) => m.kind === 'fhir-message:eso-cancel');
     expect(cancels.map((m) => m.status)).toEqual(['sent']);
+    // The confirmation left one AuditEvent at A, which RZ1 reads: its Task, the Trust that confirmed, the message's X-Request-ID.
+    const audits = (await p.requester.get<Bundle>(`/fhir/AuditEvent?entity=Task/${aTask.id}&_count=100`)).body.entry ?? [];
+    const confirmed = audits.map((e: { resource?: unknown }) => e.resource as AuditEvent).filter((e: AuditEvent) => e.outcomeDesc === 'HTTP 200: fhir-message-eso-cancel-confirmed (by RZ2)');
+    expect(confirmed).toHaveLength(1);
+    expect(confirmed[0].entity?.map((x) => x.what?.reference ?? x.what?.identifier?.value)).toEqual([`Task/${aTask.id}`, (JSON.parse(cancels[0].payload) as { requestId: string }).requestId]);
   }, 60_000);
 
   it('when A asks to cancel after B has started (B\'s news not yet at A), then B refuses, A shows the request failed with B\'s reason, and A\'s Task is not cancelled: it follows B', async () => {
