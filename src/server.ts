@@ -101,7 +101,7 @@ async function wire(config: Config, log: Logger, storage: Storage, prom: PromMet
   // 3. What works through those repositories: the domain's operations, subscriptions (Backport IG, rest-hook) and HL7 v2 intake.
   const domain = domainOperations(repoFor, federation.remoteProvider);
   const subscriptions = createSubscriptions({ storage, repoFor, base, log,
-    maxFailures: config.subscriptionMaxFailures, leaseMs: config.outboxLeaseMs, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
+    maxFailures: config.subscriptionMaxFailures, allowedOrigins: config.subscriptionOrigins, leaseMs: config.outboxLeaseMs, backoff: { baseMs: config.outboxBackoffBaseMs, capMs: config.outboxBackoffCapMs },
     // A notification discloses what it names or carries to the subscriber's organisation: audited like a read, before it leaves.
     audit: (d) => security.audit({ interaction: 'operation', status: 200, requestId: randomUUID(), detail: `subscription-${d.type}`, entities: d.entities,
       principal: { clientId: `subscription/${d.subscription}`, organization: d.organization, scopes: [] } }) });

@@ -4,7 +4,9 @@
  * flight per subscription, in number order. An event is sent only to an active Subscription; while
  * it is requested, in error or off the event waits (pending) and keeps its place, so re-activation
  * delivers the backlog in order. A failed send is retried with backoff for as long as the
- * Subscription is active; after `maxFailures` in a row the Subscription goes to `error`.
+ * Subscription is active; after `maxFailures` in a row the Subscription goes to `error`. The endpoint
+ * allow-list is asked again before every send: an origin the operator has removed since the
+ * Subscription was made gets nothing, and the Subscription goes to `error` saying why.
  */
 import type { Subscription } from 'fhir/r4.js';
 import type { Actor } from '../domain/ports.ts';
@@ -13,7 +15,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { OutboxMessage, Storage } from '../storage/types.ts';
 import { sequenceName, type EventRecord } from './events.ts';
 import { notificationBundle, type NotificationType } from './notification.ts';
-import { EXT, readSettings, type SubscriptionSettings } from './settings.ts';
+import { endpointRefusal, EXT, readSettings, type SubscriptionSettings } from './settings.ts';
 
 export type MarkResult = Parameters<Storage['markOutbound']>[1];
 
@@ -27,6 +29,8 @@ export interface SenderOptions {
   maxFailures: number;
   /** How long an event waits before looking again at a Subscription that is not active (ms). */
   holdMs: number;
+  /** ESO_SUBSCRIPTION_ORIGINS as configured now (settings.ts parseAllowedOrigins). */
+  allowedOrigins: Map<string, string[]>;
   /** Backoff after a failed delivery: base * 2^(failures-1), capped. */
   backoff: { baseMs: number; capMs: number };
   /** The outbox claim's lease (ms): a send is cut off before it runs out, so no other instance sends the same event meanwhile. */
@@ -61,6 +65,8 @@ export class RestHookSender {
       const owner = (await this.o.storage.accessOf('Subscription', record.subscription))[0];
       if (!owner) return { status: 'failed', error: 'the Subscription has no organisation' };
       const settings = readSettings(sub, undefined, new Map());
+      const refused = endpointRefusal(settings.endpoint, owner, this.o.allowedOrigins);
+      if (refused && (sub.status === 'active' || sub.status === 'requested')) return await this.notAllowed(sub, settings, owner, refused, 'type' in record);
       if ('type' in record) return await this.control(record.type, sub, settings, owner, signal);
       return await this.event(record as EventRecord, sub, settings, owner, signal);
     } catch (e) {
@@ -77,6 +83,18 @@ export class RestHookSender {
       return error ? { status: 'failed', error } : { status: 'sent' };
     }
     return error ? { status: 'failed', error } : { status: 'sent' };
+  }
+
+  /**
+   * The endpoint's origin is no longer allowed: nothing is sent, the Subscription goes to `error` with the
+   * reason (Backport IG: the subscriber re-activates it once the operator allows the origin again) and an
+   * event keeps its place; the log names the Subscription and the origin, never what the notification holds.
+   */
+  private async notAllowed(sub: Subscription, settings: SubscriptionSettings, owner: string, refused: string, control: boolean): Promise<MarkResult> {
+    const error = `Notifications stopped: ${refused}. Once it is allowed again, set status to requested`;
+    await this.setStatus(sub.id as string, { status: 'error', error, failures: settings.failures }, sub.status);
+    this.o.log.warn({ subscription: sub.id, organization: owner, origin: new URL(settings.endpoint).origin }, 'rest-hook endpoint no longer allowed: Subscription set to error, nothing sent');
+    return control ? { status: 'failed', error } : { status: 'pending', error: `waiting: ${error}`, nextAttemptAt: later(this.o.holdMs) };
   }
 
   private async event(event: EventRecord, sub: Subscription, settings: SubscriptionSettings, owner: string, signal: AbortSignal): Promise<MarkResult> {

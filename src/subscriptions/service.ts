@@ -31,6 +31,8 @@ export interface SubscriptionsOptions {
   heartbeatCheckMs?: number;
   /** Records each notification's disclosure before it is sent (sender.ts). */
   audit?: SenderOptions['audit'];
+  /** ESO_SUBSCRIPTION_ORIGINS: asked again before every send. */
+  allowedOrigins: string;
 }
 
 const HOLD_MS = 1000;
@@ -46,7 +48,7 @@ export function subscriptionWrites(o: { searchParams: SearchParameterRegistry; b
 export function createSubscriptions(o: SubscriptionsOptions) {
   const lastActivity = new Map<string, number>();
   const sender = new RestHookSender({ storage: o.storage, repoFor: o.repoFor, base: o.base, log: o.log, maxFailures: o.maxFailures, holdMs: HOLD_MS, leaseMs: o.leaseMs,
-    backoff: o.backoff, onActivity: (id) => lastActivity.set(id, Date.now()), audit: o.audit });
+    backoff: o.backoff, onActivity: (id) => lastActivity.set(id, Date.now()), audit: o.audit, allowedOrigins: parseAllowedOrigins(o.allowedOrigins) });
   let timer: NodeJS.Timeout | undefined;
 
   /** Queues a heartbeat for each active Subscription with a heartbeat period that has been idle that long. */

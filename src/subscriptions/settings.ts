@@ -63,6 +63,16 @@ function originAllowed(url: URL, allowed: string[]): boolean {
   return allowed.some((a) => a === url.origin || (a.endsWith(':*') && a.slice(0, -2) === `${url.protocol}//${url.hostname}`));
 }
 
+/**
+ * The one rule, asked when a Subscription is written and again before every send: may the organisation
+ * `ods` send notifications to this endpoint's origin? The reason it may not, or undefined when it may.
+ */
+export function endpointRefusal(endpoint: string | URL, ods: string, allowedOrigins: Map<string, string[]>): string | undefined {
+  const url = new URL(endpoint);
+  return originAllowed(url, allowedOrigins.get(ods.toUpperCase()) ?? []) ? undefined
+    : `channel.endpoint origin ${url.origin} is not on this organisation's allow-list (ESO_SUBSCRIPTION_ORIGINS)`;
+}
+
 function parseFilter(raw: unknown, topic: Topic, i: number): Filter[] {
   const where = `Subscription.criteria.extension[${i}]`;
   if (typeof raw !== 'string' || !raw) throw badRequest('backport-filter-criteria needs a valueString', where);
@@ -99,9 +109,8 @@ export function readSettings(sub: Subscription, ods: string | undefined, allowed
     throw unprocessable('channel.endpoint must be https (http only on loopback)', 'Subscription.channel.endpoint');
   }
   if (url.username || url.password) throw unprocessable('channel.endpoint may not carry credentials: use channel.header', 'Subscription.channel.endpoint');
-  if (ods !== undefined && !originAllowed(url, allowedOrigins.get(ods.toUpperCase()) ?? [])) {
-    throw unprocessable(`channel.endpoint origin ${url.origin} is not on this organisation's allow-list (ESO_SUBSCRIPTION_ORIGINS)`, 'Subscription.channel.endpoint');
-  }
+  const refused = ods === undefined ? undefined : endpointRefusal(url, ods, allowedOrigins);
+  if (refused) throw unprocessable(refused, 'Subscription.channel.endpoint');
   const headers = (ch.header ?? []).map((h, i): [string, string] => {
     const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s?(.*)$/.exec(h);
     if (!m || /[\r\n]/.test(m[2])) throw badRequest('channel.header must be "Name: value"', `Subscription.channel.header[${i}]`);

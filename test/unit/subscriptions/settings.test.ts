@@ -1,7 +1,7 @@
 import type { Subscription } from 'fhir/r4.js';
 import { describe, expect, it } from 'vitest';
 import { isOutcomeError } from '../../../src/shared/outcomes.ts';
-import { parseAllowedOrigins, readSettings } from '../../../src/subscriptions/settings.ts';
+import { endpointRefusal, parseAllowedOrigins, readSettings } from '../../../src/subscriptions/settings.ts';
 
 const BP = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 const TOPIC = 'https://fhir.eso-bridge.nhs.uk/SubscriptionTopic/task-status';
@@ -62,6 +62,14 @@ describe('readSettings (backport Subscription)', () => {
     expect(refusal(sub(), 'RZ9')).toEqual({ status: 422, where: ['Subscription.channel.endpoint'] });
     expect(refusal(sub(), 'RZ2')).toEqual({ status: 422, where: ['Subscription.channel.endpoint'] });
     expect(readSettings(sub((x) => { x.channel.endpoint = 'https://rz2.example/x'; }), 'rz2', ALLOWED).endpoint).toBe('https://rz2.example/x');
+  });
+
+  it('when the sender asks about an endpoint, then the same rule answers: allowed (any port where the list says *), or why not', () => {
+    expect(endpointRefusal('https://engine.rz1.nhs.uk/hook', 'rz1', ALLOWED)).toBeUndefined();
+    expect(endpointRefusal('http://127.0.0.1:41234/hook', 'RZ1', ALLOWED)).toBeUndefined();
+    expect(endpointRefusal('https://engine.rz1.nhs.uk/hook', 'RZ1', parseAllowedOrigins('RZ1=https://other.rz1.nhs.uk')))
+      .toBe("channel.endpoint origin https://engine.rz1.nhs.uk is not on this organisation's allow-list (ESO_SUBSCRIPTION_ORIGINS)");
+    expect(endpointRefusal('https://rz2.example/x', 'RZ9', ALLOWED)).toMatch(/not on this organisation's allow-list/);
   });
 
   it('when the allow-list is malformed, then start-up is refused naming the entry', () => {
