@@ -3,8 +3,8 @@
  * {"peers": [{"organizations": ["RX1"], "base": "https://eso.rx1.example/fhir", "client_id": "...",
  * "key_file": "<private JWK file>"}]}: the ODS codes each peer eso-bridge serves (and every
  * organisation below them in the directory), its FHIR base, the client id this instance has
- * there and the key it signs its assertions with. Re-read when it changes; a file that does not
- * parse keeps the previous peers (and is logged), as the clients file does.
+ * there and the key it signs its assertions with. Looked at no more than once a second and re-read
+ * when it changed, as the clients file is; a file that does not parse keeps the previous peers (and is logged).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -40,27 +40,47 @@ export function parsePeersFile(json: unknown, file: string): Peer[] {
   }));
 }
 
+export interface PeerRegistryOptions {
+  /** The least time between two looks at the file (ms; default 1000). */
+  recheckMs?: number;
+  /** The clock (tests freeze it). */
+  now?: () => number;
+}
+
 export class PeerRegistry {
   private peers: Peer[] = [];
   private stamp: string | undefined;
+  private checkedAt: number | undefined;
+  private checking: Promise<void> | undefined;
 
-  constructor(private readonly file: string | undefined, private readonly log: Logger) {}
+  constructor(private readonly file: string | undefined, private readonly log: Logger, private readonly opts: PeerRegistryOptions = {}) {}
 
-  /** The peers now (the file is looked at on every call: a stat, read again only when it changed). */
+  /**
+   * The peers now. Every message and every watched write asks, so the file is looked at (a stat) no
+   * more than once per `recheckMs`, and read again only when it changed; callers meanwhile share that look.
+   */
   async list(): Promise<Peer[]> {
     if (!this.file) return [];
-    try {
-      const stamp = await fileStamp(this.file);
-      if (stamp !== this.stamp) {
-        const json = stamp === undefined ? { peers: [] } : await readJsonFile(this.file);
-        this.peers = parsePeersFile(json ?? { peers: [] }, this.file);
-        this.stamp = stamp;
-        this.log.info({ file: this.file, peers: this.peers.length }, 'peers file loaded');
-      }
-    } catch (e) {
-      this.log.error({ file: this.file, err: (e as Error).message }, 'peers file not reloaded: keeping the previous peers');
+    const now = (this.opts.now ?? Date.now)();
+    if (this.checkedAt === undefined || now - this.checkedAt >= (this.opts.recheckMs ?? 1000)) {
+      this.checkedAt = now;
+      this.checking ??= this.reload(this.file).finally(() => { this.checking = undefined; });
     }
+    await this.checking;
     return this.peers;
+  }
+
+  private async reload(file: string): Promise<void> {
+    try {
+      const stamp = await fileStamp(file);
+      if (stamp === this.stamp) return;
+      const json = stamp === undefined ? { peers: [] } : await readJsonFile(file);
+      this.peers = parsePeersFile(json ?? { peers: [] }, file);
+      this.stamp = stamp;
+      this.log.info({ file, peers: this.peers.length }, 'peers file loaded');
+    } catch (e) {
+      this.log.error({ file, err: (e as Error).message }, 'peers file not reloaded: keeping the previous peers');
+    }
   }
 
   /** The peer serving one of `chain` (an organisation's ODS code and its parents', nearest first), and the code it matched. */

@@ -35,10 +35,13 @@ export interface Pair {
   bAtA: Party;
   aAtB: Party;
   epr: ReturnType<typeof eprStandIn>;
-  /** Writes A's and B's peers files: each names the other (or `override` entries). */
+  /** Writes A's and B's peers files: each names the other (or `override` entries); resolves once both instances use them. */
   link(override?: { a?: unknown[]; b?: unknown[] }): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** How often an instance looks at its peers file at the most (PeerRegistry's default). */
+const PEERS_RECHECK_MS = 1000;
 
 export const FAST_OUTBOX = { ESO_OUTBOX_ENABLED: 'true', ESO_OUTBOX_POLL_MS: '50', ESO_OUTBOX_BACKOFF_BASE_MS: '100', ESO_OUTBOX_BACKOFF_CAP_MS: '500', MLLP_ENABLED: 'false' };
 
@@ -77,6 +80,8 @@ export async function startPair(backend: Backend = 'sqlite'): Promise<Pair> {
     async link(override = {}) {
       await writeFile(a.peersFile, JSON.stringify({ peers: override.a ?? [{ organizations: ['RZ2'], base: b.server.fhir, client_id: 'eso-a', key_file: 'key-at-b.json' }] }));
       await writeFile(b.peersFile, JSON.stringify({ peers: override.b ?? [{ organizations: ['RZ1'], base: a.server.fhir, client_id: 'eso-b', key_file: 'key-at-a.json' }] }));
+      // An instance looks at its peers file at most once a second (federation/peers.ts).
+      await new Promise((r) => setTimeout(r, PEERS_RECHECK_MS + 100));
     },
     async stop() {
       await Promise.allSettled([a.server.stop(), b.server.stop(), epr.close()]);
