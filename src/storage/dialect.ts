@@ -2,9 +2,35 @@
  * The dialect seam: the little each database does differently. SQL above this seam is written
  * once with `?` placeholders; the PostgreSQL driver rewrites them to $1, $2, ...
  */
+
+export interface StatementOptions {
+  /**
+   * Its best plan depends on the values bound (a search), or its text on a list's length: PostgreSQL
+   * plans it on every call rather than preparing it once per connection, as it does every other statement.
+   */
+  planEachCall?: boolean;
+}
+
+/** Rows for one table, each row's values in column order. */
+export interface TableRows {
+  table: string;
+  columns: readonly string[];
+  /** The columns' SQL types, in order (PostgreSQL sends each column as one array of this type). */
+  types: readonly ('text' | 'integer')[];
+  rows: unknown[][];
+  /** ON CONFLICT DO NOTHING: a row whose key is already there is left as it is. */
+  skipExisting?: boolean;
+}
+
 export interface SqlConn {
-  all<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  run(sql: string, params?: unknown[]): Promise<{ changes: number }>;
+  all<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: StatementOptions): Promise<T[]>;
+  run(sql: string, params?: unknown[], options?: StatementOptions): Promise<{ changes: number }>;
+  /**
+   * Inserts rows into one or more tables as one write. SQLite (in-process) runs multi-row INSERTs;
+   * PostgreSQL runs one statement whatever the tables and row counts (a data-modifying WITH over
+   * arrays): one round trip, and one prepared plan per call site.
+   */
+  insert(writes: readonly TableRows[]): Promise<void>;
 }
 
 export interface Driver {

@@ -2,7 +2,7 @@
  * The driver as storage sees it after open: database errors translated (db-errors.ts) whichever
  * backend raised them, and each commit observed for metrics, without touching either driver.
  */
-import type { Driver, SqlConn } from './dialect.ts';
+import type { Driver, SqlConn, StatementOptions } from './dialect.ts';
 import { translateDbError } from './db-errors.ts';
 
 /** Told of each acknowledged commit: seconds from the transaction's start, and how many transactions were acknowledged with it. */
@@ -12,8 +12,9 @@ const rethrow = (e: unknown): never => { throw translateDbError(e); };
 
 function guardedConn(c: SqlConn): SqlConn {
   return {
-    all: <T>(sql: string, params?: unknown[]) => c.all<T>(sql, params).catch(rethrow),
-    run: (sql, params) => c.run(sql, params).catch(rethrow),
+    all: <T>(sql: string, params?: unknown[], options?: StatementOptions) => c.all<T>(sql, params, options).catch(rethrow),
+    run: (sql, params, options) => c.run(sql, params, options).catch(rethrow),
+    insert: (writes) => c.insert(writes).catch(rethrow),
   };
 }
 

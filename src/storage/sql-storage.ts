@@ -29,24 +29,20 @@ function withMeta(resource: Resource, id: string, version: number, at: string): 
   return { ...resource, id, meta: { ...resource.meta, versionId: String(version), lastUpdated: at } };
 }
 
-/** Inserts `rows` into `table` in multi-row statements of at most `per` rows (each row's values in column order). */
-async function insertRows(c: SqlConn, table: string, columns: string, rows: unknown[][], per: number, suffix = ''): Promise<void> {
-  if (!rows.length) return;
-  const one = `(${rows[0].map(() => '?').join(', ')})`;
-  for (let i = 0; i < rows.length; i += per) {
-    const chunk = rows.slice(i, i + per);
-    await c.run(`INSERT INTO ${table} (${columns}) VALUES ${chunk.map(() => one).join(', ')}${suffix}`, chunk.flat());
-  }
-}
+const RESOURCE_COLUMNS = { columns: ['res_type', 'id', 'version', 'last_updated', 'content'], types: ['text', 'text', 'integer', 'text', 'text'] } as const;
+const INDEX_COLUMNS = {
+  columns: ['res_type', 'id', 'param', 'sys', 'val', 'low', 'high', 'last_updated'],
+  types: ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'],
+} as const;
+const ACCESS_COLUMNS = { columns: ['res_type', 'id', 'org'], types: ['text', 'text', 'text'], skipExisting: true } as const;
 
-const INDEX_COLUMNS = 'res_type, id, param, sys, val, low, high, last_updated';
 const indexRows = (type: string, id: string, at: string, index: IndexRow[]): unknown[][] =>
   index.map((row) => [type, id, row.param, row.system, row.value, row.low, row.high, at]);
 
-/** Writes a resource's index rows in one multi-row INSERT; `replace` first drops the old ones. */
+/** Writes a resource's index rows in one write; `replace` first drops the old ones. */
 async function writeIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[], replace: boolean): Promise<void> {
   if (replace) await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
-  await insertRows(c, 'search_index', INDEX_COLUMNS, indexRows(type, id, at, index), 200);
+  await c.insert([{ table: 'search_index', ...INDEX_COLUMNS, rows: indexRows(type, id, at, index) }]);
 }
 
 /**
@@ -54,6 +50,9 @@ async function writeIndex(c: SqlConn, type: string, id: string, at: string, inde
  * (a reference) does. Each count reads up to this many index entries on every search, so it stays small.
  */
 const DRIVER_CAP = 500;
+
+/** A search's plan depends on its values (how selective each criterion is), and an IN list's text on its length: planned on every call. */
+const EACH_CALL = { planEachCall: true } as const;
 
 /** What a partial write would leave behind: each query counts rows that break one invariant. */
 const LOGICAL_CHECKS: [string, string][] = [
@@ -82,7 +81,7 @@ async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefi
   let bestCount = DRIVER_CAP;
   for (const i of [...candidates, ...ranged]) {
     const { sql, params } = capCountSql(q, i, bestCount);
-    const n = Number((await c.all<{ n: number | string }>(sql, params))[0].n);
+    const n = Number((await c.all<{ n: number | string }>(sql, params, EACH_CALL))[0].n);
     if (n < bestCount) [best, bestCount] = [i, n];
   }
   return best;
@@ -90,11 +89,11 @@ async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefi
 
 async function search(c: SqlConn, q: SearchQuery): Promise<SearchResult> {
   const built = buildSearch(q, await chooseDriver(c, q));
-  const rows = await c.all<Row>(built.sql, built.params);
+  const rows = await c.all<Row>(built.sql, built.params, EACH_CALL);
   const hasMore = rows.length > q.count;
   const result: SearchResult = { resources: rows.slice(0, q.count).map(toStored), hasMore };
   if (q.total === 'accurate') {
-    const [{ n }] = await c.all<{ n: number | string }>(built.countSql, built.countParams);
+    const [{ n }] = await c.all<{ n: number | string }>(built.countSql, built.countParams, EACH_CALL);
     result.total = Number(n);
   }
   return result;
@@ -103,6 +102,11 @@ async function search(c: SqlConn, q: SearchQuery): Promise<SearchResult> {
 async function currentRow(c: SqlConn, type: string, id: string): Promise<Row | undefined> {
   return (await c.all<Row>('SELECT res_type, id, version, last_updated, content FROM resources WHERE res_type = ? AND id = ?', [type, id]))[0];
 }
+
+/** A current row and the organisations granted it (space-separated, as the journal keeps them). */
+const READ_WITH_ACCESS = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content,
+  (SELECT string_agg(a.org, ' ') FROM resource_access a WHERE a.res_type = r.res_type AND a.id = r.id) AS orgs
+  FROM resources r WHERE r.res_type = ? AND r.id = ?`;
 
 async function readCurrent(c: SqlConn, type: string, id: string): Promise<StoredResource | null> {
   const row = await currentRow(c, type, id);
@@ -136,12 +140,19 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       return { resource: r, versionId: 1, lastUpdated: at, content: JSON.stringify(r) };
     });
     const rows = stored.map((x) => [x.resource.resourceType, x.resource.id, 1, x.lastUpdated, x.content]);
-    await insertRows(c, 'resources', 'res_type, id, version, last_updated, content', rows, 100);
-    await insertRows(c, 'resource_versions', 'res_type, id, version, last_updated, content', rows, 100);
-    await insertRows(c, 'search_index', INDEX_COLUMNS, stored.flatMap((x, i) => indexRows(x.resource.resourceType, x.resource.id as string, x.lastUpdated, items[i].index)), 200);
     const grants = stored.flatMap((x, i) => cache.newGrants(x.resource.resourceType, x.resource.id as string, items[i].orgs).map((org) => [x.resource.resourceType, x.resource.id, org]));
-    await insertRows(c, 'resource_access', 'res_type, id, org', grants, 300, ' ON CONFLICT DO NOTHING');
-    for (const x of stored) cache.keep(x.resource.resourceType, x.resource.id as string, { version: 1, lastUpdated: x.lastUpdated, content: x.content });
+    // One write (one statement on PostgreSQL): the rows, their first history rows, index rows and grants.
+    await c.insert([
+      { table: 'resources', ...RESOURCE_COLUMNS, rows },
+      { table: 'resource_versions', ...RESOURCE_COLUMNS, rows },
+      { table: 'search_index', ...INDEX_COLUMNS, rows: stored.flatMap((x, i) => indexRows(x.resource.resourceType, x.resource.id as string, x.lastUpdated, items[i].index)) },
+      { table: 'resource_access', ...ACCESS_COLUMNS, rows: grants },
+    ]);
+    stored.forEach((x, i) => {
+      cache.keep(x.resource.resourceType, x.resource.id as string, { version: 1, lastUpdated: x.lastUpdated, content: x.content });
+      // A new resource is granted to exactly these organisations (a second insert of its id fails the transaction).
+      cache.keepAccess(x.resource.resourceType, x.resource.id as string, items[i].orgs);
+    });
     return stored.map(({ resource, versionId, lastUpdated }) => ({ resource, versionId, lastUpdated }));
   };
   return {
@@ -168,8 +179,10 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     async readResource(type, id) {
       const kept = cache.read(type, id);
       if (kept !== undefined) return kept;
-      const row = await currentRow(c, type, id);
+      // The rules that read a resource mostly ask who may see it next: its grants come in the same statement.
+      const [row] = await c.all<Row & { orgs: string | null }>(READ_WITH_ACCESS, [type, id]);
       cache.keep(type, id, row ? { version: Number(row.version), lastUpdated: row.last_updated, content: row.content } : null);
+      if (row && !cache.accessOf(type, id)) cache.keepAccess(type, id, row.orgs ? row.orgs.split(' ') : []);
       return row ? toStored(row) : null;
     },
     search: (q) => search(c, q),
@@ -182,7 +195,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     },
     async grantAccess(type, id, orgs) {
       // One statement for all of them: on PostgreSQL each statement is a round trip.
-      await insertRows(c, 'resource_access', 'res_type, id, org', cache.newGrants(type, id, orgs).map((org) => [type, id, org]), 300, ' ON CONFLICT DO NOTHING');
+      await c.insert([{ table: 'resource_access', ...ACCESS_COLUMNS, rows: cache.newGrants(type, id, orgs).map((org) => [type, id, org]) }]);
     },
     async putKey(scope, key, value, expiresAt) {
       const { changes } = await c.run(
@@ -217,7 +230,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       // seq may commit between this SELECT and the DELETE, and its row would go unstored (found by test:crash).
       for (let i = 0; i < rows.length; i += 500) {
         const chunk = rows.slice(i, i + 500);
-        await c.run(`DELETE FROM journal WHERE seq IN (${chunk.map(() => '?').join(', ')})`, chunk.map((r) => r.seq));
+        await c.run(`DELETE FROM journal WHERE seq IN (${chunk.map(() => '?').join(', ')})`, chunk.map((r) => r.seq), EACH_CALL);
       }
       return rows.map((row) => ({ resource: JSON.parse(row.content) as Resource, orgs: row.orgs ? row.orgs.split(' ') : [] }));
     },

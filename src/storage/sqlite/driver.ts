@@ -14,7 +14,10 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Driver, SqlConn } from '../dialect.ts';
+import type { Driver, SqlConn, TableRows } from '../dialect.ts';
+
+/** Bound values per multi-row INSERT (SQLite allows 32,766). */
+const MAX_VALUES = 2000;
 
 function conn(db: Database.Database): SqlConn {
   const cache = new Map<string, Database.Statement>();
@@ -28,6 +31,7 @@ function conn(db: Database.Database): SqlConn {
     return st;
   };
   return {
+    // SQLite plans each statement once, when it is prepared; there is nothing to choose per call.
     async all<T>(sql: string, params: unknown[] = []) {
       return prepare(sql).all(...params) as T[];
     },
@@ -36,6 +40,19 @@ function conn(db: Database.Database): SqlConn {
       if (!st.reader) return { changes: st.run(...params).changes };
       st.all(...params);
       return { changes: 0 };
+    },
+    // In-process: no round trips to save, so a multi-row INSERT per table (chunked by bound values).
+    async insert(writes: readonly TableRows[]) {
+      for (const w of writes) {
+        if (!w.rows.length) continue;
+        const one = `(${w.columns.map(() => '?').join(', ')})`;
+        const per = Math.max(1, Math.floor(MAX_VALUES / w.columns.length));
+        for (let i = 0; i < w.rows.length; i += per) {
+          const chunk = w.rows.slice(i, i + per);
+          prepare(`INSERT INTO ${w.table} (${w.columns.join(', ')}) VALUES ${chunk.map(() => one).join(', ')}${w.skipExisting ? ' ON CONFLICT DO NOTHING' : ''}`)
+            .run(...chunk.flat());
+        }
+      }
     },
   };
 }

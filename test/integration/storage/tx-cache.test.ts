@@ -54,6 +54,30 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
     expect((await suite.storage.accessOf('Patient', id)).sort()).toEqual(['RA7', 'SGH01']);
   });
 
+  it('when a transaction reads a resource or inserts one with grants, then its look-ups answer exactly the organisations granted, none or several', async () => {
+    const { resource } = await suite.storage.transaction(async (tx) => {
+      const made = await tx.insertResource(patient('Shared'), []);
+      await tx.grantAccess('Patient', made.resource.id as string, ['RA7', 'SGH01']);
+      return made;
+    });
+    const plain = await suite.storage.transaction((tx) => tx.insertResource(patient('Nobody'), []));
+    const seen = await suite.storage.transaction(async (tx) => {
+      await tx.readResource('Patient', resource.id as string);
+      await tx.readResource('Patient', plain.resource.id as string);
+      const [batch] = await tx.insertBatch([{ resource: patient('Batch'), index: [], orgs: ['RZ1', 'RZ1'] }]);
+      return {
+        shared: await tx.accessOf('Patient', resource.id as string),
+        none: await tx.accessOf('Patient', plain.resource.id as string),
+        batch: await tx.accessOf('Patient', batch.resource.id as string),
+        batchId: batch.resource.id as string,
+      };
+    });
+    expect([...seen.shared].sort()).toEqual(['RA7', 'SGH01']);
+    expect(seen.none).toEqual([]);
+    expect(seen.batch).toEqual(['RZ1']);
+    expect(await suite.storage.accessOf('Patient', seen.batchId)).toEqual(['RZ1']);
+  });
+
   it.runIf(backend === 'postgres')('when another transaction commits a change while one waits for a lock, then reads after the lock see that change', async () => {
     const { resource } = await suite.storage.transaction((tx) => tx.insertResource(patient('Before'), []));
     const id = resource.id as string;

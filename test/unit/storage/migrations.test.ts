@@ -17,6 +17,7 @@ function recordingDriver(dialect: 'sqlite' | 'postgres') {
       if (sql.startsWith('INSERT INTO schema_migrations')) applied.add(params[0] as number);
       return { changes: 1 };
     },
+    async insert() { throw new Error('migrations insert nothing through insert()'); },
   };
   const driver: Driver = {
     dialect,
