@@ -7,6 +7,7 @@
 import type { Clinician } from '../shared/call-context.ts';
 import type { Resource } from 'fhir/r4.js';
 import { conflict, isOutcomeError, notFound, preconditionFailed } from '../shared/outcomes.ts';
+import { newResourceId } from '../shared/resource-id.ts';
 import type { ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from '../storage/types.ts';
 import { parseSearch, queryParams } from './search-parse.ts';
 import { extractIndex, type SearchParameterRegistry } from './search-params.ts';
@@ -172,8 +173,13 @@ export class Repository {
     return this.search({ ...parsed.query, count });
   }
 
+  /** The organisations a resource being written is granted: the writer's own and the case's (DomainRules.grants). */
+  private async grantsOf(resource: Resource): Promise<string[]> {
+    return [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(resource, this) : [])];
+  }
+
   private async grant(tx: StorageTx, stored: StoredResource): Promise<void> {
-    const orgs = [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(stored.resource, this) : [])];
+    const orgs = await this.grantsOf(stored.resource);
     if (orgs.length) await tx.grantAccess(stored.resource.resourceType, stored.resource.id as string, orgs);
   }
 
@@ -198,8 +204,9 @@ export class Repository {
       }
       if (this.opts.orgs) await this.opts.access?.checkWrite(clean, undefined, repo, tx);
       for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, undefined, repo, tx);
-      const stored = await tx.insertResource(clean, extractIndex(clean, this.opts.searchParams, this.opts.baseUrl));
-      await repo.grant(tx, stored);
+      // The id is known before the insert, so the grants go in the insert's own statement.
+      clean.id ??= newResourceId();
+      const [stored] = await tx.insertBatch([{ resource: clean, index: extractIndex(clean, this.opts.searchParams, this.opts.baseUrl), orgs: await repo.grantsOf(clean) }]);
       for (const h of this.opts.hooks ?? []) await h.afterWrite?.(stored, undefined, repo, tx);
       return { stored: stored as StoredResource<T>, created: true };
     });

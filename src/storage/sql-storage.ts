@@ -6,8 +6,8 @@ import { newResourceId } from '../shared/resource-id.ts';
 import type { Resource } from 'fhir/r4.js';
 import type { Driver, SqlConn } from './dialect.ts';
 import { buildSearch, capCountSql, driverCandidates, rangedCandidates } from './search-sql.ts';
-import { TxCache } from './tx-cache.ts';
-import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, SearchResult, Storage, StorageTx, StoredResource } from './types.ts';
+import { type KeptSearch, searchResultOf, TxCache } from './tx-cache.ts';
+import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, Storage, StorageTx, StoredResource } from './types.ts';
 
 interface Row { res_type: string; id: string; version: number | string; last_updated: string; content: string }
 
@@ -87,16 +87,19 @@ async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefi
   return best;
 }
 
-async function search(c: SqlConn, q: SearchQuery): Promise<SearchResult> {
+/** A search's answer as the rows' text (kept so by a transaction's cache, tx-cache.ts). */
+async function searchRows(c: SqlConn, q: SearchQuery): Promise<KeptSearch> {
   const built = buildSearch(q, await chooseDriver(c, q));
   const rows = await c.all<Row>(built.sql, built.params, EACH_CALL);
-  const hasMore = rows.length > q.count;
-  const result: SearchResult = { resources: rows.slice(0, q.count).map(toStored), hasMore };
+  const kept: KeptSearch = {
+    rows: rows.slice(0, q.count).map((r) => ({ version: Number(r.version), lastUpdated: r.last_updated, content: r.content })),
+    hasMore: rows.length > q.count,
+  };
   if (q.total === 'accurate') {
     const [{ n }] = await c.all<{ n: number | string }>(built.countSql, built.countParams, EACH_CALL);
-    result.total = Number(n);
+    kept.total = Number(n);
   }
-  return result;
+  return kept;
 }
 
 async function currentRow(c: SqlConn, type: string, id: string): Promise<Row | undefined> {
@@ -149,6 +152,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       { table: 'resource_access', ...ACCESS_COLUMNS, rows: grants },
     ]);
     stored.forEach((x, i) => {
+      cache.changed(x.resource.resourceType);
       cache.keep(x.resource.resourceType, x.resource.id as string, { version: 1, lastUpdated: x.lastUpdated, content: x.content });
       // A new resource is granted to exactly these organisations (a second insert of its id fails the transaction).
       cache.keepAccess(x.resource.resourceType, x.resource.id as string, items[i].orgs);
@@ -173,6 +177,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       if (changes !== 1) return null;
       await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)', [resource.resourceType, id, version, at, content]);
       await writeIndex(c, resource.resourceType, id, at, index, true);
+      cache.changed(resource.resourceType);
       cache.keep(resource.resourceType, id, { version, lastUpdated: at, content });
       return { resource: stored, versionId: version, lastUpdated: at };
     },
@@ -185,7 +190,13 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       if (row && !cache.accessOf(type, id)) cache.keepAccess(type, id, row.orgs ? row.orgs.split(' ') : []);
       return row ? toStored(row) : null;
     },
-    search: (q) => search(c, q),
+    async search(q) {
+      const kept = cache.searched(q);
+      if (kept) return kept;
+      const found = await searchRows(c, q);
+      cache.keepSearch(q, found);
+      return searchResultOf(found);
+    },
     async accessOf(type, id) {
       const kept = cache.accessOf(type, id);
       if (kept) return kept;
@@ -296,7 +307,7 @@ export function createSqlStorage(driver: Driver): Storage {
     },
     async search(q) {
       await caughtUp(q.type);
-      return search(r, q);
+      return searchResultOf(await searchRows(r, q));
     },
     getKey: (scope, key) => getKey(r, scope, key),
     accessOf: (type, id) => accessOf(r, type, id),

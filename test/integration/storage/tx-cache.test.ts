@@ -6,9 +6,16 @@
  */
 import type { Patient } from 'fhir/r4.js';
 import { describe, expect, it } from 'vitest';
+import type { IndexRow, SearchCriterion, SearchQuery } from '../../../src/storage/types.ts';
 import { backends, suiteStorage } from '../../helpers/backends.ts';
 
 const patient = (family: string): Patient => ({ resourceType: 'Patient', name: [{ family }] });
+/** An index row and a query for one identifier, so searches need no search-parameter registry. */
+const mrn = (value: string): IndexRow[] => [{ param: 'identifier', system: 'https://mrn.example', value, low: null, high: null }];
+const byMrn = (value: string, ...more: SearchCriterion[]): SearchQuery => ({
+  type: 'Patient', criteria: [{ kind: 'token', param: 'identifier', values: [{ system: 'https://mrn.example', code: value }] }, ...more], count: 10, offset: 0, total: 'accurate',
+});
+const families = (found: { resources: { resource: unknown }[] }) => found.resources.map((r) => (r.resource as Patient).name?.[0].family).sort();
 
 describe.each(backends())('reads inside a transaction on %s', (backend) => {
   const suite = suiteStorage(backend);
@@ -76,6 +83,52 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
     expect(seen.none).toEqual([]);
     expect(seen.batch).toEqual(['RZ1']);
     expect(await suite.storage.accessOf('Patient', seen.batchId)).toEqual(['RZ1']);
+  });
+
+  it('when a transaction searches again, then it gets the same answer, a caller\'s changes do not show, and its own inserts and grants of that type do', async () => {
+    await suite.storage.transaction((tx) => tx.insertResource(patient('First'), mrn('S1')));
+    const seen = await suite.storage.transaction(async (tx) => {
+      const first = await tx.search(byMrn('S1'));
+      (first.resources[0].resource as Patient).name = [{ family: 'Changed in memory' }];
+      const again = await tx.search(byMrn('S1'));
+      const made = await tx.insertResource(patient('Second'), mrn('S1'));
+      const afterInsert = await tx.search(byMrn('S1'));
+      const granted = await tx.search(byMrn('S1', { kind: 'org', orgs: ['RA7'] }));
+      await tx.grantAccess('Patient', made.resource.id as string, ['RA7']);
+      const afterGrant = await tx.search(byMrn('S1', { kind: 'org', orgs: ['RA7'] }));
+      return { again, afterInsert, granted, afterGrant };
+    });
+    expect(families(seen.again)).toEqual(['First']);
+    expect(seen.again.total).toBe(1);
+    expect(families(seen.afterInsert)).toEqual(['First', 'Second']);
+    expect(seen.afterInsert.total).toBe(2);
+    expect(families(seen.granted)).toEqual([]);
+    expect(families(seen.afterGrant)).toEqual(['Second']);
+  });
+
+  it.runIf(backend === 'postgres')('when another transaction commits a match while one waits for a lock, then a search after the lock finds it', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((r) => { locked = r; });
+    const writer = suite.storage.transaction(async (tx) => {
+      await tx.lock('child:search');
+      locked();
+      await tx.insertResource(patient('Committed meanwhile'), mrn('S2'));
+      await held;
+    });
+    await lockTaken;
+    const reader = suite.storage.transaction(async (tx) => {
+      const early = await tx.search(byMrn('S2'));
+      const waiting = tx.lock('child:search');
+      release();
+      await waiting;
+      return { early, late: await tx.search(byMrn('S2')) };
+    });
+    await writer;
+    const { early, late } = await reader;
+    expect(families(early)).toEqual([]);
+    expect(families(late)).toEqual(['Committed meanwhile']);
   });
 
   it.runIf(backend === 'postgres')('when another transaction commits a change while one waits for a lock, then reads after the lock see that change', async () => {
