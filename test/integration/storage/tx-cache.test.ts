@@ -15,6 +15,14 @@ const mrn = (value: string): IndexRow[] => [{ param: 'identifier', system: 'http
 const byMrn = (value: string, ...more: SearchCriterion[]): SearchQuery => ({
   type: 'Patient', criteria: [{ kind: 'token', param: 'identifier', values: [{ system: 'https://mrn.example', code: value }] }, ...more], count: 10, offset: 0, total: 'accurate',
 });
+/** A writer holds a lock (locked), the test waits for that (lockTaken), and the writer commits when released (held). */
+function handoff() {
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let locked!: () => void;
+  const lockTaken = new Promise<void>((r) => { locked = r; });
+  return { release, held, locked, lockTaken };
+}
 const families = (found: { resources: { resource: unknown }[] }) => found.resources.map((r) => (r.resource as Patient).name?.[0].family).sort();
 
 describe.each(backends())('reads inside a transaction on %s', (backend) => {
@@ -107,10 +115,7 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
   });
 
   it.runIf(backend === 'postgres')('when another transaction commits a match while one waits for a lock, then a search after the lock finds it', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((r) => { locked = r; });
+    const { release, held, locked, lockTaken } = handoff();
     const writer = suite.storage.transaction(async (tx) => {
       await tx.lock('child:search');
       locked();
@@ -134,10 +139,7 @@ describe.each(backends())('reads inside a transaction on %s', (backend) => {
   it.runIf(backend === 'postgres')('when another transaction commits a change while one waits for a lock, then reads after the lock see that change', async () => {
     const { resource } = await suite.storage.transaction((tx) => tx.insertResource(patient('Before'), []));
     const id = resource.id as string;
-    let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((r) => { locked = r; });
+    const { release, held, locked, lockTaken } = handoff();
     // The writer holds the lock, changes the Patient, and commits when told to.
     const writer = suite.storage.transaction(async (tx) => {
       await tx.lock('child:test');
