@@ -95,8 +95,10 @@ export async function caseOrgsOf(reader: Reader, resource: Resource, depth = 0):
  * DomainRules.grants: the case's organisations for a resource being written, following only
  * references the writer can see (a reference into another Trust's case grants nothing).
  */
-export async function grantsFor(resource: Resource, repo: Repository): Promise<string[]> {
+export async function grantsFor(resource: Resource, repo: Repository, fresh = false): Promise<string[]> {
   if (!TENANT_SCOPED.has(resource.resourceType)) return [];
+  // A Patient belongs to the requests that name it; none can name an id made a moment ago (they are granted it when written).
+  if (fresh && resource.resourceType === 'Patient') return [];
   return caseOrgsOf(Reader.ofRepo(repo), resource);
 }
 

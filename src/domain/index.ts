@@ -20,7 +20,7 @@ export type { CaseTimeline, TimelineEvent } from './timeline/build.ts';
 /** The rules every repository acting for a caller applies, whichever way a write arrives. Needs no repository. */
 export interface DomainRules {
   hooks: WriteHook[];
-  grants: (resource: Resource, repo: Repository) => Promise<string[]>;
+  grants: (resource: Resource, repo: Repository, fresh?: boolean) => Promise<string[]>;
   /** The case-access chain (access/chain.ts) every repository acting for a caller asks. */
   access: AccessPolicy;
 }

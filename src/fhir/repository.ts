@@ -67,7 +67,7 @@ export interface RepositoryOptions {
   /** The organisations the caller acts for; undefined = the system itself (no tenancy filter). */
   orgs?: string[];
   /** Organisations to grant access to when a resource is written (beyond the caller's own); `repo` is the writer's, in the write's transaction. */
-  grants?: (resource: Resource, repo: Repository) => Promise<string[]>;
+  grants?: (resource: Resource, repo: Repository, fresh?: boolean) => Promise<string[]>;
   hooks?: WriteHook[];
   /** The case-access chain; without one, a tenant-limited repository refuses nothing and hides nothing beyond grants. */
   access?: AccessPolicy;
@@ -173,9 +173,12 @@ export class Repository {
     return this.search({ ...parsed.query, count });
   }
 
-  /** The organisations a resource being written is granted: the writer's own and the case's (DomainRules.grants). */
-  private async grantsOf(resource: Resource): Promise<string[]> {
-    return [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(resource, this) : [])];
+  /**
+   * The organisations a resource being written is granted: the writer's own and the case's
+   * (DomainRules.grants). `fresh`: its id was made just now, so nothing stored can refer to it yet.
+   */
+  private async grantsOf(resource: Resource, fresh = false): Promise<string[]> {
+    return [...(this.opts.orgs ?? []), ...(this.opts.grants ? await this.opts.grants(resource, this, fresh) : [])];
   }
 
   private async grant(tx: StorageTx, stored: StoredResource): Promise<void> {
@@ -205,8 +208,9 @@ export class Repository {
       if (this.opts.orgs) await this.opts.access?.checkWrite(clean, undefined, repo, tx);
       for (const h of this.opts.hooks ?? []) await h.beforeWrite?.(clean, undefined, repo, tx);
       // The id is known before the insert, so the grants go in the insert's own statement.
+      const fresh = clean.id === undefined;
       clean.id ??= newResourceId();
-      const [stored] = await tx.insertBatch([{ resource: clean, index: extractIndex(clean, this.opts.searchParams, this.opts.baseUrl), orgs: await repo.grantsOf(clean) }]);
+      const [stored] = await tx.insertBatch([{ resource: clean, index: extractIndex(clean, this.opts.searchParams, this.opts.baseUrl), orgs: await repo.grantsOf(clean, fresh) }]);
       for (const h of this.opts.hooks ?? []) await h.afterWrite?.(stored, undefined, repo, tx);
       return { stored: stored as StoredResource<T>, created: true };
     });
