@@ -145,7 +145,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<SecurityWiring
     capabilitySecurity: () => capabilitySecurity(deps.baseUrl()),
     audit,
     auditIn: async (tx, record) => { await trail.writeIn(tx, record); },
-    auditErrors: auditRefusals(audit, log),
+    auditErrors: auditRefusals(audit, log, { authDisabled: config.authDisabled }),
     mllpBindings: (ods) => clients.mllpBindings(ods),
     close: async () => {
       directory.close();

@@ -18,6 +18,8 @@ export interface AuditRecord {
   status: number;
   /** Who called (the call context's caller); absent = unauthenticated or the system. */
   principal?: Caller;
+  /** No principal because the caller was never authenticated (refused before or by authentication), not because the system acted. */
+  unauthenticated?: boolean;
   requestId: string;
   /** Resources returned or written, as "Type/id". */
   entities?: string[];
@@ -58,7 +60,7 @@ function agents(r: AuditRecord): AuditEventAgent[] {
   const network = r.network ? { address: r.network.slice(0, 64), type: '2' as const } : undefined;
   const roleCoding = { system: DCM, code: '110153', display: 'Source Role ID' };
   if (!r.principal) {
-    return [{ type: { coding: [roleCoding] }, who: { display: r.status === 401 ? 'unauthenticated' : 'system' }, requestor: true, ...(network ? { network } : {}) }];
+    return [{ type: { coding: [roleCoding] }, who: { display: r.status === 401 || r.unauthenticated ? 'unauthenticated' : 'system' }, requestor: true, ...(network ? { network } : {}) }];
   }
   return [
     { type: { coding: [roleCoding] }, who: { identifier: { system: CLIENT_ID_SYSTEM, value: r.principal.clientId } }, requestor: true, ...(network ? { network } : {}) },

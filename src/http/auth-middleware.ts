@@ -50,7 +50,7 @@ export function bearerAuthentication(opts: AuthenticateOptions): RequestHandler 
  * Rule: every refused request (401, 403, 404, any 4xx) leaves an AuditEvent before it is
  * answered; if that cannot be written, the answer is a 500. Server errors are audited too, best effort.
  */
-export function auditRefusals(audit: (r: AuditRecord) => Promise<void>, log: Logger): ErrorRequestHandler {
+export function auditRefusals(audit: (r: AuditRecord) => Promise<void>, log: Logger, opts: { authDisabled: boolean }): ErrorRequestHandler {
   return (err, req, res, next) => {
     const status = statusOf(err);
     const path = req.originalUrl.split('?')[0];
@@ -60,6 +60,8 @@ export function auditRefusals(audit: (r: AuditRecord) => Promise<void>, log: Log
       interaction: fhir ? interactionOf(req.method, segments) : 'operation',
       resourceType: segments[0], id: segments.length >= 2 ? segments[1] : undefined,
       status, principal: callOf(res).caller, requestId: callOf(res).requestId,
+      // Refused with no caller (a body that does not parse is refused before the token is looked at): not the system.
+      unauthenticated: !callOf(res).caller && !opts.authDisabled,
       // Why authentication failed, or what the route said it refused (a fixed, non-sensitive note).
       network: req.ip, detail: (status === 401 ? res.locals.authFailure : res.locals.auditDetail) as string | undefined,
     };

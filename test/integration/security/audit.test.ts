@@ -83,6 +83,13 @@ describe('audit trail', () => {
     expect(ofB.entry?.length).toBe(1);
   });
 
+  it('when a body is refused before its token is looked at, then the AuditEvent names an unauthenticated caller, not the system', async () => {
+    const bad = await fhirFetch(undefined, `${h.fhir}/Patient`, { method: 'POST', headers: { 'x-request-id': 'refused-400', 'content-type': 'application/fhir+json' }, body: '{"resourceType": "Patient",' });
+    expect(bad.status).toBe(400);
+    const [e400] = await eventsOf('refused-400');
+    expect(e400).toMatchObject({ outcome: '4', outcomeDesc: 'HTTP 400', agent: [{ who: { display: 'unauthenticated' } }] });
+  });
+
   it('when anything is audited, then no AuditEvent holds a token, an assertion or an NHS number', async () => {
     await fhirFetch(tokenA, `${h.fhir}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919`);
     const text = JSON.stringify(await allEvents());
