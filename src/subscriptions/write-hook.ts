@@ -2,7 +2,7 @@
  * The rules of a Subscription write. A client (acting for its organisation) creates a Subscription
  * as `requested`, and may later set it to `requested` (re-activate: a new handshake) or `off`;
  * `active` and `error`, the error text and the failure count are the server's to write. Every
- * client write is checked (settings.ts) against the organisation's endpoint allow-list. After a
+ * client write but switching off is checked (settings.ts) against the organisation's endpoint allow-list. After a
  * client write that asks for a handshake, one is queued in the same transaction.
  */
 import type { Subscription } from 'fhir/r4.js';
@@ -26,7 +26,8 @@ export function subscriptionWriteHook(allowedOrigins: Map<string, string[]>): Wr
       if (!CLIENT_STATUSES.has(sub.status) && sub.status !== before?.status) {
         throw unprocessable(`A subscriber sets status to requested (to (re)activate) or off; '${sub.status}' is set by the server`, 'Subscription.status');
       }
-      readSettings(sub, actor.organization, allowedOrigins);
+      // Switching off is never refused for the endpoint's origin (nothing is sent while off); re-activating is asked again.
+      readSettings(sub, sub.status === 'off' ? undefined : actor.organization, allowedOrigins);
       // What the server keeps about deliveries is not the client's to write: kept as it was, reset on re-activation.
       const reset = sub.status === 'requested';
       sub.extension = [...(sub.extension ?? []).filter((e) => e.url !== EXT.failures),

@@ -86,6 +86,10 @@ describe.each(backends())('a Subscription whose endpoint origin the operator rem
     expect(held).toHaveLength(1);
     // The subscriber cannot re-activate it to that origin meanwhile: the same rule, asked at write time.
     expect((await after.provider.put(`/fhir/Subscription/${id}`, { ...errored, status: 'requested' })).status).toBe(422);
+    // But it can always switch it off: a Subscription that is off sends nothing.
+    const off = await after.provider.put<Subscription>(`/fhir/Subscription/${id}`, { ...errored, status: 'off' });
+    expect(off.status).toBe(200);
+    expect(off.body.status).toBe('off');
 
     const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'rest-hook endpoint no longer allowed: Subscription set to error, nothing sent');
     expect(warned).toHaveLength(1);
