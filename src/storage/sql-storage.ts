@@ -128,8 +128,16 @@ async function accessOf(c: SqlConn, type: string, id: string): Promise<string[]>
   return rows.map((x) => x.org);
 }
 
-function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: () => void, now: () => string): StorageTx {
+/**
+ * A transaction's operations, and `finish`, run after the caller's work and before COMMIT: the
+ * journal rows appended meanwhile go in one write (a group of audited reads: one statement, not one each).
+ */
+function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: () => void, now: () => string): { tx: StorageTx; finish: () => Promise<void> } {
   const cache = new TxCache();
+  const journal: unknown[][] = [];
+  const finish = async () => {
+    if (journal.length) await c.insert([{ table: 'journal', columns: ['content', 'orgs'], types: ['text', 'text'], rows: journal.splice(0) }]);
+  };
   const lock = async (key: string) => {
     await takeLock(key);
     cache.forgetReads();
@@ -159,7 +167,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     });
     return stored.map(({ resource, versionId, lastUpdated }) => ({ resource, versionId, lastUpdated }));
   };
-  return {
+  const tx: StorageTx = {
     lock,
     async insertResource(resource, index) {
       // One insert path: a resource alone is a batch of one (the same three statements).
@@ -233,9 +241,11 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       return Number(rows[0].id);
     },
     async appendJournal(resource, orgs) {
-      await c.run('INSERT INTO journal (content, orgs) VALUES (?, ?)', [JSON.stringify(resource), orgs.join(' ')]);
+      // Written by finish(), in this transaction, in the order appended.
+      journal.push([JSON.stringify(resource), orgs.join(' ')]);
     },
     async takeJournal(limit) {
+      await finish(); // this transaction's own entries are in the journal before it takes from it
       const rows = await c.all<{ seq: number | string; content: string; orgs: string }>('SELECT seq, content, orgs FROM journal ORDER BY seq LIMIT ?', [limit]);
       // Exactly the rows read, never "up to the last seq": on PostgreSQL a transaction that drew a lower
       // seq may commit between this SELECT and the DELETE, and its row would go unstored (found by test:crash).
@@ -252,6 +262,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       return Number(rows[0].value);
     },
   };
+  return { tx, finish };
 }
 
 interface OutboxRow {
@@ -282,7 +293,12 @@ export function createSqlStorage(driver: Driver): Storage {
     },
     async transaction(fn) {
       let queued = false;
-      const result = await driver.transaction((c, lock) => fn(makeTx(c, lock, () => { queued = true; }, now)));
+      const result = await driver.transaction(async (c, lock) => {
+        const { tx, finish } = makeTx(c, lock, () => { queued = true; }, now);
+        const value = await fn(tx);
+        await finish();
+        return value;
+      });
       // Committed: whoever sends the outbox may start now rather than at its next poll.
       if (queued) for (const listener of outboundListeners) listener();
       return result;
