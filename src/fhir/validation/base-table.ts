@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { projectPath } from '../../shared/project-root.ts';
+import { PRIMITIVE_TYPES } from './primitives.ts';
 
 /** One element as stored in elements.json. */
 export interface ElementDef {
@@ -33,6 +34,14 @@ export interface ChildElement {
   def: ElementDef;
   /** The one type this key carries (for `valueString`: `string`); undefined for contentReference. */
   type: string | undefined;
+  /** The element's path below its type (`parent.name`, or `name` at the root): where its own children are. */
+  path: string;
+  /** max is neither 0 nor 1: the JSON value is an array. */
+  repeats: boolean;
+  /** `type` is a primitive type (its value is checked by primitives.ts). */
+  primitive: boolean;
+  /** `_key`: the JSON key of this key's primitive extensions. */
+  extKey: string;
 }
 
 /** An element with a cardinality to check: min > 0, or a max other than 1 and *. */
@@ -41,6 +50,8 @@ export interface CountedElement {
   def: ElementDef;
   /** The JSON keys that count towards it (one per type for a choice element). */
   keys: string[];
+  /** `_key` of each of `keys`, in the same order. */
+  extKeys: string[];
 }
 
 export interface TypeInfo {
@@ -83,8 +94,13 @@ function indexType(raw: TableFile['types'][string]): TypeInfo {
     for (const [name, def] of Object.entries(children)) {
       byName.set(name, def);
       const jsonKeys = name.endsWith('[x]') ? (def.type ?? []).map((type) => choiceKey(name, type)) : [name];
-      jsonKeys.forEach((key, i) => byKey.set(key, { name, def, type: def.type?.[name.endsWith('[x]') ? i : 0] }));
-      if (def.min > 0 || (def.max !== '*' && def.max !== '1')) toCount.push({ name, def, keys: jsonKeys });
+      const path = parent ? `${parent}.${name}` : name;
+      const repeats = def.max !== '0' && def.max !== '1';
+      jsonKeys.forEach((key, i) => {
+        const type = def.type?.[name.endsWith('[x]') ? i : 0];
+        byKey.set(key, { name, def, type, path, repeats, primitive: PRIMITIVE_TYPES.has(type ?? ''), extKey: `_${key}` });
+      });
+      if (def.min > 0 || (def.max !== '*' && def.max !== '1')) toCount.push({ name, def, keys: jsonKeys, extKeys: jsonKeys.map((k) => `_${k}`) });
     }
     elements.set(parent, byName);
     keys.set(parent, byKey);

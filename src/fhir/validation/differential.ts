@@ -97,12 +97,22 @@ function groupExpr(parentExpr: string, seg: Segment, sliceUrl: SliceUrl): string
  * Groups of values for an element id under `root`: one group per instance of its parent.
  * A missing parent yields no group, so a child's min applies only where its parent exists.
  */
-export function select(root: unknown, rootExpr: string, segments: Segment[], sliceUrl: SliceUrl): Group[] {
+export function select(root: unknown, rootExpr: string, segments: Segment[], sliceUrl: SliceUrl, parentsOf?: Map<string, Item[]>): Group[] {
   const last = segments.at(-1);
   if (!last) return [];
   let parents: Item[] = [{ value: root, expr: rootExpr, key: '' }];
-  for (const seg of segments.slice(0, -1)) {
-    parents = parents.flatMap((p) => children(p.value, p.expr, seg, sliceUrl));
+  for (let i = 0; i < segments.length - 1; i++) {
+    const seg = segments[i];
+    // Elements of one differential share their parents (every slice of `extension`, and the
+    // elements under it): `parentsOf`, kept for one instance, finds each parent's values once.
+    const known = parentsOf?.get(seg.id);
+    if (known) {
+      parents = known;
+      continue;
+    }
+    const from = parents;
+    parents = from.flatMap((p) => children(p.value, p.expr, seg, sliceUrl));
+    parentsOf?.set(seg.id, parents);
   }
   return parents
     .filter((p) => isObject(p.value))

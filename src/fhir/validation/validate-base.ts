@@ -6,7 +6,9 @@
  */
 import { type BaseTable, type ChildElement, type CountedElement, defaultBaseTable } from './base-table.ts';
 import { FORBIDDEN_KEYS, IssueList, type ValidationIssue, isObject, own, quote } from './issues.ts';
-import { PRIMITIVE_TYPES, checkPrimitive } from './primitives.ts';
+import { checkPrimitive } from './primitives.ts';
+
+const NO_KEYS: ReadonlyMap<string, ChildElement> = new Map();
 
 /** Deeper JSON than this is refused: no FHIR resource in this service needs it, and recursion must stay bounded. */
 export const MAX_DEPTH = 64;
@@ -64,24 +66,26 @@ function walkObject(
   }
   const info = ctx.table.types.get(typeName);
   if (!info) return;
-  const keys = info.keys.get(parentPath) ?? new Map<string, ChildElement>();
+  const keys = info.keys.get(parentPath) ?? NO_KEYS;
   const props = Object.keys(obj);
   if (props.length === 0) {
     ctx.out.error('structure', expr, 'Empty object (FHIR JSON forbids empty elements)');
     return;
   }
-  const choices = new Map<string, string>();
+  // Made only for an object that has a choice element (most have none).
+  let choices: Map<string, string> | undefined;
   for (const key of props) {
     if (ctx.out.full) return;
     if (isResource && key === 'resourceType') continue;
     const isExt = key.startsWith('_');
     const name = isExt ? key.slice(1) : key;
     const child = FORBIDDEN_KEYS.has(key) ? undefined : keys.get(name);
-    if (!child || (isExt && !PRIMITIVE_TYPES.has(child.type ?? ''))) {
+    if (!child || (isExt && !child.primitive)) {
       ctx.out.error('structure', `${expr}.${key}`, `Unknown element ${quote(key)} in ${parentPath ? `${typeName}.${parentPath}` : typeName}`);
       continue;
     }
     if (child.name.endsWith('[x]')) {
+      choices ??= new Map<string, string>();
       const seen = choices.get(child.name);
       if (seen !== undefined && seen !== name) {
         ctx.out.error('structure', `${expr}.${key}`, `Only one of ${child.name} is allowed (found ${seen} and ${name})`);
@@ -89,10 +93,9 @@ function walkObject(
       }
       choices.set(child.name, name);
     }
-    const elementPath = parentPath ? `${parentPath}.${child.name}` : child.name;
-    const node = { ctx, child, key: name, typeName, elementPath, expr: `${expr}.${name}`, depth };
+    const node = { ctx, child, key: name, typeName, expr: `${expr}.${name}`, depth };
     if (isExt) walkPrimitiveExtension(node, obj[key], own(obj, name));
-    else walkProperty(node, obj[key], own(obj, `_${name}`));
+    else walkProperty(node, obj[key], own(obj, child.extKey));
   }
   checkCardinality(ctx, obj, info.counted.get(parentPath), expr);
   if (typeName === 'Extension' && parentPath === '') checkExtensionValue(ctx, obj, keys, expr);
@@ -103,15 +106,14 @@ interface Node {
   child: ChildElement;
   /** The JSON property name (`valueString` for `value[x]`), used in messages. */
   key: string;
-  /** Type whose table holds `elementPath` (for BackboneElements and contentReferences). */
+  /** Type whose table holds `child.path` (for BackboneElements and contentReferences). */
   typeName: string;
-  elementPath: string;
   expr: string;
   depth: number;
 }
 
 function isRepeating(child: ChildElement): boolean {
-  return child.def.max !== '0' && child.def.max !== '1';
+  return child.repeats;
 }
 
 /** Applies the JSON array rules, then validates each value. `ext` is the `_name` sibling, if any. */
@@ -191,14 +193,14 @@ function walkPrimitiveExtension(node: Node, ext: unknown, value: unknown): void 
 
 /** Validates one (non-array) value of an element, recursing into complex types. */
 function walkValue(node: Node, value: unknown, expr: string): void {
-  const { ctx, child, key, typeName, elementPath, depth } = node;
+  const { ctx, child, key, typeName, depth } = node;
   if (child.def.ref) {
     if (isObject(value)) walkObject(ctx, value, typeName, child.def.ref, expr, depth + 1);
     else ctx.out.error('structure', expr, 'Must be a JSON object');
     return;
   }
   const type = child.type ?? '';
-  if (PRIMITIVE_TYPES.has(type)) {
+  if (child.primitive) {
     const problem = checkPrimitive(type, value);
     if (problem) ctx.out.error('value', expr, `${key} ${problem}`);
     else checkBinding(ctx, child, value, expr);
@@ -213,8 +215,8 @@ function walkValue(node: Node, value: unknown, expr: string): void {
     return;
   }
   const owner = ctx.table.types.get(typeName);
-  if ((type === 'BackboneElement' || type === 'Element') && owner?.keys.has(elementPath)) {
-    walkObject(ctx, value, typeName, elementPath, expr, depth + 1);
+  if ((type === 'BackboneElement' || type === 'Element') && owner?.keys.has(child.path)) {
+    walkObject(ctx, value, typeName, child.path, expr, depth + 1);
   } else {
     walkObject(ctx, value, type, '', expr, depth + 1);
     checkBinding(ctx, child, value, expr);
@@ -222,10 +224,10 @@ function walkValue(node: Node, value: unknown, expr: string): void {
 }
 
 function checkCardinality(ctx: Ctx, obj: Record<string, unknown>, elements: CountedElement[] | undefined, expr: string): void {
-  for (const { name, def, keys } of elements ?? []) {
+  for (const { name, def, keys, extKeys } of elements ?? []) {
     let count = 0;
-    for (const key of keys) {
-      const v = own(obj, key) ?? own(obj, `_${key}`);
+    for (let i = 0; i < keys.length; i++) {
+      const v = own(obj, keys[i]) ?? own(obj, extKeys[i]);
       if (v !== undefined) count += Array.isArray(v) ? v.length : 1;
     }
     if (count < def.min) {
@@ -238,7 +240,7 @@ function checkCardinality(ctx: Ctx, obj: Record<string, unknown>, elements: Coun
 }
 
 /** ext-1 (https://hl7.org/fhir/R4/extensibility.html#ext-1): either nested extensions or a value[x], not both. */
-function checkExtensionValue(ctx: Ctx, obj: Record<string, unknown>, keys: Map<string, ChildElement>, expr: string): void {
+function checkExtensionValue(ctx: Ctx, obj: Record<string, unknown>, keys: ReadonlyMap<string, ChildElement>, expr: string): void {
   const hasValue = Object.keys(obj).some((k) => keys.get(k.startsWith('_') ? k.slice(1) : k)?.name === 'value[x]');
   const hasExtensions = own(obj, 'extension') !== undefined;
   if (hasValue === hasExtensions) {

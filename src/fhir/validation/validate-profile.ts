@@ -108,8 +108,10 @@ function compile(profile: StructureDefinition): Compiled {
 
 function checkDifferential(ctx: Ctx, node: unknown, expr: string, profile: StructureDefinition, nesting: number): void {
   const { rules, sliceUrl } = compile(profile);
+  // Values of each element id under `node`, found once for all the rules below it.
+  const parentsOf = new Map<string, Item[]>();
   for (const rule of rules) {
-    for (const group of select(node, expr, rule.segments, sliceUrl)) {
+    for (const group of select(node, expr, rule.segments, sliceUrl, parentsOf)) {
       checkCardinality(ctx, rule, group.expr, group.items.length);
       for (const item of group.items) checkItem(ctx, rule, item, nesting);
     }
@@ -159,10 +161,20 @@ function checkExtensionProfile(ctx: Ctx, url: string, item: Item, nesting: numbe
   checkDifferential(ctx, item.value, item.expr, sd, nesting + 1);
 }
 
-/** Codes of a `code` element carry no system: match on the code alone. */
+// Per expansion (immutable, from the registry): every text that follows a `|` in one of its entries.
+const codesOfExpansion = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
+
+/** Codes of a `code` element carry no system: match on the code alone (an entry ending in `|code`). */
 function codeOnly(expansion: ReadonlySet<string>, code: string): boolean {
-  for (const entry of expansion) if (entry.endsWith(`|${code}`)) return true;
-  return false;
+  let codes = codesOfExpansion.get(expansion);
+  if (!codes) {
+    const suffixes = new Set<string>();
+    for (const entry of expansion) {
+      for (let i = entry.indexOf('|'); i >= 0; i = entry.indexOf('|', i + 1)) suffixes.add(entry.slice(i + 1));
+    }
+    codesOfExpansion.set(expansion, (codes = suffixes));
+  }
+  return codes.has(code);
 }
 
 function codingIn(expansion: ReadonlySet<string>, coding: unknown): boolean {
