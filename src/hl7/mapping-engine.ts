@@ -43,6 +43,29 @@ function path(text: string): V2Path {
   return p;
 }
 
+/** What a row says, worked out once per row (mapping files are loaded once and never change). */
+interface CompiledField {
+  sources: string[];
+  paths: V2Path[];
+  composite: boolean;
+  collect: boolean;
+  /** The target without its `[]`, and split at its dots. */
+  target: string;
+  targetParts: string[];
+}
+
+const compiledFields = new WeakMap<InFieldRule, CompiledField>();
+function compiled(rule: InFieldRule): CompiledField {
+  let c = compiledFields.get(rule);
+  if (!c) {
+    const sources = Array.isArray(rule.source) ? rule.source : [rule.source];
+    const target = rule.target.replace(/\[\]$/, '');
+    c = { sources, paths: sources.map(path), composite: COMPOSITE.has(rule.type), collect: rule.target.endsWith('[]'), target, targetParts: target.split('.') };
+    compiledFields.set(rule, c);
+  }
+  return c;
+}
+
 /**
  * Maps `msg` by `mapping`. Never throws on message content: problems come back as issues.
  * Required segments and preconditions are checked first; when they fail nothing else is mapped.
@@ -86,12 +109,9 @@ interface Ctx {
 
 /** Applies one row; returns false when the row asks for its group item to be dropped. */
 function applyField(ctx: Ctx, rule: InFieldRule, root: Record<string, unknown>, base: string, within: V2Segment | undefined): boolean {
-  const sources = Array.isArray(rule.source) ? rule.source : [rule.source];
-  const composite = COMPOSITE.has(rule.type);
-  const hits = sources.flatMap((s) => readPath(ctx.msg, path(s), within));
+  const { sources, paths, composite, collect, target, targetParts } = compiled(rule);
+  const hits = paths.length === 1 ? readPath(ctx.msg, paths[0], within) : paths.flatMap((p) => readPath(ctx.msg, p, within));
   const present = hits.filter((h) => (composite ? h.rep !== undefined : h.value !== undefined && h.value.trim() !== ''));
-  const collect = rule.target.endsWith('[]');
-  const target = rule.target.replace(/\[\]$/, '');
   const fullTarget = base ? `${base}.${target}` : target;
   const label = sources[0];
   const vocabulary = rule.vocabulary ? ctx.mapping.vocabularies[rule.vocabulary] : undefined;
@@ -127,7 +147,7 @@ function applyField(ctx: Ctx, rule: InFieldRule, root: Record<string, unknown>, 
     }
     return true;
   }
-  setPath(root, target, result);
+  setPath(root, targetParts, result);
   if (location) ctx.locations.set(fullTarget, location);
   return true;
 }
@@ -165,7 +185,7 @@ function applyGroup(ctx: Ctx, rule: GroupRule, root: Record<string, unknown>): v
     if (keep) items.push(item);
     else for (const k of [...ctx.locations.keys()].slice(before)) ctx.locations.delete(k);
   }
-  if (items.length > 0) setPath(root, target, items);
+  if (items.length > 0) setPath(root, target.split('.'), items);
   if (rule.required && items.length === first) {
     ctx.issues.push({
       code: segments.length > 0 ? 101 : 100,
@@ -179,13 +199,12 @@ function applyDerived(ctx: Ctx, rule: DerivedRule, root: Record<string, unknown>
   const fn = derivations[rule.derive];
   if (!fn) throw new Error(`mapping ${ctx.mapping.message}: no derivation named '${rule.derive}'`);
   const v = fn(root, ctx.msg);
-  if (v !== undefined) setPath(root, rule.target, v);
+  if (v !== undefined) setPath(root, rule.target.split('.'), v);
 }
 
-function setPath(root: Record<string, unknown>, dotted: string, value: unknown): void {
-  const parts = dotted.split('.');
+function setPath(root: Record<string, unknown>, parts: string[], value: unknown): void {
   let o = root;
-  for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+  for (let i = 0; i < parts.length - 1; i++) o = (o[parts[i]] ??= {}) as Record<string, unknown>;
   o[parts[parts.length - 1]] = value;
 }
 

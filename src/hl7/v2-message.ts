@@ -73,6 +73,18 @@ export class V2Rep {
    * whether a component is split into sub-components; both shapes are read the same way here.
    */
   get(component = 1, sub?: number): string | undefined {
+    // A mapping reads the same components again (each row's conditions, then its value): read once.
+    if (sub !== undefined && sub >= 1024) return this.readComponent(component, sub);
+    const at = component * 1024 + (sub ?? 0);
+    if (this.read.has(at)) return this.read.get(at);
+    const v = this.readComponent(component, sub);
+    this.read.set(at, v);
+    return v;
+  }
+
+  private readonly read = new Map<number, string | undefined>();
+
+  private readComponent(component: number, sub: number | undefined): string | undefined {
     const comp = this.rep.components?.[component - 1];
     if (!comp) return undefined;
     let v: string | undefined;
@@ -114,13 +126,16 @@ export class V2Segment {
 /** A parsed message: hl7v2's model plus positional reads. */
 export class V2Message {
   readonly segments: V2Segment[];
+  /** The segments of each type, in message order (a mapping asks for them by type, row after row). */
+  private readonly byType = new Map<string, V2Segment[]>();
 
   private constructor(readonly hl7: HL7Message) {
-    const counts = new Map<string, number>();
     this.segments = hl7.segments.map((s, i) => {
-      const n = (counts.get(s.segmentType) ?? 0) + 1;
-      counts.set(s.segmentType, n);
-      return new V2Segment(s, s.segmentType, n, i, hl7.subComponentSeparator);
+      let same = this.byType.get(s.segmentType);
+      if (!same) this.byType.set(s.segmentType, (same = []));
+      const seg = new V2Segment(s, s.segmentType, same.length + 1, i, hl7.subComponentSeparator);
+      same.push(seg);
+      return seg;
     });
   }
 
@@ -158,12 +173,12 @@ export class V2Message {
     return this.segments[0];
   }
 
-  all(type: string): V2Segment[] {
-    return this.segments.filter((s) => s.type === type);
+  all(type: string): readonly V2Segment[] {
+    return this.byType.get(type) ?? [];
   }
 
   first(type: string): V2Segment | undefined {
-    return this.segments.find((s) => s.type === type);
+    return this.byType.get(type)?.[0];
   }
 }
 

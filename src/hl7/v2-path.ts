@@ -65,8 +65,11 @@ function holds(conditions: Condition[], read: (p: number[]) => string | undefine
 export function selectSegments(msg: V2Message, path: V2Path, within?: V2Segment): V2Segment[] {
   if (within && within.type === path.segment) return [within];
   const sel = path.segmentSelector;
-  const all = msg.all(path.segment).filter((s) => sel === undefined || sel === '*' || holds(sel, ([f, c, sub]) => s.get(f, c ?? 1, sub)));
-  return sel === '*' ? all : all.slice(0, 1);
+  const all = msg.all(path.segment);
+  if (sel === '*') return [...all];
+  if (sel === undefined) return all.slice(0, 1);
+  const first = all.find((s) => holds(sel, (p) => s.get(p[0], p[1] ?? 1, p[2])));
+  return first ? [first] : [];
 }
 
 /** One value read from a message, with where it was. */
@@ -90,7 +93,7 @@ export function readPath(msg: V2Message, path: V2Path, within?: V2Segment): Hit[
     }
     const sel = path.repSelector;
     let reps = seg.reps(path.field);
-    if (sel !== undefined && sel !== '*') reps = reps.filter((r) => holds(sel, ([c, sub]) => r.get(c, sub)));
+    if (sel !== undefined && sel !== '*') reps = reps.filter((r) => holds(sel, (p) => r.get(p[0], p[1])));
     if (sel !== '*') reps = reps.slice(0, 1);
     if (reps.length === 0) hits.push({ value: undefined, rep: undefined, location: locationOf(seg, path) });
     for (const r of reps) hits.push({ value: r.get(path.component ?? 1, path.subComponent), rep: r, location: locationOf(seg, path, r) });
