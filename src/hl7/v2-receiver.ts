@@ -202,21 +202,15 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
     // Text that could not be read in its character set is refused, never stored damaged.
     if (problem) return { code: 'AE', errors: [problem] };
 
-    let msg: V2Message;
-    try {
-      msg = V2Message.parse(text, { charset });
-    } catch (e) {
-      if (e instanceof V2ParseError) return { code: 'AE', errors: [{ code: e.code, text: e.message, location: e.location }] };
-      throw e;
-    }
+    const event = (h.get(9, 2) ?? '').toUpperCase();
+    const content = readContent(text, charset, event, o.timeZone);
+    if (!content.ok) return { code: 'AE', errors: content.errors };
     // Built now, sent only after the commit that holds the message's effect.
     const ack = ackOf(h, 'AA', [], enhanced);
     const expiresAt = new Date((o.now?.() ?? new Date()).getTime() + (o.ackRetentionDays ?? 30) * 86_400_000).toISOString();
-    const event = (h.get(9, 2) ?? '').toUpperCase();
     const actor: Actor = { organization: sender, agent: opts.agent ?? (opts.authenticatedOrg === undefined ? 'mllp' : 'hl7-http') };
-    if (event === 'I14') {
-      const ref = refI14ToCancel(msg);
-      if (!ref.ok) return { code: 'AE', errors: ref.issues };
+    if (content.cancel) {
+      const ref = content.cancel;
       try {
         await o.cancel!({ ...ref.ref, requesterOds: sender }, actor);
       } catch (e) {
@@ -225,8 +219,7 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
         throw e;
       }
     } else {
-      const mapped = refI12ToRequest(msg, { timeZone: o.timeZone });
-      if (!mapped.ok) return { code: 'AE', errors: mapped.issues };
+      const mapped = content.request;
       try {
         if (event === 'I13') await o.amend!(mapped.input, actor);
         else {
@@ -356,6 +349,33 @@ export function createV2Receiver(o: V2ReceiverOptions): V2Receiver {
       return ackOf(h, enhanced ? 'CR' : 'AR', [{ code: 207, text: `The message exceeds the maximum size of ${maxBytes} bytes` }], enhanced);
     },
   };
+}
+
+type Content =
+  | { ok: true; cancel: Extract<ReturnType<typeof refI14ToCancel>, { ok: true }>; request?: undefined }
+  | { ok: true; cancel?: undefined; request: Extract<ReturnType<typeof refI12ToRequest>, { ok: true }> }
+  | { ok: false; errors: AckError[] };
+
+/**
+ * The message's content: parsed, then mapped to a cancel (I14) or a request (I12, I13), or the
+ * errors that make it unacceptable. Nothing of the parsed message outlives this call: hl7v2's model
+ * of a 1.7 kB referral holds about 125 kB, which would otherwise stay reachable while the intake
+ * runs (and be copied by each garbage collection it survives).
+ */
+function readContent(text: string, charset: Charset, event: string, timeZone: string | undefined): Content {
+  let msg: V2Message;
+  try {
+    msg = V2Message.parse(text, { charset });
+  } catch (e) {
+    if (e instanceof V2ParseError) return { ok: false, errors: [{ code: e.code, text: e.message, location: e.location }] };
+    throw e;
+  }
+  if (event === 'I14') {
+    const ref = refI14ToCancel(msg);
+    return ref.ok ? { ok: true, cancel: ref } : { ok: false, errors: ref.issues };
+  }
+  const mapped = refI12ToRequest(msg, { timeZone });
+  return mapped.ok ? { ok: true, request: mapped } : { ok: false, errors: mapped.issues };
 }
 
 /** Only the error's class name is logged: messages may quote data. */
