@@ -21,6 +21,27 @@ export interface Source {
   search(query: SearchQuery): Promise<SearchResult>;
 }
 
+/**
+ * A repository as a Source: what the caller may not see reads as nothing. A class, not an object of
+ * closures: a Reader is made for every rule and check of every write.
+ */
+class RepoSource implements Source {
+  constructor(private readonly repo: Repository) {}
+
+  async readResource(type: ResourceType, id: string): Promise<StoredResource | null> {
+    try {
+      return await this.repo.read(type, id);
+    } catch (e) {
+      if (isOutcomeError(e)) return null;
+      throw e;
+    }
+  }
+
+  search(q: SearchQuery): Promise<SearchResult> {
+    return this.repo.search(q);
+  }
+}
+
 /** Searches return at most this many: a case has a handful of each type. */
 const MAX_RESULTS = 500;
 
@@ -31,17 +52,7 @@ export class Reader {
 
   /** A Reader that sees what the repository's caller sees (same transaction if it has one). */
   static ofRepo(repo: Repository): Reader {
-    return new Reader({
-      readResource: async (type, id) => {
-        try {
-          return await repo.read(type, id);
-        } catch (e) {
-          if (isOutcomeError(e)) return null;
-          throw e;
-        }
-      },
-      search: (q) => repo.search(q),
-    }, repo.opts.baseUrl, repo.opts.searchParams);
+    return new Reader(new RepoSource(repo), repo.opts.baseUrl, repo.opts.searchParams);
   }
 
   /** A Reader over a repository without its read checks: the whole picture (same transaction if it has one). */
