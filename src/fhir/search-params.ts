@@ -150,13 +150,16 @@ export function referenceKey(ref: string, baseUrl?: string): string | undefined 
   return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
+function tokenRow(code: string, system: unknown, value: unknown): IndexRow {
+  return { param: code, system: typeof system === 'string' ? system : null, value: String(value), low: null, high: null };
+}
+
 function tokenRows(code: string, v: unknown): IndexRow[] {
-  const row = (system: unknown, value: unknown): IndexRow => ({ param: code, system: typeof system === 'string' ? system : null, value: String(value), low: null, high: null });
-  if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return [row(null, v)];
+  if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return [tokenRow(code, null, v)];
   const o = v as Record<string, unknown>;
-  if (Array.isArray(o.coding)) return o.coding.filter((c) => c?.code !== undefined).map((c) => row(c.system, c.code));
-  if (o.code !== undefined) return [row(o.system, o.code)];
-  if (o.value !== undefined) return [row(o.system, o.value)];
+  if (Array.isArray(o.coding)) return o.coding.filter((c) => c?.code !== undefined).map((c) => tokenRow(code, c.system, c.code));
+  if (o.code !== undefined) return [tokenRow(code, o.system, o.code)];
+  if (o.value !== undefined) return [tokenRow(code, o.system, o.value)];
   return [];
 }
 
@@ -201,9 +204,11 @@ export function extractIndex(resource: Resource, params: SearchParameterRegistry
   for (const def of params.paramsOf(resource.resourceType)) {
     for (const path of def.paths) {
       for (const v of valuesAt(resource, path)) {
-        if (def.type === 'token') rows.push(...tokenRows(def.code, v), ...tokenTextRows(def.code, v));
-        else if (def.type === 'string') rows.push(...stringRows(def.code, v));
-        else if (def.type === 'date') rows.push(...dateRows(def.code, v));
+        if (def.type === 'token') {
+          for (const r of tokenRows(def.code, v)) rows.push(r);
+          for (const r of tokenTextRows(def.code, v)) rows.push(r);
+        } else if (def.type === 'string') for (const r of stringRows(def.code, v)) rows.push(r);
+        else if (def.type === 'date') for (const r of dateRows(def.code, v)) rows.push(r);
         else {
           const ref = typeof v === 'object' && v ? (v as { reference?: string }).reference : undefined;
           const key = ref ? referenceKey(ref, baseUrl) : undefined;
