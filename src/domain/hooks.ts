@@ -98,12 +98,12 @@ async function afterTaskWrite(stored: StoredResource<Task>, previous: Task | und
   }
 }
 
-/** Types whose writes the subscription sink hears of: Task status, reports, consent (its events), and Subscriptions (which it looks up). */
-const CHANGE_TYPES = new Set(['Task', 'DiagnosticReport', 'Consent', 'Subscription']);
+/** Types whose writes the subscription sink hears of (Task status, reports, consent). */
+const CHANGE_TYPES = new Set(['Task', 'DiagnosticReport', 'Consent']);
 
 /**
  * The domain's WriteHook; `caseEvents` is told of accepted/rejected/completed/cancelled in the same
- * transaction, `changes` (subscriptions) of every Task, DiagnosticReport, Consent and Subscription write, last.
+ * transaction, `changes` (subscriptions) of every Task, DiagnosticReport and Consent write, last.
  */
 export function domainHook(caseEvents?: CaseEventSink, changes?: ResourceChangeSink, remoteProvider?: RemoteProvider): WriteHook {
   return {

@@ -8,7 +8,7 @@
 import type { Resource, Subscription } from 'fhir/r4.js';
 import type { ResourceChange, ResourceChangeSink } from '../domain/ports.ts';
 import { extractIndex, normaliseString, referenceKey, type SearchParameterRegistry } from '../fhir/search-params.ts';
-import type { IndexRow, ResourceType, SearchResult, StorageTx } from '../storage/types.ts';
+import type { IndexRow, ResourceType, StorageTx } from '../storage/types.ts';
 import { readSettings, type Filter } from './settings.ts';
 import { TOPICS } from './topics.ts';
 
@@ -46,29 +46,19 @@ function matches(filter: Filter, rows: IndexRow[], baseUrl: string): boolean {
 }
 
 export class SubscriptionEventSink implements ResourceChangeSink {
-  /**
-   * The collecting Subscriptions of each topic, as this transaction found them: several changes in
-   * one transaction (a transaction Bundle, a Task and its ServiceRequest's Task moves) search once
-   * per topic. Kept per transaction only: another instance may add a Subscription at any time, and
-   * what it commits is found by the next transaction. A Subscription written in this transaction
-   * forgets it (the domain hook tells this sink of Subscription writes too).
-   */
-  private readonly collecting = new WeakMap<StorageTx, Map<string, Promise<SearchResult>>>();
-
   constructor(private readonly o: { searchParams: SearchParameterRegistry; baseUrl: () => string }) {}
 
   async onResourceChange(tx: StorageTx, change: ResourceChange): Promise<void> {
     const { resource, previous } = change;
-    if (resource.resourceType === 'Subscription') {
-      this.collecting.delete(tx);
-      return;
-    }
     const topics = TOPICS.filter((t) => t.resourceType === resource.resourceType && t.triggers(resource, previous));
     if (!topics.length) return;
     let seenBy: string[] | undefined;
     let rows: IndexRow[] | undefined;
     for (const topic of topics) {
-      const found = await this.collectingOf(tx, topic.url);
+      const found = await tx.search({
+        type: 'Subscription', count: MAX_SUBSCRIPTIONS_PER_TOPIC, offset: 0, total: 'none', sort: [{ kind: 'id', descending: false }],
+        criteria: [{ kind: 'string', param: 'criteria', values: [normaliseString(topic.url)], exact: true }, { kind: 'token', param: 'status', values: COLLECTING }],
+      });
       for (const { resource: sub } of found.resources) {
         // Tenancy: only a subscriber whose organisation may see this resource is told of it.
         seenBy ??= await tx.accessOf(resource.resourceType as ResourceType, resource.id as string);
@@ -85,22 +75,6 @@ export class SubscriptionEventSink implements ResourceChangeSink {
         await this.record(tx, sub, topic.url, resource);
       }
     }
-  }
-
-  private collectingOf(tx: StorageTx, topic: string): Promise<SearchResult> {
-    let byTopic = this.collecting.get(tx);
-    if (!byTopic) this.collecting.set(tx, (byTopic = new Map()));
-    let found = byTopic.get(topic);
-    if (!found) {
-      found = tx.search({
-        type: 'Subscription', count: MAX_SUBSCRIPTIONS_PER_TOPIC, offset: 0, total: 'none', sort: [{ kind: 'id', descending: false }],
-        criteria: [{ kind: 'string', param: 'criteria', values: [normaliseString(topic)], exact: true }, { kind: 'token', param: 'status', values: COLLECTING }],
-      });
-      byTopic.set(topic, found);
-      // A failed search is not kept: the write fails with it, and nothing later in the transaction may reuse it.
-      found.catch(() => byTopic.delete(topic));
-    }
-    return found;
   }
 
   private async record(tx: StorageTx, sub: Resource, topic: string, focus: Resource): Promise<void> {
