@@ -1,5 +1,6 @@
-/** Shared bench plumbing: child-process servers, autocannon runs, and figure formatting. */
+/** Shared bench plumbing: child-process servers, autocannon runs, figure formatting, and CPU time from /proc. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface Figure { rps: number; p50: number; p99: number; errors: number; non2xx: number }
@@ -27,3 +28,31 @@ export async function load(opts: autocannon.Options): Promise<Figure> {
 
 export const fmt = (f: Figure) => `${f.rps.toFixed(0).padStart(6)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms${f.errors || f.non2xx ? `  errors ${f.errors} non-2xx ${f.non2xx}` : ''}`;
 export const ratio = (a: Figure, b: Figure) => `${((a.rps / b.rps) * 100).toFixed(0)}% of ceiling`;
+
+/** CPU time (user + system, ms) a process has used, from /proc (Linux); undefined where there is no /proc. */
+export function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (ms) used by every process named postgres on this machine (the local server's backends). */
+export function postgresCpuMs(): number | undefined {
+  try {
+    let total = 0;
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') total += cpuMsOf(Number(d)) ?? 0;
+      } catch { /* gone meanwhile */ }
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}

@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { MllpClient, MllpClientError } from '../src/hl7/mllp-client.ts';
 import { type Backend, scratch } from './backend.ts';
-import { startChild, stopChild } from './harness.ts';
+import { cpuMsOf, postgresCpuMs, startChild, stopChild } from './harness.ts';
 import { bareMllpCeiling, benchMessage, type MllpBenchResult } from './mllp.ts';
 import { record, skipped } from './report.ts';
 
@@ -72,6 +72,14 @@ async function drive(port: number, seconds: number, connections: number, tag: st
   return { messagesPerSecond: Math.round(latencies.length / elapsed), p50ms: pct(0.5), p99ms: pct(0.99), accepted: latencies.length, errors, sample };
 }
 
+/** 'server 10.2 ms CPU per referral' (and PostgreSQL's), from /proc; empty where there is none or nothing was accepted. */
+function cpuPerReferral(before: { server?: number; pg?: number }, after: { server?: number; pg?: number }, accepted: number): string {
+  if (!accepted || before.server === undefined || after.server === undefined) return '';
+  const per = (a: number, b: number) => ((b - a) / accepted).toFixed(1);
+  const pg = before.pg !== undefined && after.pg !== undefined ? `, PostgreSQL ${per(before.pg, after.pg)} ms` : '';
+  return `CPU per referral: server ${per(before.server, after.server)} ms${pg}`;
+}
+
 const fmt = (r: MllpBenchResult) => `${String(r.messagesPerSecond).padStart(6)} msg/s  p50 ${r.p50ms.toFixed(1).padStart(6)} ms  p99 ${r.p99ms.toFixed(1).padStart(6)} ms`;
 const errorsText = (e: Record<string, number>) => {
   const kinds = Object.entries(e);
@@ -95,15 +103,18 @@ export async function benchMllpSection(seconds: number, backends: Backend[]): Pr
         const children = { next: 0 };
         for (const [connections, distinct] of [[1, false], [8, false], [8, true]] as const) {
           const ceiling = await bareMllpCeiling({ seconds, connections });
+          // CPU per referral moves far less with the machine's other load than msg/s does.
+          const before = { server: cpuMsOf(eso.child.pid), pg: backend === 'postgres' ? postgresCpuMs() : undefined };
           const r = await drive(eso.port, seconds, connections, distinct ? 'C' : connections === 1 ? 'A' : 'B', distinct ? children : undefined);
+          const cpu = cpuPerReferral(before, { server: cpuMsOf(eso.child.pid), pg: backend === 'postgres' ? postgresCpuMs() : undefined }, r.accepted);
           const label = distinct ? 'a child each' : 'one child  ';
           console.log(`  ceiling ${String(connections).padStart(2)} conn                          ${fmt(ceiling)}`);
-          console.log(`  REF^I12 ${String(connections).padStart(2)} conn, ${label} [${backend.padEnd(8)}] ${fmt(r)}  (AA ${r.accepted}; ${errorsText(r.errors)})`);
+          console.log(`  REF^I12 ${String(connections).padStart(2)} conn, ${label} [${backend.padEnd(8)}] ${fmt(r)}  (AA ${r.accepted}; ${errorsText(r.errors)}${cpu ? `; ${cpu}` : ''})`);
           if (connections === 8) {
             record({
               name: `REF^I12 over MLLP, AA after commit, 8 connections${distinct ? ', a child per referral' : ''}`, backend, value: r.messagesPerSecond, unit: 'msg/s',
               ceiling: { value: ceiling.messagesPerSecond, unit: 'msg/s', what: 'bare ACK server' },
-              aim: { kind: 'min', value: 300 }, note: Object.keys(r.errors).length ? errorsText(r.errors) : undefined,
+              aim: { kind: 'min', value: 300 }, note: [cpu, Object.keys(r.errors).length ? errorsText(r.errors) : ''].filter(Boolean).join('; ') || undefined,
             });
           }
         }
