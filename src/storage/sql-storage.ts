@@ -6,14 +6,15 @@ import { newResourceId } from '../shared/resource-id.ts';
 import type { Resource } from 'fhir/r4.js';
 import type { Driver, SqlConn } from './dialect.ts';
 import { buildSearch, capCountSql, driverCandidates, rangedCandidates } from './search-sql.ts';
-import { type KeptSearch, searchResultOf, TxCache } from './tx-cache.ts';
+import { type KeptRow, type KeptSearch, searchResultOf, storedOf, TxCache } from './tx-cache.ts';
 import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, Storage, StorageTx, StoredResource } from './types.ts';
 
 interface Row { res_type: string; id: string; version: number | string; last_updated: string; content: string }
 
-function toStored(row: Row): StoredResource {
-  return { resource: JSON.parse(row.content) as Resource, versionId: Number(row.version), lastUpdated: row.last_updated };
-}
+/** A row as the transaction cache keeps it (its text; the version a number on both backends). */
+const keptOf = (row: Row): KeptRow => ({ version: Number(row.version), lastUpdated: row.last_updated, content: row.content });
+
+const toStored = (row: Row): StoredResource => storedOf(keptOf(row));
 
 /** A strictly increasing clock (one per storage), so versions it writes never share a lastUpdated. */
 function monotonicClock(): () => string {
@@ -39,9 +40,9 @@ const ACCESS_COLUMNS = { columns: ['res_type', 'id', 'org'], types: ['text', 'te
 const indexRows = (type: string, id: string, at: string, index: IndexRow[]): unknown[][] =>
   index.map((row) => [type, id, row.param, row.system, row.value, row.low, row.high, at]);
 
-/** Writes a resource's index rows in one write; `replace` first drops the old ones. */
-async function writeIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[], replace: boolean): Promise<void> {
-  if (replace) await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
+/** Replaces a resource's index rows with those of its new version. */
+async function replaceIndex(c: SqlConn, type: string, id: string, at: string, index: IndexRow[]): Promise<void> {
+  await c.run('DELETE FROM search_index WHERE res_type = ? AND id = ?', [type, id]);
   await c.insert([{ table: 'search_index', ...INDEX_COLUMNS, rows: indexRows(type, id, at, index) }]);
 }
 
@@ -92,7 +93,7 @@ async function searchRows(c: SqlConn, q: SearchQuery): Promise<KeptSearch> {
   const built = buildSearch(q, await chooseDriver(c, q));
   const rows = await c.all<Row>(built.sql, built.params, EACH_CALL);
   const kept: KeptSearch = {
-    rows: rows.slice(0, q.count).map((r) => ({ version: Number(r.version), lastUpdated: r.last_updated, content: r.content })),
+    rows: rows.slice(0, q.count).map(keptOf),
     hasMore: rows.length > q.count,
   };
   if (q.total === 'accurate') {
@@ -170,7 +171,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
   const tx: StorageTx = {
     lock,
     async insertResource(resource, index) {
-      // One insert path: a resource alone is a batch of one (the same three statements).
+      // One insert path: a resource alone is a batch of one (the same write).
       return (await insertBatch([{ resource, index, orgs: [] }]))[0];
     },
     insertBatch,
@@ -184,7 +185,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
         [version, at, content, resource.resourceType, id, expectedVersion]);
       if (changes !== 1) return null;
       await c.run('INSERT INTO resource_versions (res_type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)', [resource.resourceType, id, version, at, content]);
-      await writeIndex(c, resource.resourceType, id, at, index, true);
+      await replaceIndex(c, resource.resourceType, id, at, index);
       cache.changed(resource.resourceType);
       cache.keep(resource.resourceType, id, { version, lastUpdated: at, content });
       return { resource: stored, versionId: version, lastUpdated: at };
@@ -194,7 +195,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
       if (kept !== undefined) return kept;
       // The rules that read a resource mostly ask who may see it next: its grants come in the same statement.
       const [row] = await c.all<Row & { orgs: string | null }>(READ_WITH_ACCESS, [type, id]);
-      cache.keep(type, id, row ? { version: Number(row.version), lastUpdated: row.last_updated, content: row.content } : null);
+      cache.keep(type, id, row ? keptOf(row) : null);
       if (row && !cache.accessOf(type, id)) cache.keepAccess(type, id, row.orgs ? row.orgs.split(' ') : []);
       return row ? toStored(row) : null;
     },

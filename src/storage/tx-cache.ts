@@ -19,16 +19,17 @@
 import type { Resource } from 'fhir/r4.js';
 import type { SearchQuery, SearchResult, StoredResource } from './types.ts';
 
-interface KeptRow { version: number; lastUpdated: string; content: string }
+export interface KeptRow { version: number; lastUpdated: string; content: string }
 
 /** A search's answer as rows' text. */
 export interface KeptSearch { rows: KeptRow[]; hasMore: boolean; total?: number }
 
-const parsed = (row: KeptRow): StoredResource => ({ resource: JSON.parse(row.content) as Resource, versionId: row.version, lastUpdated: row.lastUpdated });
+/** A kept row as a stored resource of its own (parsed anew). */
+export const storedOf = (row: KeptRow): StoredResource => ({ resource: JSON.parse(row.content) as Resource, versionId: row.version, lastUpdated: row.lastUpdated });
 
 /** A kept search as a result of its own: every resource parsed anew. */
 export function searchResultOf(kept: KeptSearch): SearchResult {
-  return { resources: kept.rows.map(parsed), hasMore: kept.hasMore, ...(kept.total === undefined ? {} : { total: kept.total }) };
+  return { resources: kept.rows.map(storedOf), hasMore: kept.hasMore, ...(kept.total === undefined ? {} : { total: kept.total }) };
 }
 
 export class TxCache {
@@ -43,7 +44,7 @@ export class TxCache {
   read(type: string, id: string): StoredResource | null | undefined {
     const row = this.rows.get(`${type}/${id}`);
     if (row === undefined || row === null) return row;
-    return parsed(row);
+    return storedOf(row);
   }
 
   /** The answer to `q` when kept (each resource parsed anew). */
