@@ -3,7 +3,16 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-export interface Figure { rps: number; p50: number; p99: number; errors: number; non2xx: number }
+export interface Figure {
+  rps: number; p50: number; p99: number; errors: number; non2xx: number;
+  /** CPU (user + system) the server process used per answered request, µs, from /proc. */
+  cpuUs?: number;
+  /** The same for the local PostgreSQL server's processes, when asked for. */
+  pgCpuUs?: number;
+}
+
+/** Whose CPU a load measures: the server's process, and PostgreSQL's when the server uses it. */
+export interface Watched { pid?: number; postgres?: boolean }
 
 export async function startChild(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(script, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -21,12 +30,20 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await done;
 }
 
-export async function load(opts: autocannon.Options): Promise<Figure> {
+export async function load(opts: autocannon.Options, watched: Watched = {}): Promise<Figure> {
+  const before = { server: cpuMsOf(watched.pid), pg: watched.postgres ? postgresCpuMs() : undefined };
   const r = await autocannon({ connections: 32, duration: 5, ...opts });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  const after = { server: cpuMsOf(watched.pid), pg: watched.postgres ? postgresCpuMs() : undefined };
+  const answered = r.requests.total;
+  const perRequest = (a?: number, b?: number) => (a !== undefined && b !== undefined && answered ? ((b - a) * 1000) / answered : undefined);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx,
+    cpuUs: perRequest(before.server, after.server), pgCpuUs: perRequest(before.pg, after.pg) };
 }
 
-export const fmt = (f: Figure) => `${f.rps.toFixed(0).padStart(6)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms${f.errors || f.non2xx ? `  errors ${f.errors} non-2xx ${f.non2xx}` : ''}`;
+/** 'CPU 350 µs/req' (and PostgreSQL's), or empty where /proc is not there. */
+export const cpuText = (f: Figure) => (f.cpuUs === undefined ? '' : `CPU ${f.cpuUs.toFixed(0)} µs/req${f.pgCpuUs === undefined ? '' : ` + PostgreSQL ${f.pgCpuUs.toFixed(0)} µs/req`}`);
+
+export const fmt = (f: Figure) => `${f.rps.toFixed(0).padStart(6)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms${f.cpuUs === undefined ? '' : `  ${cpuText(f)}`}${f.errors || f.non2xx ? `  errors ${f.errors} non-2xx ${f.non2xx}` : ''}`;
 export const ratio = (a: Figure, b: Figure) => `${((a.rps / b.rps) * 100).toFixed(0)}% of ceiling`;
 
 /** CPU time (user + system, ms) a process has used, from /proc (Linux); undefined where there is no /proc. */
