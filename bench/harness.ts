@@ -41,7 +41,9 @@ export async function load(opts: autocannon.Options, watched: Watched = {}): Pro
 }
 
 /** 'CPU 350 µs/req' (and PostgreSQL's), or empty where /proc is not there. */
-export const cpuText = (f: Figure) => (f.cpuUs === undefined ? '' : `CPU ${f.cpuUs.toFixed(0)} µs/req${f.pgCpuUs === undefined ? '' : ` + PostgreSQL ${f.pgCpuUs.toFixed(0)} µs/req`}`);
+export const cpuText = (f: Figure) => (f.cpuUs === undefined ? '' : `CPU ${perReq(f.cpuUs)}${f.pgCpuUs === undefined ? '' : ` + PostgreSQL ${perReq(f.pgCpuUs)}`}`);
+/** µs per request, in ms from 10 ms up (a peer that answered a handful of slow searches). */
+const perReq = (us: number) => (us >= 10_000 ? `${(us / 1000).toFixed(0)} ms/req` : `${us.toFixed(0)} µs/req`);
 
 export const fmt = (f: Figure) => `${f.rps.toFixed(0).padStart(6)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms${f.cpuUs === undefined ? '' : `  ${cpuText(f)}`}${f.errors || f.non2xx ? `  errors ${f.errors} non-2xx ${f.non2xx}` : ''}`;
 export const ratio = (a: Figure, b: Figure) => `${((a.rps / b.rps) * 100).toFixed(0)}% of ceiling`;
