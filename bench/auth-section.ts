@@ -12,7 +12,7 @@ import { issueAccessToken } from '../src/auth/access-token.ts';
 import { addClient } from '../src/auth/client-admin.ts';
 import { requestAccessToken, signClientAssertion, toSigningKey, type ClientPrivateKey } from '../src/auth/client-assertion.ts';
 import { benchToken } from './auth.ts';
-import { fmt, load, startChild, stopChild } from './harness.ts';
+import { cpuMsOf, fmt, load, startChild, stopChild } from './harness.ts';
 import { record } from './report.ts';
 
 const here = (f: string) => new URL(f, import.meta.url).pathname;
@@ -55,17 +55,22 @@ export async function benchAuthSection(seconds: number): Promise<void> {
     const auth = { authorization: `Bearer ${token.access_token}` };
     const created = (await (await fetch(`${base}/fhir/Patient`, { method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+json' },
       body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }] }) })).json()) as { id: string };
+    const cpuBefore = cpuMsOf(eso.child.pid);
     const rate = await benchToken({ url: base, clientId: 'bench-epr', privateKey: privateJwk!, seconds, concurrency: 16, presign: Math.max(2_000, seconds * 800) });
+    const cpuAfter = cpuMsOf(eso.child.pid);
+    const issued = rate.tokensPerSecond * seconds;
+    const cpuPerToken = cpuBefore !== undefined && cpuAfter !== undefined && issued ? ((cpuAfter - cpuBefore) * 1000) / issued : undefined;
     const withToken = await load({ url: `${base}/fhir/Patient/${created.id}`, headers: auth, duration: seconds });
     const without = await load({ url: `${base}/fhir/Patient/${created.id}`, duration: seconds });
     const raw = await rawVerifyRate(privateJwk!, seconds);
     const crypto = await rawVerifyRate(privateJwk!, seconds, true);
     console.log(`raw jose ES384 verify ${raw.toFixed(0)} verifications/s (one thread, distinct assertions)`);
     console.log(`raw jose ES384 verify + sign ${crypto.toFixed(0)} tokens/s = ${(crypto / raw).toFixed(2)} of verify: a token's crypto alone, the most a token endpoint reaches on one thread`);
-    console.log(`token endpoint ${String(rate.tokensPerSecond).padStart(6)} tokens/s  p50 ${rate.p50Ms} ms  p99 ${rate.p99Ms} ms  (${rate.errors} errors; 16 clients, each request a new assertion, signed before the clock started)`);
+    const cpuNote = cpuPerToken === undefined ? '' : `server CPU ${cpuPerToken.toFixed(0)} µs/token; verify + sign alone ${(1e6 / crypto).toFixed(0)} µs`;
+    console.log(`token endpoint ${String(rate.tokensPerSecond).padStart(6)} tokens/s  p50 ${rate.p50Ms} ms  p99 ${rate.p99Ms} ms  (${rate.errors} errors; 16 clients, each request a new assertion, signed before the clock started${cpuNote ? `; ${cpuNote}` : ''})`);
     record({ name: 'token endpoint (new ES384 assertion each time)', backend: 'sqlite', value: rate.tokensPerSecond, unit: 'tokens/s',
       ceiling: { value: raw, unit: 'verify/s', what: 'raw jose ES384 verify, 1 thread' }, aim: { kind: 'ratio', value: 0.8 },
-      note: [`verify + sign alone: ${(crypto / raw).toFixed(2)} of verify`, rate.errors ? `${rate.errors} errors` : ''].filter(Boolean).join('; ') });
+      note: [`verify + sign alone: ${(crypto / raw).toFixed(2)} of verify`, cpuNote, rate.errors ? `${rate.errors} errors` : ''].filter(Boolean).join('; ') });
     console.log(`read, token   ${fmt(withToken)}`);
     console.log(`read, none    ${fmt(without)}`);
     console.log(`cost of auth on a read: ${((1 - withToken.rps / without.rps) * 100).toFixed(0)}% fewer reads/s (the token is verified once and cached; each read also writes its AuditEvent)`);
