@@ -67,12 +67,17 @@ const LOGICAL_CHECKS: [string, string][] = [
      ON r.res_type = s.res_type AND r.id = s.id WHERE s.last_updated <> r.last_updated`],
 ];
 
+/** chooseDriver's answer when a criterion has no index row at all: nothing can match (criteria are ANDed). */
+const MATCHES_NOTHING = Symbol('matches nothing');
+
 /**
  * With several candidate drivers, drive from the one with the fewest index rows. Each is counted
  * only up to the best count so far (references first: they are usually the most selective), so
- * choosing costs about twice the smallest candidate's rows, never a scan of a large one.
+ * choosing costs about twice the smallest candidate's rows, never a scan of a large one. Counting
+ * stops at a candidate with one row (none can do better but an empty one, which the search itself
+ * then finds as cheaply), and a candidate with none answers the search: nothing matches.
  */
-async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefined> {
+async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefined | typeof MATCHES_NOTHING> {
   const candidates = driverCandidates(q).sort((a, b) => Number(q.criteria[b].kind === 'reference') - Number(q.criteria[a].kind === 'reference'));
   // A string prefix drives only when it counts under the cap (its matches are then sorted); with
   // none under it and no in-order candidate, the resources are scanned in order (-1).
@@ -81,8 +86,10 @@ async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefi
   let best = candidates.length ? candidates[0] : -1;
   let bestCount = DRIVER_CAP;
   for (const i of [...candidates, ...ranged]) {
+    if (bestCount <= 1) break;
     const { sql, params } = capCountSql(q, i, bestCount);
     const n = Number((await c.all<{ n: number | string }>(sql, params, EACH_CALL))[0].n);
+    if (n === 0) return MATCHES_NOTHING;
     if (n < bestCount) [best, bestCount] = [i, n];
   }
   return best;
@@ -90,7 +97,9 @@ async function chooseDriver(c: SqlConn, q: SearchQuery): Promise<number | undefi
 
 /** A search's answer as the rows' text (kept so by a transaction's cache, tx-cache.ts). */
 async function searchRows(c: SqlConn, q: SearchQuery): Promise<KeptSearch> {
-  const built = buildSearch(q, await chooseDriver(c, q));
+  const driver = await chooseDriver(c, q);
+  if (driver === MATCHES_NOTHING) return { rows: [], hasMore: false, ...(q.total === 'accurate' ? { total: 0 } : {}) };
+  const built = buildSearch(q, driver);
   const rows = await c.all<Row>(built.sql, built.params, EACH_CALL);
   const kept: KeptSearch = {
     rows: rows.slice(0, q.count).map(keptOf),

@@ -123,6 +123,26 @@ describe.each(backends())('storage on %s', (backend) => {
     expect([...times].sort()).toEqual(times);
   });
 
+  it('when a criterion that could drive a search matches one resource or none, then the search answers exactly the matches, and none with a total of 0', async () => {
+    for (const [o, st] of [['one-owner', 'requested'], ['many-owner', 'requested'], ['many-owner', 'requested'], ['many-owner', 'completed']] as const) {
+      const t = task(o, st);
+      await suite.storage.transaction((tx) => tx.insertResource(t, extractIndex(t)));
+    }
+    const find = (owner: string, status: string) => suite.storage.search({ type: 'Task', criteria: [
+      { kind: 'reference', param: 'owner', values: [`Organization/${owner}`] },
+      { kind: 'token', param: 'status', values: [{ code: status }] },
+    ], count: 10, offset: 0, total: 'accurate' });
+    const statuses = (r: Awaited<ReturnType<typeof find>>) => r.resources.map((x) => (x.resource as Task).status);
+    expect(statuses(await find('one-owner', 'requested'))).toEqual(['requested']);
+    expect((await find('one-owner', 'completed')).total).toBe(0);
+    expect(statuses(await find('many-owner', 'completed'))).toEqual(['completed']);
+    for (const none of [await find('no-such-owner', 'requested'), await find('many-owner', 'no-such-status')]) {
+      expect(none).toMatchObject({ resources: [], total: 0, hasMore: false });
+    }
+    const prefix = await suite.storage.search({ type: 'Patient', criteria: [{ kind: 'string', param: 'family', values: ['nosuchfamilyname'] }], count: 10, offset: 0, total: 'accurate' });
+    expect(prefix).toMatchObject({ resources: [], total: 0 });
+  });
+
   it('when resources are inserted as a batch, then each is stored, versioned, indexed and granted exactly as one by one, and the database checks ok', async () => {
     const tasks = [task('batch-owner', 'requested'), task('batch-owner', 'completed'), task('batch-owner', 'requested')];
     const stored = await suite.storage.transaction((tx) => tx.insertBatch(tasks.map((t, i) => ({ resource: t, index: extractIndex(t), orgs: i === 2 ? [] : ['RB1', 'RB1', 'RX2'] }))));
