@@ -20,8 +20,9 @@ const here = (f: string) => new URL(f, import.meta.url).pathname;
 /**
  * Verifications per second of distinct ES384 client assertions with jose alone (signed beforehand),
  * one thread; with `sign`, each verification is followed by signing an ES384 access token as the
- * token endpoint does (src/auth/access-token.ts): the crypto alone of one token, so the most a
- * token endpoint can reach on one thread, whatever else it does.
+ * token endpoint does (src/auth/access-token.ts): a token's crypto alone, one after the other.
+ * WebCrypto runs it on libuv's threads, so a server may go past this on several cores, but only
+ * with cores to spare beside its own work and the load generator's (docs/PERFORMANCE.md).
  */
 async function rawVerifyRate(privateJwk: ClientPrivateKey, seconds: number, sign = false): Promise<number> {
   const { d: _d, ...publicJwk } = privateJwk as JWK;
@@ -65,7 +66,7 @@ export async function benchAuthSection(seconds: number): Promise<void> {
     const raw = await rawVerifyRate(privateJwk!, seconds);
     const crypto = await rawVerifyRate(privateJwk!, seconds, true);
     console.log(`raw jose ES384 verify ${raw.toFixed(0)} verifications/s (one thread, distinct assertions)`);
-    console.log(`raw jose ES384 verify + sign ${crypto.toFixed(0)} tokens/s = ${(crypto / raw).toFixed(2)} of verify: a token's crypto alone, the most a token endpoint reaches on one thread`);
+    console.log(`raw jose ES384 verify + sign ${crypto.toFixed(0)} tokens/s = ${(crypto / raw).toFixed(2)} of verify: a token's crypto alone, one after the other on one thread`);
     const cpuNote = cpuPerToken === undefined ? '' : `server CPU ${cpuPerToken.toFixed(0)} µs/token; verify + sign alone ${(1e6 / crypto).toFixed(0)} µs`;
     console.log(`token endpoint ${String(rate.tokensPerSecond).padStart(6)} tokens/s  p50 ${rate.p50Ms} ms  p99 ${rate.p99Ms} ms  (${rate.errors} errors; 16 clients, each request a new assertion, signed before the clock started${cpuNote ? `; ${cpuNote}` : ''})`);
     record({ name: 'token endpoint (new ES384 assertion each time)', backend: 'sqlite', value: rate.tokensPerSecond, unit: 'tokens/s',
