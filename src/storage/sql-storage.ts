@@ -4,7 +4,7 @@
  */
 import { newResourceId } from '../shared/resource-id.ts';
 import type { Resource } from 'fhir/r4.js';
-import type { Driver, SqlConn } from './dialect.ts';
+import { type Driver, limitSql, type SqlConn } from './dialect.ts';
 import { buildSearch, capCountSql, driverCandidates, rangedCandidates } from './search-sql.ts';
 import { type KeptRow, type KeptSearch, searchResultOf, storedOf, TxCache } from './tx-cache.ts';
 import type { IndexRow, OutboxMessage, ResourceType, SearchQuery, Storage, StorageTx, StoredResource } from './types.ts';
@@ -256,7 +256,7 @@ function makeTx(c: SqlConn, takeLock: (key: string) => Promise<void>, queued: ()
     },
     async takeJournal(limit) {
       await finish(); // this transaction's own entries are in the journal before it takes from it
-      const rows = await c.all<{ seq: number | string; content: string; orgs: string }>('SELECT seq, content, orgs FROM journal ORDER BY seq LIMIT ?', [limit]);
+      const rows = await c.all<{ seq: number | string; content: string; orgs: string }>(`SELECT seq, content, orgs FROM journal ORDER BY seq${limitSql(limit)}`);
       // Exactly the rows read, never "up to the last seq": on PostgreSQL a transaction that drew a lower
       // seq may commit between this SELECT and the DELETE, and its row would go unstored (found by test:crash).
       for (let i = 0; i < rows.length; i += 500) {
@@ -373,8 +373,7 @@ export function createSqlStorage(driver: Driver): Storage {
       const params: unknown[] = [];
       if (filter.status) { where.push('status = ?'); params.push(filter.status); }
       if (filter.destination) { where.push('destination = ?'); params.push(filter.destination); }
-      params.push(filter.limit ?? 100);
-      const rows = await r.all<OutboxRow>(`SELECT * FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`, params);
+      const rows = await r.all<OutboxRow>(`SELECT * FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id${limitSql(filter.limit ?? 100)}`, params, EACH_CALL);
       return rows.map(toOutbox);
     },
     purgeExpiredKeys: (at) => driver.transaction(async (c) => (await c.run('DELETE FROM keys WHERE expires_at IS NOT NULL AND expires_at < ?', [at])).changes),

@@ -19,15 +19,21 @@ import type { Driver, SqlConn, TableRows } from '../dialect.ts';
 /** Bound values per multi-row INSERT (SQLite allows 32,766). */
 const MAX_VALUES = 2000;
 
+/** Prepared statements kept per connection, the least recently used dropped first. */
+const MAX_STATEMENTS = 1000;
+
 function conn(db: Database.Database): SqlConn {
   const cache = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let st = cache.get(sql);
-    if (!st) {
+    if (st) {
+      // Map order is insertion order: a statement used again moves to the end.
+      cache.delete(sql);
+    } else {
       st = db.prepare(sql);
-      if (cache.size > 500) cache.clear();
-      cache.set(sql, st);
+      if (cache.size >= MAX_STATEMENTS) cache.delete(cache.keys().next().value as string);
     }
+    cache.set(sql, st);
     return st;
   };
   return {

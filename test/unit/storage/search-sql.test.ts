@@ -76,17 +76,28 @@ describe('search SQL', () => {
     expect(built.sql).toContain('d.val IN (?)');
   });
 
-  it('when counting a candidate driver, then the count is capped with a bound LIMIT', () => {
-    const { sql, params } = capCountSql(query([{ kind: 'reference', param: 'owner', values: ['Organization/b'] }]), 0, 2000);
-    expect(sql).toMatch(/LIMIT \?\) x$/);
-    expect(params).toEqual(['Task', 'owner', 'Organization/b', 2000]);
+  it('when counting a candidate driver, then the count is capped by a literal LIMIT at the next power of two, so few texts serve every cap', () => {
+    const owner = query([{ kind: 'reference', param: 'owner', values: ['Organization/b'] }]);
+    const { sql, params } = capCountSql(owner, 0, 500);
+    expect(sql).toMatch(/ LIMIT 512\) x$/);
+    expect(params).toEqual(['Task', 'owner', 'Organization/b']);
     expect(placeholders(sql)).toBe(params.length);
+    expect(capCountSql(owner, 0, 3).sql).toMatch(/ LIMIT 4\) x$/);
+    expect(capCountSql(owner, 0, 2).sql).toMatch(/ LIMIT 2\) x$/);
+  });
+
+  it('when a limit or offset is not a non-negative whole number, then no SQL is made with it', () => {
+    expect(() => buildSearch(query([], { count: 1.5 }))).toThrow(/not non-negative integers/);
+    expect(() => buildSearch(query([], { offset: -1 }))).toThrow(/not non-negative integers/);
+    expect(() => buildSearch(query([], { count: Number.NaN }))).toThrow(/not non-negative integers/);
   });
 
   it('when there is no sort, then rows come oldest first with id breaking ties, one row more than the page to tell if there are more', () => {
     const built = buildSearch(query([], { count: 10, offset: 30 }));
-    expect(built.sql).toMatch(/ORDER BY r\.last_updated ASC, r\.id ASC LIMIT \? OFFSET \?$/);
-    expect(built.params.slice(-2)).toEqual([11, 30]);
+    // Literals: SQLite prepares a statement with a bound LIMIT again on every run (storage/dialect.ts limitSql).
+    expect(built.sql).toMatch(/ORDER BY r\.last_updated ASC, r\.id ASC LIMIT 11 OFFSET 30$/);
+    expect(built.params).toEqual(['Task']);
+    expect(placeholders(built.sql)).toBe(built.params.length);
     expect(built.countSql).not.toContain('LIMIT');
     expect(built.countParams).toEqual(['Task']);
   });
@@ -95,7 +106,7 @@ describe('search SQL', () => {
     const built = buildSearch(query([], { sort: [{ kind: 'date', param: 'authored-on', descending: true }] }));
     expect(built.sql).toContain('(SELECT MAX(o.high) FROM search_index o WHERE o.res_type = r.res_type AND o.id = r.id AND o.param = ?) IS NULL) ASC');
     expect(built.sql).toMatch(/ DESC, r\.last_updated DESC, r\.id DESC LIMIT/);
-    expect(built.params).toEqual(['Task', 'authored-on', 'authored-on', 21, 0]);
+    expect(built.params).toEqual(['Task', 'authored-on', 'authored-on']);
   });
 
   it('when sorting by _lastUpdated descending then _id, then those columns are used directly, with no tie-breaker repeating them', () => {
