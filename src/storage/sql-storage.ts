@@ -112,17 +112,13 @@ async function searchRows(c: SqlConn, q: SearchQuery): Promise<KeptSearch> {
   return kept;
 }
 
-async function currentRow(c: SqlConn, type: string, id: string): Promise<Row | undefined> {
-  return (await c.all<Row>('SELECT res_type, id, version, last_updated, content FROM resources WHERE res_type = ? AND id = ?', [type, id]))[0];
-}
-
 /** A current row and the organisations granted it (space-separated, as the journal keeps them). */
 const READ_WITH_ACCESS = `SELECT r.res_type, r.id, r.version, r.last_updated, r.content,
   (SELECT string_agg(a.org, ' ') FROM resource_access a WHERE a.res_type = r.res_type AND a.id = r.id) AS orgs
   FROM resources r WHERE r.res_type = ? AND r.id = ?`;
 
 async function readCurrent(c: SqlConn, type: string, id: string): Promise<StoredResource | null> {
-  const row = await currentRow(c, type, id);
+  const [row] = await c.all<Row>('SELECT res_type, id, version, last_updated, content FROM resources WHERE res_type = ? AND id = ?', [type, id]);
   return row ? toStored(row) : null;
 }
 

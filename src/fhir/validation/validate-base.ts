@@ -112,10 +112,6 @@ interface Node {
   depth: number;
 }
 
-function isRepeating(child: ChildElement): boolean {
-  return child.repeats;
-}
-
 /** Applies the JSON array rules, then validates each value. `ext` is the `_name` sibling, if any. */
 function walkProperty(node: Node, value: unknown, ext: unknown): void {
   const { ctx, child, expr } = node;
@@ -124,11 +120,11 @@ function walkProperty(node: Node, value: unknown, ext: unknown): void {
     return;
   }
   if (!Array.isArray(value)) {
-    if (isRepeating(child)) ctx.out.error('structure', expr, `${child.name} repeats (max ${child.def.max}): it must be a JSON array`);
+    if (child.repeats) ctx.out.error('structure', expr, `${child.name} repeats (max ${child.def.max}): it must be a JSON array`);
     walkValue(node, value, expr);
     return;
   }
-  if (!isRepeating(child)) {
+  if (!child.repeats) {
     ctx.out.error('structure', expr, `${child.name} does not repeat (max ${child.def.max}): it must not be an array`);
     return;
   }
@@ -165,7 +161,7 @@ function walkPrimitiveExtension(node: Node, ext: unknown, value: unknown): void 
   const { ctx, child, expr, depth } = node;
   const shape = `_${child.name} must hold {id?, extension?}`;
   if (Array.isArray(ext)) {
-    if (!isRepeating(child)) {
+    if (!child.repeats) {
       ctx.out.error('structure', expr, `_${child.name} does not repeat: it must not be an array`);
       return;
     }
@@ -187,7 +183,7 @@ function walkPrimitiveExtension(node: Node, ext: unknown, value: unknown): void 
     ctx.out.error('structure', expr, shape);
     return;
   }
-  if (isRepeating(child)) ctx.out.error('structure', expr, `_${child.name} repeats: it must be a JSON array`);
+  if (child.repeats) ctx.out.error('structure', expr, `_${child.name} repeats: it must be a JSON array`);
   walkObject(ctx, ext, 'Element', '', expr, depth + 1);
 }
 

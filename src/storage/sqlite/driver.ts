@@ -37,7 +37,7 @@ function conn(db: Database.Database): SqlConn {
     return st;
   };
   return {
-    // SQLite plans each statement once, when it is prepared; there is nothing to choose per call.
+    // SQLite plans a statement when it is prepared (planEachCall is PostgreSQL's); LIMIT is never bound, or it would be prepared again each run (dialect.ts limitSql).
     async all<T>(sql: string, params: unknown[] = []) {
       return prepare(sql).all(...params) as T[];
     },
